@@ -1,0 +1,520 @@
+/*
+ * sockflow-aggregator main: options, start-up order, the probe connection
+ * with its state machine (hello, then formats, then samples), the
+ * reordering timer and the enricher connection.
+ *
+ * The probe is the more privileged peer: a malformed or out-of-order frame
+ * from it is a broken invariant and ends this process (the launcher or
+ * systemd decides what happens next). Only uid 0 may connect as the probe.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "agg.h"
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "privdrop.h"
+#include "sock.h"
+
+#define REORDER_CAP		(256 * 1024)
+#define SOCK_TABLE_CAP		(256 * 1024)
+#define RELEASE_INTERVAL_MS	50
+/* The probe drains every 100 ms; wait longer than that for stragglers. */
+#define REORDER_HORIZON_NS	(300ULL * 1000 * 1000)
+#define STATS_INTERVAL_S	10
+#define STOP_TIMEOUT_S		5
+/* Beyond this much unsent output, new flow records are dropped. */
+#define OUTPUT_CAP		(64 * 1024 * 1024)
+
+enum conn_state {
+	CONN_HELLO,		/* expects FRAME_HELLO */
+	CONN_FORMATS,		/* expects FRAME_FORMATS */
+	CONN_RUN,		/* samples, lost counts, stats */
+};
+
+struct agg {
+	struct event_base	*base;
+	struct event		*accept_ev;
+	struct event		*release_ev, *stats_ev, *stop_ev;
+	struct event		*sigterm_ev, *sigint_ev;
+	struct bufferevent	*probe;		/* NULL when none */
+	enum conn_state		 state;
+	struct agg_decoder	*dec;
+	struct agg_reorder	*reorder;
+	struct agg_flows	*flows;
+	struct bufferevent	*enr;
+	int			 stopping;
+	uint64_t		 probe_lost;
+	uint64_t		 refused_peers;
+	uint64_t		 out_dropped;
+	struct msg_stats	 probe_stats;
+};
+
+static void	usage(void) __attribute__((__noreturn__));
+static void	finish(struct agg *) __attribute__((__noreturn__));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sockflow-aggregator [-dv] [-l socket] "
+	    "-e enricher_socket [-u user]\n");
+	exit(2);
+}
+
+static uint64_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+send_enr(struct agg *a, uint8_t *frame, size_t len, const char *what)
+{
+	if (frame == NULL)
+		fatalx("cannot encode %s", what);
+	if (evbuffer_get_length(bufferevent_get_output(a->enr)) > OUTPUT_CAP) {
+		a->out_dropped++;
+		free(frame);
+		return;
+	}
+	if (bufferevent_write(a->enr, frame, len) == -1)
+		fatalx("cannot queue %s", what);
+	free(frame);
+}
+
+static void
+on_flow(const struct msg_flow *f, void *arg)
+{
+	struct agg *a = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_flow(f, &len);
+	send_enr(a, frame, len, "flow");
+}
+
+static void
+on_process(const struct msg_process *p, void *arg)
+{
+	struct agg *a = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_process(p, &len);
+	send_enr(a, frame, len, "process event");
+}
+
+static void
+on_event(const struct agg_event *ev, void *arg)
+{
+	struct agg *a = arg;
+
+	agg_flows_event(a->flows, ev);
+}
+
+static void
+send_stats(struct agg *a)
+{
+	struct msg_counter c[MSG_MAX_COUNTERS];
+	struct msg_stats s;
+	const struct agg_flow_stats *fs = agg_flows_stats(a->flows);
+	const struct agg_decode_stats *ds = a->dec ? agg_decoder_stats(a->dec)
+	    : NULL;
+	uint8_t *frame;
+	size_t n = 0, i, len;
+
+#define COUNTER(nm, v) do {						\
+	snprintf(c[n].name, sizeof(c[n].name), "%s", nm);		\
+	c[n++].value = (v);						\
+} while (0)
+	memset(&s, 0, sizeof(s));
+	snprintf(s.component, sizeof(s.component), "aggregator");
+	COUNTER("flows", fs->flows);
+	COUNTER("sockets", fs->socks);
+	COUNTER("socket_table_full", fs->table_full);
+	COUNTER("lost_records_seen", fs->lost_samples);
+	COUNTER("lost_samples", a->probe_lost);
+	COUNTER("reorder_late", agg_reorder_late(a->reorder));
+	COUNTER("reorder_forced", agg_reorder_forced(a->reorder));
+	COUNTER("refused_peers", a->refused_peers);
+	COUNTER("output_dropped", a->out_dropped);
+	if (ds != NULL) {
+		COUNTER("records", ds->records);
+		COUNTER("bad_records", ds->bad_records);
+		COUNTER("unknown_event", ds->unknown_event);
+	}
+	for (i = 0; i < a->probe_stats.n && n < MSG_MAX_COUNTERS; i++) {
+		char name[MSG_NAME_LEN];
+
+		snprintf(name, sizeof(name), "probe_%.40s",
+		    a->probe_stats.v[i].name);
+		COUNTER(name, a->probe_stats.v[i].value);
+	}
+#undef COUNTER
+	s.v = c;
+	s.n = n;
+	frame = msg_encode_stats(&s, &len);
+	send_enr(a, frame, len, "stats");
+}
+
+static void
+probe_gone(struct agg *a)
+{
+	/* Everything the probe sent is in; no straggler can come now. */
+	agg_reorder_release(a->reorder, UINT64_MAX);
+	bufferevent_free(a->probe);
+	a->probe = NULL;
+	agg_decoder_free(a->dec);
+	a->dec = NULL;
+	if (a->stopping)
+		finish(a);
+	event_add(a->accept_ev, NULL);
+}
+
+static void
+finish(struct agg *a)
+{
+	if (a->probe != NULL)
+		agg_reorder_release(a->reorder, UINT64_MAX);
+	agg_flows_flush(a->flows, now_mono());
+	send_stats(a);
+	sock_flush_blocking(a->enr);
+	log_info("exiting");
+	exit(0);
+}
+
+static void
+handle_samples(struct agg *a, const struct msg_samples *s)
+{
+	struct agg_event ev;
+	size_t off = 0;
+
+	while (off < s->len) {
+		uint16_t size;
+
+		/* Framing was validated by the decoder of the message. */
+		memcpy(&size, s->records + off + 6, sizeof(size));
+		if (agg_decode_record(a->dec, s->records + off, size, &ev) == 1)
+			agg_reorder_push(a->reorder, &ev);
+		off += size;
+	}
+}
+
+static void
+handle_frame(struct agg *a, const struct frame *f)
+{
+	const char *errstr = NULL;
+	char err[256];
+
+	switch (a->state) {
+	case CONN_HELLO: {
+		struct msg_hello h;
+
+		if (f->hdr.type != FRAME_HELLO)
+			fatalx("probe: %s frame before hello",
+			    frame_type_name(f->hdr.type));
+		if (msg_decode_hello(f->payload, f->hdr.len, &h, &errstr) == -1)
+			fatalx("probe: bad hello: %s", errstr);
+		if (strcmp(h.component, "probe") != 0)
+			fatalx("probe: peer says it is %s", h.component);
+		log_info("probe %s (pid %u, %s backend) connected",
+		    h.software_version, h.pid, h.backend);
+		a->state = CONN_FORMATS;
+		break;
+	}
+	case CONN_FORMATS: {
+		struct msg_formats fm;
+
+		if (f->hdr.type != FRAME_FORMATS)
+			fatalx("probe: %s frame before formats",
+			    frame_type_name(f->hdr.type));
+		if (msg_decode_formats(f->payload, f->hdr.len, &fm,
+		    &errstr) == -1)
+			fatalx("probe: bad formats: %s", errstr);
+		a->dec = agg_decoder_new(&fm, err, sizeof(err));
+		msg_formats_free(&fm);
+		if (a->dec == NULL)
+			fatalx("cannot use this kernel's event formats: %s",
+			    err);
+		a->state = CONN_RUN;
+		break;
+	}
+	case CONN_RUN:
+		switch (f->hdr.type) {
+		case FRAME_SAMPLES: {
+			struct msg_samples s;
+
+			if (msg_decode_samples(f->payload, f->hdr.len, &s,
+			    &errstr) == -1)
+				fatalx("probe: bad samples: %s", errstr);
+			handle_samples(a, &s);
+			msg_samples_free(&s);
+			break;
+		}
+		case FRAME_LOST: {
+			struct msg_lost l;
+			uint64_t total = 0;
+			size_t i;
+
+			if (msg_decode_lost(f->payload, f->hdr.len, &l,
+			    &errstr) == -1)
+				fatalx("probe: bad lost counts: %s", errstr);
+			for (i = 0; i < l.n; i++)
+				total += l.lost[i];
+			if (total > a->probe_lost)
+				log_warnx("the kernel lost %llu sample(s)",
+				    (unsigned long long)(total - a->probe_lost));
+			a->probe_lost = total;
+			msg_lost_free(&l);
+			break;
+		}
+		case FRAME_STATS: {
+			struct msg_stats st;
+
+			if (msg_decode_stats(f->payload, f->hdr.len, &st,
+			    &errstr) == -1)
+				fatalx("probe: bad stats: %s", errstr);
+			msg_stats_free(&a->probe_stats);
+			a->probe_stats = st;
+			break;
+		}
+		default:
+			fatalx("probe: unexpected %s frame",
+			    frame_type_name(f->hdr.type));
+		}
+		break;
+	}
+}
+
+static void
+probe_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct agg *a = arg;
+	struct frame f;
+	const char *errstr;
+	int rv;
+
+	while ((rv = frame_read(bufferevent_get_input(bev), &f, &errstr)) == 1) {
+		handle_frame(a, &f);
+		frame_clear(&f);
+	}
+	if (rv == -1)
+		fatalx("probe: %s", errstr);
+}
+
+static void
+probe_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct agg *a = arg;
+
+	if (what & BEV_EVENT_ERROR)
+		log_warn("probe connection");
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (evbuffer_get_length(bufferevent_get_input(bev)) != 0)
+			log_warnx("probe closed in the middle of a frame");
+		log_info("probe disconnected");
+		probe_gone(a);
+	}
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct agg *a = arg;
+	uid_t uid = (uid_t)-1;
+	pid_t pid = 0;
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	/* Only root may speak for the kernel. */
+	if (privdrop_peer_uid(fd, &uid, &pid) == -1 || uid != 0) {
+		log_warnx("refusing a connection from uid %ld: the probe "
+		    "runs as root", (long)uid);
+		a->refused_peers++;
+		close(fd);
+		return;
+	}
+	if (a->probe != NULL || a->stopping) {
+		log_warnx("refusing a second probe connection (pid %ld)",
+		    (long)pid);
+		a->refused_peers++;
+		close(fd);
+		return;
+	}
+	a->probe = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (a->probe == NULL)
+		fatalx("bufferevent_socket_new");
+	a->state = CONN_HELLO;
+	bufferevent_setcb(a->probe, probe_read_cb, NULL, probe_event_cb, a);
+	bufferevent_enable(a->probe, EV_READ);
+	event_del(a->accept_ev);
+}
+
+static void
+release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agg *a = arg;
+	uint64_t now = now_mono();
+
+	if (now > REORDER_HORIZON_NS)
+		agg_reorder_release(a->reorder, now - REORDER_HORIZON_NS);
+}
+
+static void
+stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	send_stats(arg);
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("probe did not close in %d s; exiting", STOP_TIMEOUT_S);
+	finish(arg);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct agg *a = arg;
+	struct timeval tv = { STOP_TIMEOUT_S, 0 };
+
+	if (a->probe == NULL)
+		finish(a);
+	/* Read what the probe still sends until it closes. */
+	a->stopping = 1;
+	event_add(a->stop_ev, &tv);
+}
+
+static void
+enr_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & BEV_EVENT_EOF)
+		fatalx("enricher closed the connection");
+	if (what & BEV_EVENT_ERROR)
+		fatal("enricher connection");
+}
+
+static void
+enr_read_cb(struct bufferevent *bev, void *arg)
+{
+	fatalx("unexpected data from the enricher");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct agg a;
+	struct msg_hello hello;
+	const char *listen_path = NULL, *enr_path = NULL, *user = NULL;
+	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
+	struct timeval stv = { STATS_INTERVAL_S, 0 };
+	int ch, lfd, efd, verbose = 1;
+	uint8_t *frame;
+	size_t len;
+
+	log_init("sockflow-aggregator", verbose);
+	while ((ch = getopt(argc, argv, "de:l:u:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			verbose = 2;
+			break;
+		case 'e':
+			enr_path = optarg;
+			break;
+		case 'l':
+			listen_path = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (enr_path == NULL || optind != argc)
+		usage();
+	log_setverbose(verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* 1. Resources: the probe's listening socket, the enricher. */
+	if ((lfd = sock_listen_fd_from_env()) == -1) {
+		if (listen_path == NULL)
+			fatalx("no listening socket: give -l or LISTEN_FDS");
+		lfd = sock_listen_path(listen_path);
+	}
+	if (evutil_make_socket_nonblocking(lfd) == -1)
+		fatal("nonblocking listener");
+	efd = sock_connect_path(enr_path);
+	if (evutil_make_socket_nonblocking(efd) == -1)
+		fatal("nonblocking enricher socket");
+
+	/* 2. Every object of the event loop. */
+	memset(&a, 0, sizeof(a));
+	if ((a.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if ((a.reorder = agg_reorder_new(REORDER_CAP, on_event, &a)) == NULL ||
+	    (a.flows = agg_flows_new(SOCK_TABLE_CAP, on_flow, on_process,
+	    &a)) == NULL)
+		fatalx("out of memory");
+	a.enr = bufferevent_socket_new(a.base, efd, BEV_OPT_CLOSE_ON_FREE);
+	if (a.enr == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(a.enr, enr_read_cb, NULL, enr_event_cb, &a);
+	bufferevent_enable(a.enr, EV_READ | EV_WRITE);
+	a.accept_ev = event_new(a.base, lfd, EV_READ | EV_PERSIST, accept_cb,
+	    &a);
+	a.release_ev = event_new(a.base, -1, EV_PERSIST, release_cb, &a);
+	a.stats_ev = event_new(a.base, -1, EV_PERSIST, stats_cb, &a);
+	a.stop_ev = evtimer_new(a.base, stop_timeout_cb, &a);
+	a.sigterm_ev = evsignal_new(a.base, SIGTERM, signal_cb, &a);
+	a.sigint_ev = evsignal_new(a.base, SIGINT, signal_cb, &a);
+	if (a.accept_ev == NULL || event_add(a.accept_ev, NULL) == -1 ||
+	    a.release_ev == NULL || event_add(a.release_ev, &rtv) == -1 ||
+	    a.stats_ev == NULL || event_add(a.stats_ev, &stv) == -1 ||
+	    a.stop_ev == NULL || a.sigterm_ev == NULL ||
+	    event_add(a.sigterm_ev, NULL) == -1 || a.sigint_ev == NULL ||
+	    event_add(a.sigint_ev, NULL) == -1)
+		fatalx("event setup");
+
+	memset(&hello, 0, sizeof(hello));
+	hello.protocol_version = FRAME_VERSION;
+	snprintf(hello.component, sizeof(hello.component), "aggregator");
+	snprintf(hello.software_version, sizeof(hello.software_version), "%s",
+	    PACKAGE_VERSION);
+	hello.pid = (uint32_t)getpid();
+	frame = msg_encode_hello(&hello, &len);
+	send_enr(&a, frame, len, "hello");
+
+	/* 3. Drop, verify, lock, sandbox. */
+	agg_sandbox_enter(user);
+
+	/* 4. Run. */
+	event_base_dispatch(a.base);
+	fatalx("event loop ended");
+}

@@ -1,0 +1,110 @@
+/*
+ * sockflow-aggregator: unprivileged and seccomp-sandboxed. It decodes the
+ * raw perf records the probe forwards, using the kernel's own format
+ * descriptions, puts them back into time order across CPUs, keeps the
+ * socket table and emits one flow record per connection to the enricher.
+ */
+#ifndef SOCKFLOW_AGG_H
+#define SOCKFLOW_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+#include "tpformat.h"
+
+enum agg_ev_kind {
+	AEV_NONE = 0,
+	AEV_SET_STATE,		/* sock:inet_sock_set_state */
+	AEV_COMM,		/* PERF_RECORD_COMM */
+	AEV_FORK,		/* PERF_RECORD_FORK */
+	AEV_EXIT,		/* PERF_RECORD_EXIT */
+	AEV_LOST,		/* PERF_RECORD_LOST */
+};
+
+/* One decoded record, as the reorder buffer and the flow table see it. */
+struct agg_event {
+	uint64_t	time;		/* CLOCK_MONOTONIC ns */
+	uint64_t	seq;		/* arrival order, breaks time ties */
+	uint8_t		kind;
+	bool		proc_ctx;	/* sampled in process context */
+	uint16_t	cpu;
+	uint32_t	pid;		/* sample pid (tgid), 0 if none */
+	uint32_t	tid;
+	union {
+		struct {
+			uint64_t	sk;
+			int32_t		oldstate;
+			int32_t		newstate;
+			uint16_t	sport;
+			uint16_t	dport;
+			uint8_t		family;	/* 4 or 6, after unmapping */
+			uint8_t		saddr[16];
+			uint8_t		daddr[16];
+		} st;
+		struct {
+			uint32_t	pid;
+			uint32_t	ppid;
+			bool		exec;
+			char		comm[MSG_COMM_LEN + 1];
+		} proc;
+		struct {
+			uint64_t	lost;
+		} lost;
+	} u;
+};
+
+/* agg_decode.c: formats from the probe and raw record decoding. */
+struct agg_decoder;
+struct agg_decode_stats {
+	uint64_t	records;
+	uint64_t	samples;
+	uint64_t	bad_records;	/* malformed or unknown layout */
+	uint64_t	unknown_event;	/* sample of an id not announced */
+	uint64_t	ignored;	/* record types sockflow does not use */
+};
+struct agg_decoder *agg_decoder_new(const struct msg_formats *, char *err,
+		    size_t errsz);
+void		 agg_decoder_free(struct agg_decoder *);
+/* Decode one perf record; 1 = event filled, 0 = nothing to do, -1 bad. */
+int		 agg_decode_record(struct agg_decoder *, const uint8_t *rec,
+		    size_t len, struct agg_event *ev);
+const struct agg_decode_stats *agg_decoder_stats(const struct agg_decoder *);
+
+/* agg_reorder.c: a bounded min-heap ordered by (time, seq). */
+struct agg_reorder;
+typedef void (*agg_event_cb)(const struct agg_event *, void *);
+struct agg_reorder *agg_reorder_new(size_t cap, agg_event_cb, void *);
+void		 agg_reorder_free(struct agg_reorder *);
+void		 agg_reorder_push(struct agg_reorder *, struct agg_event *);
+/* Release, in order, every event with time <= upto. */
+void		 agg_reorder_release(struct agg_reorder *, uint64_t upto);
+size_t		 agg_reorder_len(const struct agg_reorder *);
+uint64_t	 agg_reorder_late(const struct agg_reorder *);
+uint64_t	 agg_reorder_forced(const struct agg_reorder *);
+
+/* agg_flow.c: the socket table. */
+struct agg_flows;
+typedef void (*agg_flow_cb)(const struct msg_flow *, void *);
+typedef void (*agg_proc_cb)(const struct msg_process *, void *);
+struct agg_flow_stats {
+	uint64_t	flows;
+	uint64_t	socks;
+	uint64_t	table_full;
+	uint64_t	lost_samples;
+};
+struct agg_flows *agg_flows_new(size_t cap, agg_flow_cb, agg_proc_cb,
+		    void *);
+void		 agg_flows_free(struct agg_flows *);
+void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
+/* Report every open socket as an interim (non-final) flow and forget it. */
+void		 agg_flows_flush(struct agg_flows *, uint64_t now);
+const struct agg_flow_stats *agg_flows_stats(const struct agg_flows *);
+/* CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */
+int64_t		 agg_mono_to_wall(uint64_t mono);
+
+/* agg_sandbox.c */
+void		 agg_sandbox_enter(const char *user);
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * Decoding raw perf records into agg_events. Sample layouts come from the
+ * format descriptions the probe forwarded: every field is looked up by
+ * name when the formats arrive, and a format that lacks a field sockflow
+ * needs is refused with its name. Records are treated as untrusted bytes:
+ * every length is checked before a field is read.
+ *
+ * The probe opens every event with PERF_SAMPLE_TID | TIME | CPU | RAW and
+ * sample_id_all (protocol version 1), so a sample is
+ *	header, u32 pid, u32 tid, u64 time, u32 cpu, u32 res,
+ *	u32 raw_size, raw bytes
+ * and side-band records end with the 24-byte sample_id trailer
+ *	u32 pid, u32 tid, u64 time, u32 cpu, u32 res.
+ */
+#include "config.h"
+
+#include <linux/perf_event.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agg.h"
+#include "log.h"
+
+#define SAMPLE_FIXED	(sizeof(struct perf_event_header) + 8 + 8 + 8 + 4)
+#define TRAILER_LEN	24
+
+/* common_flags bits: the sample was taken in hard or soft irq context. */
+#define TRACE_FLAG_HARDIRQ	0x08
+#define TRACE_FLAG_SOFTIRQ	0x10
+
+enum handler {
+	H_SET_STATE = 1,
+};
+
+struct fields_set_state {
+	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
+	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6;
+};
+
+struct agg_format {
+	uint32_t		 id;
+	enum handler		 handler;
+	struct tp_format	 fmt;
+	const struct tp_field	*common_type, *common_flags;
+	struct fields_set_state	 ss;
+};
+
+struct agg_decoder {
+	struct agg_format	*v;
+	size_t			 n;
+	struct agg_decode_stats	 stats;
+	uint64_t		 seq;
+};
+
+static const struct tp_field *
+need(const struct tp_format *f, const char *name, size_t size, int array,
+    char *err, size_t errsz, int *bad)
+{
+	const struct tp_field *fl = tpformat_field(f, name);
+
+	if (*bad)
+		return NULL;
+	if (fl == NULL) {
+		snprintf(err, errsz, "%s: no field %s", f->name, name);
+		*bad = 1;
+	} else if ((size != 0 && fl->size != size) ||
+	    (array >= 0 && fl->is_array != (array == 1))) {
+		snprintf(err, errsz, "%s: field %s has an unexpected layout",
+		    f->name, name);
+		*bad = 1;
+		fl = NULL;
+	}
+	return fl;
+}
+
+static int
+bind_set_state(struct agg_format *af, char *err, size_t errsz)
+{
+	struct fields_set_state *s = &af->ss;
+	const struct tp_format *f = &af->fmt;
+	int bad = 0;
+
+	s->skaddr = need(f, "skaddr", 8, 0, err, errsz, &bad);
+	s->oldstate = need(f, "oldstate", 0, 0, err, errsz, &bad);
+	s->newstate = need(f, "newstate", 0, 0, err, errsz, &bad);
+	s->sport = need(f, "sport", 0, 0, err, errsz, &bad);
+	s->dport = need(f, "dport", 0, 0, err, errsz, &bad);
+	s->family = need(f, "family", 0, 0, err, errsz, &bad);
+	s->protocol = need(f, "protocol", 0, 0, err, errsz, &bad);
+	s->saddr = need(f, "saddr", 4, 1, err, errsz, &bad);
+	s->daddr = need(f, "daddr", 4, 1, err, errsz, &bad);
+	s->saddr_v6 = need(f, "saddr_v6", 16, 1, err, errsz, &bad);
+	s->daddr_v6 = need(f, "daddr_v6", 16, 1, err, errsz, &bad);
+	return bad ? -1 : 0;
+}
+
+struct agg_decoder *
+agg_decoder_new(const struct msg_formats *fmts, char *err, size_t errsz)
+{
+	struct agg_decoder *d;
+	size_t i, j;
+	int bad = 0;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->v = calloc(fmts->n, sizeof(*d->v))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		free(d);
+		return NULL;
+	}
+	for (i = 0; i < fmts->n; i++) {
+		const struct msg_format *mf = &fmts->v[i];
+		struct agg_format *af = &d->v[i];
+
+		if (tpformat_parse(mf->text, mf->textlen, &af->fmt, err,
+		    errsz) == -1)
+			goto fail;
+		if (af->fmt.id != mf->id || strcmp(af->fmt.name, mf->name)) {
+			snprintf(err, errsz, "%s: format does not match its "
+			    "announced id or name", mf->name);
+			goto fail;
+		}
+		for (j = 0; j < i; j++)
+			if (d->v[j].id == mf->id) {
+				snprintf(err, errsz, "duplicate event id %u",
+				    mf->id);
+				goto fail;
+			}
+		af->id = mf->id;
+		af->common_type = need(&af->fmt, "common_type", 2, 0, err,
+		    errsz, &bad);
+		af->common_flags = need(&af->fmt, "common_flags", 1, 0, err,
+		    errsz, &bad);
+		if (bad)
+			goto fail;
+		if (strcmp(mf->system, "sock") == 0 &&
+		    strcmp(mf->name, "inet_sock_set_state") == 0) {
+			af->handler = H_SET_STATE;
+			if (bind_set_state(af, err, errsz) == -1)
+				goto fail;
+		} else {
+			snprintf(err, errsz, "unsupported event %s:%s",
+			    mf->system, mf->name);
+			goto fail;
+		}
+		d->n = i + 1;
+	}
+	return d;
+ fail:
+	agg_decoder_free(d);
+	return NULL;
+}
+
+void
+agg_decoder_free(struct agg_decoder *d)
+{
+	if (d == NULL)
+		return;
+	free(d->v);
+	free(d);
+}
+
+const struct agg_decode_stats *
+agg_decoder_stats(const struct agg_decoder *d)
+{
+	return &d->stats;
+}
+
+static const struct agg_format *
+find_format(const struct agg_decoder *d, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->v[i].id == id)
+			return &d->v[i];
+	return NULL;
+}
+
+/* A v4-mapped IPv6 address (::ffff:a.b.c.d). */
+static int
+v4mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+static int
+decode_set_state(const struct agg_format *af, const uint8_t *raw,
+    size_t rawlen, struct agg_event *ev)
+{
+	const struct fields_set_state *s = &af->ss;
+	uint64_t sk, sport, dport, family, proto;
+	int64_t olds, news;
+	uint8_t s6[16], d6[16];
+
+	if (tp_get_u64(s->skaddr, raw, rawlen, &sk) == -1 ||
+	    tp_get_s64(s->oldstate, raw, rawlen, &olds) == -1 ||
+	    tp_get_s64(s->newstate, raw, rawlen, &news) == -1 ||
+	    tp_get_u64(s->sport, raw, rawlen, &sport) == -1 ||
+	    tp_get_u64(s->dport, raw, rawlen, &dport) == -1 ||
+	    tp_get_u64(s->family, raw, rawlen, &family) == -1 ||
+	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1)
+		return -1;
+	if (olds < 0 || olds > 255 || news < 0 || news > 255 ||
+	    sport > 65535 || dport > 65535 || sk == 0)
+		return -1;
+	if (proto != 6)
+		return 0;
+	ev->kind = AEV_SET_STATE;
+	ev->u.st.sk = sk;
+	ev->u.st.oldstate = (int32_t)olds;
+	ev->u.st.newstate = (int32_t)news;
+	ev->u.st.sport = (uint16_t)sport;
+	ev->u.st.dport = (uint16_t)dport;
+	memset(ev->u.st.saddr, 0, 16);
+	memset(ev->u.st.daddr, 0, 16);
+	if (family == 2) {
+		if (tp_get_bytes(s->saddr, raw, rawlen, ev->u.st.saddr, 4) ||
+		    tp_get_bytes(s->daddr, raw, rawlen, ev->u.st.daddr, 4))
+			return -1;
+		ev->u.st.family = 4;
+	} else if (family == 10) {
+		if (tp_get_bytes(s->saddr_v6, raw, rawlen, s6, 16) ||
+		    tp_get_bytes(s->daddr_v6, raw, rawlen, d6, 16))
+			return -1;
+		/*
+		 * An AF_INET6 socket talking to ::ffff:a.b.c.d is IPv4 on
+		 * the wire, and is reported as such.
+		 */
+		if (v4mapped(s6) && v4mapped(d6)) {
+			memcpy(ev->u.st.saddr, s6 + 12, 4);
+			memcpy(ev->u.st.daddr, d6 + 12, 4);
+			ev->u.st.family = 4;
+		} else {
+			memcpy(ev->u.st.saddr, s6, 16);
+			memcpy(ev->u.st.daddr, d6, 16);
+			ev->u.st.family = 6;
+		}
+	} else
+		return 0;
+	return 1;
+}
+
+static int
+decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
+    struct agg_event *ev)
+{
+	const struct agg_format *af;
+	const uint8_t *raw;
+	uint32_t pid, tid, cpu, rawlen;
+	uint64_t time, type, flags;
+	size_t off = sizeof(struct perf_event_header);
+
+	if (len < SAMPLE_FIXED)
+		return -1;
+	memcpy(&pid, rec + off, 4);
+	memcpy(&tid, rec + off + 4, 4);
+	memcpy(&time, rec + off + 8, 8);
+	memcpy(&cpu, rec + off + 16, 4);
+	memcpy(&rawlen, rec + off + 24, 4);
+	if (rawlen > len - SAMPLE_FIXED || rawlen < 8)
+		return -1;
+	raw = rec + SAMPLE_FIXED;
+	/* common_type sits at the same place in every format. */
+	if (d->n == 0 || tp_get_u64(d->v[0].common_type, raw, rawlen,
+	    &type) == -1)
+		return -1;
+	if ((af = find_format(d, (uint32_t)type)) == NULL) {
+		d->stats.unknown_event++;
+		return 0;
+	}
+	if (rawlen < af->fmt.min_size ||
+	    tp_get_u64(af->common_flags, raw, rawlen, &flags) == -1)
+		return -1;
+	memset(ev, 0, sizeof(*ev));
+	ev->time = time;
+	ev->cpu = (uint16_t)(cpu < MSG_MAX_CPUS ? cpu : 0);
+	ev->pid = pid;
+	ev->tid = tid;
+	ev->proc_ctx = (flags & (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ)) == 0
+	    && pid != 0;
+	d->stats.samples++;
+	switch (af->handler) {
+	case H_SET_STATE:
+		return decode_set_state(af, raw, rawlen, ev);
+	}
+	return -1;
+}
+
+/* The sample_id trailer's time of a side-band record. */
+static uint64_t
+trailer_time(const uint8_t *rec, size_t len)
+{
+	uint64_t t;
+
+	memcpy(&t, rec + len - TRAILER_LEN + 8, 8);
+	return t;
+}
+
+static int
+decode_comm(const uint8_t *rec, size_t len, uint16_t misc,
+    struct agg_event *ev)
+{
+	size_t hdr = sizeof(struct perf_event_header);
+	const char *c;
+	size_t clen, maxlen;
+	uint32_t pid, tid;
+
+	if (len < hdr + 8 + 8 + TRAILER_LEN)
+		return -1;
+	memcpy(&pid, rec + hdr, 4);
+	memcpy(&tid, rec + hdr + 4, 4);
+	c = (const char *)rec + hdr + 8;
+	maxlen = len - hdr - 8 - TRAILER_LEN;
+	clen = strnlen(c, maxlen);
+	if (clen == maxlen || clen > MSG_COMM_LEN)
+		return -1;
+	/* A thread renaming itself is not a process event. */
+	if (pid != tid || pid == 0)
+		return 0;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = AEV_COMM;
+	ev->time = trailer_time(rec, len);
+	ev->u.proc.pid = pid;
+	ev->u.proc.exec = (misc & PERF_RECORD_MISC_COMM_EXEC) != 0;
+	memcpy(ev->u.proc.comm, c, clen);
+	ev->u.proc.comm[clen] = '\0';
+	return 1;
+}
+
+static int
+decode_task(const uint8_t *rec, size_t len, int kind, struct agg_event *ev)
+{
+	size_t hdr = sizeof(struct perf_event_header);
+	uint32_t pid, ppid, tid;
+	uint64_t time;
+
+	if (len != hdr + 16 + 8 + TRAILER_LEN)
+		return -1;
+	memcpy(&pid, rec + hdr, 4);
+	memcpy(&ppid, rec + hdr + 4, 4);
+	memcpy(&tid, rec + hdr + 8, 4);
+	memcpy(&time, rec + hdr + 16, 8);
+	/* Threads are not processes. */
+	if (pid != tid || pid == 0)
+		return 0;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = (uint8_t)kind;
+	ev->time = time;
+	ev->u.proc.pid = pid;
+	ev->u.proc.ppid = ppid;
+	return 1;
+}
+
+static int
+decode_lost(const uint8_t *rec, size_t len, struct agg_event *ev)
+{
+	size_t hdr = sizeof(struct perf_event_header);
+
+	if (len != hdr + 16 + TRAILER_LEN)
+		return -1;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = AEV_LOST;
+	memcpy(&ev->u.lost.lost, rec + hdr + 8, 8);
+	ev->time = trailer_time(rec, len);
+	return 1;
+}
+
+int
+agg_decode_record(struct agg_decoder *d, const uint8_t *rec, size_t len,
+    struct agg_event *ev)
+{
+	struct perf_event_header h;
+	int rv;
+
+	d->stats.records++;
+	if (len < sizeof(h)) {
+		d->stats.bad_records++;
+		return -1;
+	}
+	memcpy(&h, rec, sizeof(h));
+	if (h.size != len) {
+		d->stats.bad_records++;
+		return -1;
+	}
+	switch (h.type) {
+	case PERF_RECORD_SAMPLE:
+		rv = decode_sample(d, rec, len, ev);
+		break;
+	case PERF_RECORD_COMM:
+		rv = decode_comm(rec, len, h.misc, ev);
+		break;
+	case PERF_RECORD_FORK:
+		rv = decode_task(rec, len, AEV_FORK, ev);
+		break;
+	case PERF_RECORD_EXIT:
+		rv = decode_task(rec, len, AEV_EXIT, ev);
+		break;
+	case PERF_RECORD_LOST:
+		rv = decode_lost(rec, len, ev);
+		break;
+	default:
+		d->stats.ignored++;
+		return 0;
+	}
+	if (rv == -1)
+		d->stats.bad_records++;
+	if (rv == 1)
+		ev->seq = ++d->seq;
+	return rv;
+}

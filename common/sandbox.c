@@ -1,0 +1,81 @@
+/*
+ * Shared mechanics of the seccomp allow-lists. See sandbox.h.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+#ifdef SANDBOX_DEBUG
+#define SANDBOX_DEFAULT_ACTION	SCMP_ACT_LOG
+#else
+#define SANDBOX_DEFAULT_ACTION	SCMP_ACT_KILL_PROCESS
+#endif
+
+int
+sandbox_debug_build(void)
+{
+#ifdef SANDBOX_DEBUG
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+scmp_filter_ctx
+sandbox_new(void)
+{
+	scmp_filter_ctx ctx;
+
+	if ((ctx = seccomp_init(SANDBOX_DEFAULT_ACTION)) == NULL)
+		fatalx("seccomp_init failed (is the seccomp syscall allowed?)");
+	/* A syscall made through another ABI (x32, i386) is killed. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS) != 0)
+		fatalx("seccomp_attr_set(ACT_BADARCH)");
+	if (sandbox_debug_build())
+		log_warnx("sandbox debug build: violations are logged, "
+		    "not killed");
+	return ctx;
+}
+
+void
+sandbox_allow(scmp_filter_ctx ctx, const char *name, unsigned int argc, ...)
+{
+	struct scmp_arg_cmp cmp[2];
+	va_list ap;
+	unsigned int i;
+	int nr, rc;
+
+	if (argc > 2)
+		fatalx("sandbox_allow: too many comparisons");
+	if ((nr = seccomp_syscall_resolve_name(name)) == __NR_SCMP_ERROR)
+		fatalx("sandbox: unknown syscall %s", name);
+	va_start(ap, argc);
+	for (i = 0; i < argc; i++)
+		cmp[i] = va_arg(ap, struct scmp_arg_cmp);
+	va_end(ap);
+	rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, argc, cmp);
+	if (rc != 0)
+		fatalx("sandbox: cannot allow %s: %s", name, strerror(-rc));
+}
+
+void
+sandbox_load(scmp_filter_ctx ctx)
+{
+	int rc;
+
+	/* The check below needs prctl(PR_GET_SECCOMP) and nothing else. */
+	sandbox_allow(ctx, "prctl", 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP));
+	if ((rc = seccomp_load(ctx)) != 0)
+		fatalx("seccomp_load: %s", strerror(-rc));
+	seccomp_release(ctx);
+	if ((rc = prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) != 2)
+		fatalx("seccomp filter not in force (mode %d)", rc);
+}

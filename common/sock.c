@@ -1,0 +1,100 @@
+/*
+ * Unix stream sockets between sockflow processes. See sock.h.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "sock.h"
+
+int
+sock_listen_fd_from_env(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *ep;
+	long v;
+
+	if (pid == NULL || fds == NULL)
+		return -1;
+	v = strtol(pid, &ep, 10);
+	if (*ep != '\0' || v != (long)getpid())
+		return -1;
+	if (strcmp(fds, "1") != 0)
+		fatalx("expected exactly one socket from LISTEN_FDS, got %s",
+		    fds);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("LISTEN_FDS descriptor 3");
+	return 3;
+}
+
+static void
+fill_sun(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		fatalx("socket path too long: %s", path);
+	strcpy(sun->sun_path, path);
+}
+
+int
+sock_listen_path(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	fill_sun(&sun, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	if (listen(fd, 4) == -1)
+		fatal("listen %s", path);
+	return fd;
+}
+
+int
+sock_connect_path(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	fill_sun(&sun, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("connect %s", path);
+	return fd;
+}
+
+void
+sock_flush_blocking(struct bufferevent *bev)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	int fd = bufferevent_getfd(bev);
+	int fl;
+
+	bufferevent_disable(bev, EV_WRITE);
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	while (evbuffer_get_length(out) > 0)
+		if (evbuffer_write(out, fd) <= 0 && errno != EINTR)
+			break;
+}

@@ -1,0 +1,19 @@
+/*
+ * Unix stream sockets between sockflow processes: listening sockets handed
+ * over by systemd or the launcher (the LISTEN_FDS protocol), connecting by
+ * path, and a blocking flush of a bufferevent for orderly exits.
+ */
+#ifndef SOCKFLOW_SOCK_H
+#define SOCKFLOW_SOCK_H
+
+struct bufferevent;
+
+/* fd 3 when LISTEN_PID/LISTEN_FDS hand one over, else -1. */
+int	sock_listen_fd_from_env(void);
+/* A new listening socket at path (an old node is replaced). */
+int	sock_listen_path(const char *path);
+int	sock_connect_path(const char *path);
+/* Write everything queued on bev, blocking; for use at exit only. */
+void	sock_flush_blocking(struct bufferevent *bev);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+ * sockflow-enricher main: options, start-up order, the aggregator
+ * connection and the JSON output.
+ *
+ * The aggregator is the less privileged, more exposed peer: a bad frame
+ * from it never ends the enricher. The connection is closed, the error
+ * counted and logged, and the enricher waits for the next connection.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "enr.h"
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "privdrop.h"
+#include "sock.h"
+
+#define PROC_TABLE_CAP		(64 * 1024)
+#define PROC_GRACE_NS		(60LL * 1000000000LL)
+#define EXPIRE_INTERVAL_S	5
+#define STOP_TIMEOUT_S		5
+/* Refuse to buffer more than this from a peer that does not send frames. */
+#define INPUT_HIGH_WATER	(4 * 1024 * 1024)
+
+struct enr {
+	struct event_base	*base;
+	struct event		*accept_ev, *expire_ev, *stop_ev;
+	struct event		*sigterm_ev, *sigint_ev;
+	struct bufferevent	*agg;
+	int			 hello_seen;
+	int			 stopping;
+	uid_t			 agg_uid;
+	struct enr_host		 host;
+	struct enr_procs	*procs;
+	uint64_t		 flows;
+	uint64_t		 bad_frames;
+	uint64_t		 refused_peers;
+};
+
+static char outbuf[64 * 1024];
+
+static void	usage(void) __attribute__((__noreturn__));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sockflow-enricher [-dv] [-l socket] "
+	    "[-u user] [-a aggregator_user]\n");
+	exit(2);
+}
+
+static int64_t
+now_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+write_flow(struct enr *e, const struct msg_flow *f)
+{
+	struct enr_proc_info pi;
+	struct json_object *doc;
+	const char *s;
+
+	if (enr_procs_lookup(e->procs, f->pid, &pi) == -1)
+		memset(&pi, 0, sizeof(pi));
+	doc = enr_json_flow(f, &e->host, &pi);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_object_put(doc);
+	e->flows++;
+}
+
+static void
+log_stats(const struct msg_stats *st)
+{
+	char line[1024];
+	size_t i, off = 0;
+
+	for (i = 0; i < st->n && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+		    "%s%s=%llu", i ? " " : "", st->v[i].name,
+		    (unsigned long long)st->v[i].value);
+	log_debug("stats from %s: %s", st->component, line);
+}
+
+static void
+drop_peer(struct enr *e, const char *why)
+{
+	log_warnx("closing the aggregator connection: %s", why);
+	e->bad_frames++;
+	bufferevent_free(e->agg);
+	e->agg = NULL;
+	if (e->stopping)
+		exit(0);
+	event_add(e->accept_ev, NULL);
+}
+
+/* Returns -1 when the connection was dropped. */
+static int
+handle_frame(struct enr *e, const struct frame *f)
+{
+	const char *errstr = NULL;
+
+	if (!e->hello_seen) {
+		struct msg_hello h;
+
+		if (f->hdr.type != FRAME_HELLO) {
+			drop_peer(e, "frame before hello");
+			return -1;
+		}
+		if (msg_decode_hello(f->payload, f->hdr.len, &h, &errstr) == -1) {
+			drop_peer(e, errstr);
+			return -1;
+		}
+		if (strcmp(h.component, "aggregator") != 0) {
+			drop_peer(e, "peer is not an aggregator");
+			return -1;
+		}
+		e->hello_seen = 1;
+		return 0;
+	}
+	switch (f->hdr.type) {
+	case FRAME_FLOW: {
+		struct msg_flow fl;
+
+		if (msg_decode_flow(f->payload, f->hdr.len, &fl, &errstr) == -1)
+			break;
+		write_flow(e, &fl);
+		return 0;
+	}
+	case FRAME_PROCESS: {
+		struct msg_process p;
+
+		if (msg_decode_process(f->payload, f->hdr.len, &p,
+		    &errstr) == -1)
+			break;
+		enr_procs_event(e->procs, &p);
+		return 0;
+	}
+	case FRAME_STATS: {
+		struct msg_stats st;
+
+		if (msg_decode_stats(f->payload, f->hdr.len, &st,
+		    &errstr) == -1)
+			break;
+		log_stats(&st);
+		msg_stats_free(&st);
+		return 0;
+	}
+	default:
+		errstr = "unexpected frame type";
+		break;
+	}
+	drop_peer(e, errstr);
+	return -1;
+}
+
+static void
+agg_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct enr *e = arg;
+	struct frame f;
+	const char *errstr;
+	int rv;
+
+	while ((rv = frame_read(bufferevent_get_input(bev), &f, &errstr)) == 1) {
+		int r = handle_frame(e, &f);
+
+		frame_clear(&f);
+		if (r == -1)
+			return;
+	}
+	if (rv == -1)
+		drop_peer(e, errstr);
+}
+
+static void
+agg_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct enr *e = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (evbuffer_get_length(bufferevent_get_input(bev)) != 0)
+			e->bad_frames++;
+		log_info("aggregator disconnected");
+		bufferevent_free(e->agg);
+		e->agg = NULL;
+		if (e->stopping)
+			exit(0);
+		event_add(e->accept_ev, NULL);
+	}
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct enr *e = arg;
+	uid_t uid = (uid_t)-1;
+	pid_t pid = 0;
+	int fd;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	if (privdrop_peer_uid(fd, &uid, &pid) == -1 ||
+	    (uid != e->agg_uid && uid != 0)) {
+		log_warnx("refusing a connection from uid %ld pid %ld",
+		    (long)uid, (long)pid);
+		e->refused_peers++;
+		close(fd);
+		return;
+	}
+	if (e->agg != NULL) {
+		log_warnx("refusing a second aggregator connection");
+		e->refused_peers++;
+		close(fd);
+		return;
+	}
+	e->agg = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (e->agg == NULL)
+		fatalx("bufferevent_socket_new");
+	e->hello_seen = 0;
+	bufferevent_setcb(e->agg, agg_read_cb, NULL, agg_event_cb, e);
+	bufferevent_setwatermark(e->agg, EV_READ, 0, INPUT_HIGH_WATER);
+	bufferevent_enable(e->agg, EV_READ);
+	event_del(e->accept_ev);
+}
+
+static void
+expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct enr *e = arg;
+
+	enr_procs_expire(e->procs, now_wall(), PROC_GRACE_NS);
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warnx("aggregator did not close in %d s; exiting", STOP_TIMEOUT_S);
+	exit(0);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct enr *e = arg;
+	struct timeval tv = { STOP_TIMEOUT_S, 0 };
+
+	/* Write out whatever the aggregator still sends, then exit. */
+	if (e->agg == NULL)
+		exit(0);
+	e->stopping = 1;
+	event_add(e->stop_ev, &tv);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct enr e;
+	struct privdrop_user au;
+	const char *listen_path = NULL, *user = NULL, *agg_user = NULL;
+	const char *root = "/";
+	struct timeval etv = { EXPIRE_INTERVAL_S, 0 };
+	int ch, lfd, verbose = 1;
+
+	log_init("sockflow-enricher", verbose);
+	while ((ch = getopt(argc, argv, "a:dl:u:v")) != -1) {
+		switch (ch) {
+		case 'a':
+			agg_user = optarg;
+			break;
+		case 'd':
+			verbose = 2;
+			break;
+		case 'l':
+			listen_path = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_setverbose(verbose);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+
+	memset(&e, 0, sizeof(e));
+	/* 1. Resources: listener, host facts, the process table. */
+	if ((lfd = sock_listen_fd_from_env()) == -1) {
+		if (listen_path == NULL)
+			fatalx("no listening socket: give -l or LISTEN_FDS");
+		lfd = sock_listen_path(listen_path);
+	}
+	if (evutil_make_socket_nonblocking(lfd) == -1)
+		fatal("nonblocking listener");
+	privdrop_lookup(agg_user != NULL ? agg_user : user, &au);
+	e.agg_uid = au.uid;
+	enr_host_load(&e.host, root);
+	if ((e.procs = enr_procs_new(PROC_TABLE_CAP, "/proc")) == NULL)
+		fatalx("out of memory");
+	enr_procs_scan(e.procs);
+	/*
+	 * Things libraries do once, lazily, that the sandbox would refuse:
+	 * glibc reads /etc/localtime on the first time conversion, json-c
+	 * seeds its hash tables on the first object.
+	 */
+	tzset();
+	json_object_put(json_object_new_object());
+
+	/* 2. Every object of the event loop. */
+	if ((e.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	e.accept_ev = event_new(e.base, lfd, EV_READ | EV_PERSIST, accept_cb,
+	    &e);
+	e.expire_ev = event_new(e.base, -1, EV_PERSIST, expire_cb, &e);
+	e.stop_ev = evtimer_new(e.base, stop_timeout_cb, &e);
+	e.sigterm_ev = evsignal_new(e.base, SIGTERM, signal_cb, &e);
+	e.sigint_ev = evsignal_new(e.base, SIGINT, signal_cb, &e);
+	if (e.accept_ev == NULL || event_add(e.accept_ev, NULL) == -1 ||
+	    e.expire_ev == NULL || event_add(e.expire_ev, &etv) == -1 ||
+	    e.stop_ev == NULL || e.sigterm_ev == NULL ||
+	    event_add(e.sigterm_ev, NULL) == -1 || e.sigint_ev == NULL ||
+	    event_add(e.sigint_ev, NULL) == -1)
+		fatalx("event setup");
+
+	/* 3. Drop, verify, lock, sandbox. */
+	enr_sandbox_enter(user);
+
+	/* 4. Run. */
+	event_base_dispatch(e.base);
+	fatalx("event loop ended");
+}

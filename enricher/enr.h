@@ -1,0 +1,59 @@
+/*
+ * sockflow-enricher: unprivileged and seccomp-sandboxed. It receives flow
+ * records and process events from the aggregator, attaches host and
+ * process fields and writes one ECS JSON document per flow and line.
+ */
+#ifndef SOCKFLOW_ENR_H
+#define SOCKFLOW_ENR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct json_object;
+
+/* enr_host.c: facts about the machine, gathered once before the sandbox. */
+struct enr_host {
+	char	hostname[256];
+	char	architecture[72];
+	char	kernel[256];
+	char	os_name[128];
+	char	os_version[128];
+	char	os_family[64];
+	char	os_platform[64];
+	char	os_codename[64];
+	char	id[64];
+};
+void	enr_host_load(struct enr_host *, const char *root);
+
+/* enr_proc.c: the process table. */
+struct enr_procs;
+struct enr_proc_info {
+	char		comm[MSG_COMM_LEN + 1];
+	uint32_t	ppid;
+	int		have_comm;
+};
+struct enr_procs *enr_procs_new(size_t cap, const char *procroot);
+void	enr_procs_free(struct enr_procs *);
+/* Seed the table with every process running now. */
+void	enr_procs_scan(struct enr_procs *);
+void	enr_procs_event(struct enr_procs *, const struct msg_process *);
+/* Look a pid up, falling back to /proc for a process we never saw. */
+int	enr_procs_lookup(struct enr_procs *, uint32_t pid,
+	    struct enr_proc_info *);
+/* Forget processes that exited more than grace_ns before now_ns. */
+void	enr_procs_expire(struct enr_procs *, int64_t now_ns, int64_t grace_ns);
+size_t	enr_procs_count(const struct enr_procs *);
+uint64_t enr_procs_full(const struct enr_procs *);
+
+/* enr_json.c: the ECS document of one flow. */
+struct json_object *enr_json_flow(const struct msg_flow *,
+	    const struct enr_host *, const struct enr_proc_info *);
+/* RFC 3339 UTC with microseconds; buf must hold 32 bytes. */
+void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
+
+/* enr_sandbox.c */
+void	enr_sandbox_enter(const char *user);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * The ECS document of one flow, field-compatible with the system/socket
+ * dataset: source/destination/client/server, network.*, event.*, flow.*,
+ * process.*, host.*, system.audit.socket.*. Built with json-c, which
+ * escapes every string, so process names (set by any process) cannot break
+ * the line.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "enr.h"
+
+#define ECS_VERSION	"8.0.0"
+
+void
+enr_json_time(int64_t ns, char *buf, size_t bufsz)
+{
+	time_t secs = (time_t)(ns / 1000000000LL);
+	long usec = (long)((ns % 1000000000LL) / 1000);
+	struct tm tm;
+
+	if (ns < 0 || gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, bufsz, "1970-01-01T00:00:00.000000Z");
+		return;
+	}
+	snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, usec);
+}
+
+static void
+add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void
+add_nonempty(struct json_object *o, const char *k, const char *v)
+{
+	if (v[0] != '\0')
+		add_str(o, k, v);
+}
+
+static struct json_object *
+endpoint(const struct msg_flow *f, const struct flow_endpoint *e)
+{
+	struct json_object *o = json_object_new_object();
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(f->family == 4 ? AF_INET : AF_INET6, e->ip, ip, sizeof(ip));
+	add_str(o, "ip", ip);
+	json_object_object_add(o, "port", json_object_new_int(e->port));
+	return o;
+}
+
+static struct json_object *
+host_object(const struct enr_host *h)
+{
+	struct json_object *o = json_object_new_object(), *os;
+
+	add_nonempty(o, "name", h->hostname);
+	add_nonempty(o, "hostname", h->hostname);
+	add_nonempty(o, "architecture", h->architecture);
+	add_nonempty(o, "id", h->id);
+	os = json_object_new_object();
+	add_nonempty(os, "name", h->os_name);
+	add_nonempty(os, "version", h->os_version);
+	add_nonempty(os, "family", h->os_family);
+	add_nonempty(os, "platform", h->os_platform);
+	add_nonempty(os, "codename", h->os_codename);
+	add_nonempty(os, "kernel", h->kernel);
+	json_object_object_add(o, "os", os);
+	return o;
+}
+
+struct json_object *
+enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
+    const struct enr_proc_info *pi)
+{
+	struct json_object *doc = json_object_new_object();
+	struct json_object *ev, *net, *flow, *proc, *sys, *audit, *sock, *o;
+	const struct flow_endpoint *src, *dst;
+	char start[40], end[40], addr[32];
+	const char *dir;
+
+	enr_json_time(f->start_ns, start, sizeof(start));
+	enr_json_time(f->end_ns, end, sizeof(end));
+	add_str(doc, "@timestamp", end);
+
+	/*
+	 * Source is the side that opened the connection when that is known
+	 * (the dataset's convention), the local side otherwise.
+	 */
+	switch (f->direction) {
+	case FLOW_DIR_INBOUND:
+		src = &f->remote;
+		dst = &f->local;
+		dir = "inbound";
+		break;
+	case FLOW_DIR_OUTBOUND:
+		src = &f->local;
+		dst = &f->remote;
+		dir = "outbound";
+		break;
+	default:
+		src = &f->local;
+		dst = &f->remote;
+		dir = "unknown";
+		break;
+	}
+	json_object_object_add(doc, "source", endpoint(f, src));
+	json_object_object_add(doc, "destination", endpoint(f, dst));
+	if (f->direction != FLOW_DIR_UNKNOWN) {
+		json_object_object_add(doc, "client", endpoint(f, src));
+		json_object_object_add(doc, "server", endpoint(f, dst));
+	}
+
+	net = json_object_new_object();
+	add_str(net, "type", f->family == 4 ? "ipv4" : "ipv6");
+	add_str(net, "transport", f->transport == 6 ? "tcp" : "udp");
+	add_str(net, "direction", dir);
+	json_object_object_add(doc, "network", net);
+
+	ev = json_object_new_object();
+	add_str(ev, "kind", "event");
+	add_str(ev, "action", "network_flow");
+	add_str(ev, "category", "network");
+	add_str(ev, "module", "system");
+	add_str(ev, "dataset", "socket");
+	add_str(ev, "start", start);
+	add_str(ev, "end", end);
+	json_object_object_add(ev, "duration",
+	    json_object_new_int64(f->end_ns - f->start_ns));
+	json_object_object_add(doc, "event", ev);
+
+	flow = json_object_new_object();
+	json_object_object_add(flow, "final", json_object_new_boolean(f->final));
+	json_object_object_add(flow, "complete",
+	    json_object_new_boolean(f->complete));
+	json_object_object_add(doc, "flow", flow);
+
+	if (f->pid != 0) {
+		proc = json_object_new_object();
+		json_object_object_add(proc, "pid",
+		    json_object_new_int64(f->pid));
+		if (pi != NULL && pi->have_comm)
+			add_str(proc, "name", pi->comm);
+		if (pi != NULL && pi->ppid != 0)
+			json_object_object_add(proc, "ppid",
+			    json_object_new_int64(pi->ppid));
+		json_object_object_add(doc, "process", proc);
+	}
+
+	json_object_object_add(doc, "host", host_object(h));
+
+	o = json_object_new_object();
+	add_str(o, "type", "sockflow");
+	add_str(o, "version", PACKAGE_VERSION);
+	json_object_object_add(doc, "agent", o);
+	o = json_object_new_object();
+	add_str(o, "version", ECS_VERSION);
+	json_object_object_add(doc, "ecs", o);
+	o = json_object_new_object();
+	add_str(o, "type", "system");
+	json_object_object_add(doc, "service", o);
+
+	sys = json_object_new_object();
+	audit = json_object_new_object();
+	sock = json_object_new_object();
+	snprintf(addr, sizeof(addr), "0x%016" PRIx64, f->sock);
+	add_str(sock, "kernel_sock_address", addr);
+	json_object_object_add(audit, "socket", sock);
+	json_object_object_add(sys, "audit", audit);
+	json_object_object_add(doc, "system", sys);
+	return doc;
+}

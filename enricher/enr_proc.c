@@ -1,0 +1,233 @@
+/*
+ * The process table: pid -> name and parent, kept from the probe's
+ * process side band (exec/comm, fork, exit) and one scan of /proc at
+ * start. A process that exits is kept for a grace period so that flows
+ * reported after its exit still get its name. The table has a fixed
+ * capacity; what does not fit is counted.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "enr.h"
+
+#define NBUCKETS	16384
+
+struct enr_proc {
+	struct enr_proc	*next;
+	uint32_t	 pid;
+	uint32_t	 ppid;
+	int64_t		 exited;	/* ns, 0 while alive */
+	int		 have_comm;
+	char		 comm[MSG_COMM_LEN + 1];
+};
+
+struct enr_procs {
+	struct enr_proc	*buckets[NBUCKETS];
+	size_t		 count;
+	size_t		 cap;
+	uint64_t	 full;
+	char		 procroot[256];
+};
+
+struct enr_procs *
+enr_procs_new(size_t cap, const char *procroot)
+{
+	struct enr_procs *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->cap = cap;
+	snprintf(t->procroot, sizeof(t->procroot), "%s", procroot);
+	return t;
+}
+
+void
+enr_procs_free(struct enr_procs *t)
+{
+	struct enr_proc *p, *n;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < NBUCKETS; i++)
+		for (p = t->buckets[i]; p != NULL; p = n) {
+			n = p->next;
+			free(p);
+		}
+	free(t);
+}
+
+static struct enr_proc *
+find(struct enr_procs *t, uint32_t pid)
+{
+	struct enr_proc *p;
+
+	for (p = t->buckets[pid % NBUCKETS]; p != NULL; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static struct enr_proc *
+get(struct enr_procs *t, uint32_t pid)
+{
+	struct enr_proc *p;
+
+	if ((p = find(t, pid)) != NULL)
+		return p;
+	if (t->count >= t->cap || (p = calloc(1, sizeof(*p))) == NULL) {
+		t->full++;
+		return NULL;
+	}
+	p->pid = pid;
+	p->next = t->buckets[pid % NBUCKETS];
+	t->buckets[pid % NBUCKETS] = p;
+	t->count++;
+	return p;
+}
+
+/* Read /proc/PID/comm; 0 on success. */
+static int
+read_comm(const struct enr_procs *t, uint32_t pid, char *comm)
+{
+	char path[320];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u/comm", t->procroot, pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, comm, MSG_COMM_LEN + 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	if (comm[n - 1] == '\n')
+		n--;
+	if (n > MSG_COMM_LEN)
+		n = MSG_COMM_LEN;
+	comm[n] = '\0';
+	return 0;
+}
+
+static void
+remember(struct enr_procs *t, uint32_t pid)
+{
+	char comm[MSG_COMM_LEN + 2];
+	struct enr_proc *p;
+
+	if (read_comm(t, pid, comm) == -1)
+		return;
+	if ((p = get(t, pid)) == NULL)
+		return;
+	memcpy(p->comm, comm, sizeof(p->comm));
+	p->have_comm = 1;
+}
+
+void
+enr_procs_scan(struct enr_procs *t)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(t->procroot)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char *ep;
+		unsigned long pid = strtoul(de->d_name, &ep, 10);
+
+		if (*ep != '\0' || pid == 0 || pid > (1UL << 22))
+			continue;
+		remember(t, (uint32_t)pid);
+	}
+	closedir(d);
+}
+
+void
+enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
+{
+	struct enr_proc *p, *parent;
+
+	switch (ev->kind) {
+	case PROC_EV_EXEC:
+		if ((p = get(t, ev->pid)) == NULL)
+			return;
+		memcpy(p->comm, ev->comm, sizeof(p->comm));
+		p->have_comm = 1;
+		p->exited = 0;
+		break;
+	case PROC_EV_FORK:
+		if ((p = get(t, ev->pid)) == NULL)
+			return;
+		/* A pid can be reused: the new process starts afresh. */
+		p->exited = 0;
+		p->ppid = ev->ppid;
+		p->have_comm = 0;
+		if ((parent = find(t, ev->ppid)) != NULL && parent->have_comm) {
+			memcpy(p->comm, parent->comm, sizeof(p->comm));
+			p->have_comm = 1;
+		}
+		break;
+	case PROC_EV_EXIT:
+		if ((p = find(t, ev->pid)) != NULL)
+			p->exited = ev->time_ns > 0 ? ev->time_ns : 1;
+		break;
+	}
+}
+
+int
+enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
+{
+	struct enr_proc *p;
+
+	memset(out, 0, sizeof(*out));
+	if (pid == 0)
+		return -1;
+	if ((p = find(t, pid)) == NULL || !p->have_comm) {
+		remember(t, pid);
+		p = find(t, pid);
+	}
+	if (p == NULL)
+		return -1;
+	memcpy(out->comm, p->comm, sizeof(out->comm));
+	out->have_comm = p->have_comm;
+	out->ppid = p->ppid;
+	return 0;
+}
+
+void
+enr_procs_expire(struct enr_procs *t, int64_t now_ns, int64_t grace_ns)
+{
+	struct enr_proc **pp, *p;
+	size_t i;
+
+	for (i = 0; i < NBUCKETS; i++) {
+		pp = &t->buckets[i];
+		while ((p = *pp) != NULL) {
+			if (p->exited != 0 && now_ns - p->exited > grace_ns) {
+				*pp = p->next;
+				free(p);
+				t->count--;
+			} else
+				pp = &p->next;
+		}
+	}
+}
+
+size_t
+enr_procs_count(const struct enr_procs *t)
+{
+	return t->count;
+}
+
+uint64_t
+enr_procs_full(const struct enr_procs *t)
+{
+	return t->full;
+}

@@ -1,0 +1,91 @@
+/*
+ * Every privilege and sandbox decision of the enricher, in one file.
+ *
+ * Same order as the aggregator: become the unprivileged user, prove it,
+ * no_new_privs, then an allow-list that kills on anything else. Beyond the
+ * event loop, the enricher may open files read-only (it reads
+ * /proc/PID/comm of processes it did not see start) and write its output.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <fcntl.h>
+
+#include "enr.h"
+#include "log.h"
+#include "privdrop.h"
+#include "sandbox.h"
+
+/* Flags that would let an open() create, truncate or write. */
+#define OPEN_WRITE_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE)
+
+void
+enr_sandbox_enter(const char *user)
+{
+	struct privdrop_user u;
+	scmp_filter_ctx ctx;
+
+	privdrop_lookup(user, &u);
+	privdrop_to_user(&u);
+
+	ctx = sandbox_new();
+
+	/* The event loop (libevent's epoll backend). */
+	sandbox_allow(ctx, "epoll_wait", 0);
+	sandbox_allow(ctx, "epoll_pwait", 0);
+	sandbox_allow(ctx, "epoll_ctl", 0);
+	/* Timestamps; normally served by the vDSO. */
+	sandbox_allow(ctx, "clock_gettime", 0);
+	sandbox_allow(ctx, "gettimeofday", 0);
+
+	/* Frames from the aggregator; JSON to stdout; logs to stderr. */
+	sandbox_allow(ctx, "read", 0);
+	sandbox_allow(ctx, "readv", 0);
+	sandbox_allow(ctx, "recvfrom", 0);
+	sandbox_allow(ctx, "write", 0);
+	sandbox_allow(ctx, "writev", 0);
+	/* libevent's signal handler writes to its socketpair with send(). */
+	sandbox_allow(ctx, "sendto", 0);
+	/* evbuffer_read asks how much is queued before reading. */
+	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+	sandbox_allow(ctx, "close", 0);
+
+	/* /proc/PID/comm of a process first seen in a flow: read-only. */
+	sandbox_allow(ctx, "openat", 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, O_RDONLY));
+
+	/* A new aggregator connection: accept, SO_PEERCRED, nonblocking. */
+	sandbox_allow(ctx, "accept4", 0);
+	sandbox_allow(ctx, "getsockopt", 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED));
+	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL));
+	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_SETFL));
+	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFD));
+	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_SETFD));
+
+	/* Memory: malloc and free; never executable mappings. */
+	sandbox_allow(ctx, "brk", 0);
+	sandbox_allow(ctx, "mmap", 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	sandbox_allow(ctx, "mprotect", 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	sandbox_allow(ctx, "munmap", 0);
+	sandbox_allow(ctx, "mremap", 0);
+	sandbox_allow(ctx, "madvise", 0);
+	sandbox_allow(ctx, "futex", 0);
+	/* json-c seeds the hash of each new table. */
+	sandbox_allow(ctx, "getrandom", 0);
+
+	/* Signals and exit. */
+	sandbox_allow(ctx, "rt_sigreturn", 0);
+	sandbox_allow(ctx, "rt_sigprocmask", 0);
+	sandbox_allow(ctx, "getpid", 0);
+	sandbox_allow(ctx, "exit", 0);
+	sandbox_allow(ctx, "exit_group", 0);
+
+	sandbox_load(ctx);
+}

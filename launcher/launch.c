@@ -1,0 +1,353 @@
+/*
+ * sockflow: runs the whole pipeline on one host without an init system.
+ *
+ * It creates the two rendezvous sockets in a runtime directory (the probe
+ * connects to the aggregator's, the aggregator to the enricher's), starts
+ * the enricher, the aggregator and the probe with their listening sockets
+ * handed over as systemd does (LISTEN_FDS), and then only waits:
+ *  - SIGINT or SIGTERM stops the pipeline from the top (probe, then
+ *    aggregator, then enricher) so that every flow in flight is written;
+ *  - a component that dies stops the others, and the launcher says which
+ *    one died and how, and exits non-zero.
+ * Children get PR_SET_PDEATHSIG so that even a killed launcher leaves no
+ * component behind. The runtime directory is removed on exit.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "privdrop.h"
+#include "sock.h"
+
+#define STOP_WAIT_MS	6000
+
+enum { C_ENRICHER, C_AGGREGATOR, C_PROBE, NCOMP };
+
+struct component {
+	const char	*name;
+	const char	*binary;
+	pid_t		 pid;
+	int		 status;
+	int		 exited;
+};
+
+static struct component comps[NCOMP] = {
+	[C_ENRICHER] =	 { "enricher", "sockflow-enricher", 0, 0, 0 },
+	[C_AGGREGATOR] = { "aggregator", "sockflow-aggregator", 0, 0, 0 },
+	[C_PROBE] =	 { "probe", "sockflow-probe", 0, 0, 0 },
+};
+
+static char rundir[200];
+static char agg_sock[240], enr_sock[240], lock_path[240];
+
+static void	usage(void) __attribute__((__noreturn__));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sockflow [-dv] [-r rundir] [-t tracefs] "
+	    "[-u user]\n");
+	exit(2);
+}
+
+/* Component binaries: beside this program, else the libexec directory. */
+static void
+component_path(const char *binary, char *out, size_t outsz)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, outsz, "%s/%s", dirname(self), binary);
+		if (access(out, X_OK) == 0)
+			return;
+	}
+	snprintf(out, outsz, "%s/%s", SOCKFLOW_LIBEXECDIR, binary);
+	if (access(out, X_OK) != 0)
+		fatal("cannot find %s", binary);
+}
+
+static pid_t
+spawn(struct component *c, int listen_fd, char *argv[])
+{
+	char path[PATH_MAX], pidbuf[32];
+	sigset_t none;
+	pid_t pid;
+
+	component_path(c->binary, path, sizeof(path));
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0) {
+		c->pid = pid;
+		return pid;
+	}
+	/* Child. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGINT, SIG_IGN);	/* the launcher stops us in order */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		_exit(127);
+	if (getppid() == 1)
+		_exit(127);
+	if (listen_fd != -1) {
+		if (listen_fd != 3) {
+			if (dup2(listen_fd, 3) == -1)
+				_exit(127);
+		} else if (fcntl(3, F_SETFD, 0) == -1)
+			_exit(127);
+		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)getpid());
+		setenv("LISTEN_PID", pidbuf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+	}
+	argv[0] = path;
+	execv(path, argv);
+	fprintf(stderr, "sockflow: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+static struct component *
+component_of(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < NCOMP; i++)
+		if (comps[i].pid == pid && !comps[i].exited)
+			return &comps[i];
+	return NULL;
+}
+
+static void
+describe(const struct component *c, char *buf, size_t bufsz)
+{
+	if (WIFSIGNALED(c->status))
+		snprintf(buf, bufsz, "was killed by signal %d (%s)",
+		    WTERMSIG(c->status), strsignal(WTERMSIG(c->status)));
+	else
+		snprintf(buf, bufsz, "exited with status %d",
+		    WEXITSTATUS(c->status));
+}
+
+/* Collect every child that has exited; returns the first of ours. */
+static struct component *
+reap(void)
+{
+	struct component *first = NULL, *c;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((c = component_of(pid)) == NULL)
+			continue;
+		c->status = status;
+		c->exited = 1;
+		if (first == NULL)
+			first = c;
+	}
+	return first;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+stop(struct component *c)
+{
+	int waited = 0;
+
+	if (c->pid == 0 || c->exited)
+		return;
+	kill(c->pid, SIGTERM);
+	while (!c->exited && waited < STOP_WAIT_MS) {
+		reap();
+		if (c->exited)
+			break;
+		sleep_ms(10);
+		waited += 10;
+	}
+	if (!c->exited) {
+		log_warnx("%s (pid %ld) did not stop; killing it", c->name,
+		    (long)c->pid);
+		kill(c->pid, SIGKILL);
+		while (!c->exited) {
+			reap();
+			sleep_ms(10);
+		}
+	}
+}
+
+static void
+cleanup(void)
+{
+	unlink(agg_sock);
+	unlink(enr_sock);
+	unlink(lock_path);
+	rmdir(rundir);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct privdrop_user u;
+	const char *user = NULL, *tracefs = NULL;
+	char *eargv[12], *aargv[12], *pargv[12];
+	int ch, verbose = 0, lockfd, alfd, elfd, i, n, rc = 0;
+	sigset_t set;
+	struct component *dead;
+
+	log_init("sockflow", 1);
+	snprintf(rundir, sizeof(rundir), "/run/sockflow");
+	while ((ch = getopt(argc, argv, "dr:t:u:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			verbose = 2;
+			break;
+		case 'r':
+			if (strlen(optarg) >= sizeof(rundir) - 32)
+				fatalx("runtime directory name too long");
+			snprintf(rundir, sizeof(rundir), "%s", optarg);
+			break;
+		case 't':
+			tracefs = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (geteuid() != 0)
+		fatalx("must run as root (the probe opens kernel tracepoints)");
+	privdrop_lookup(user, &u);
+
+	if (mkdir(rundir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", rundir);
+	snprintf(lock_path, sizeof(lock_path), "%s/lock", rundir);
+	snprintf(agg_sock, sizeof(agg_sock), "%s/aggregator.sock", rundir);
+	snprintf(enr_sock, sizeof(enr_sock), "%s/enricher.sock", rundir);
+	if ((lockfd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		fatal("%s", lock_path);
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1)
+		fatalx("another sockflow is running (%s is locked)", lock_path);
+
+	/* Both rendezvous sockets exist before any component starts. */
+	umask(077);
+	alfd = sock_listen_path(agg_sock);
+	elfd = sock_listen_path(enr_sock);
+	/* Only the aggregator's user may connect to the enricher. */
+	if (chown(enr_sock, u.uid, u.gid) == -1)
+		fatal("chown %s", enr_sock);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	n = 0;
+	eargv[n++] = NULL;
+	eargv[n++] = (char *)"-u";
+	eargv[n++] = u.name;
+	for (i = 0; i < verbose; i++)
+		eargv[n++] = (char *)"-v";
+	eargv[n] = NULL;
+	spawn(&comps[C_ENRICHER], elfd, eargv);
+
+	n = 0;
+	aargv[n++] = NULL;
+	aargv[n++] = (char *)"-e";
+	aargv[n++] = enr_sock;
+	aargv[n++] = (char *)"-u";
+	aargv[n++] = u.name;
+	for (i = 0; i < verbose; i++)
+		aargv[n++] = (char *)"-v";
+	aargv[n] = NULL;
+	/* Give the enricher its listener before the aggregator connects. */
+	spawn(&comps[C_AGGREGATOR], alfd, aargv);
+
+	n = 0;
+	pargv[n++] = NULL;
+	pargv[n++] = (char *)"-c";
+	pargv[n++] = agg_sock;
+	if (tracefs != NULL) {
+		pargv[n++] = (char *)"-t";
+		pargv[n++] = (char *)tracefs;
+	}
+	for (i = 0; i < verbose; i++)
+		pargv[n++] = (char *)"-v";
+	pargv[n] = NULL;
+	spawn(&comps[C_PROBE], -1, pargv);
+	close(alfd);
+	close(elfd);
+
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+
+		if (sig == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("sigwaitinfo");
+		}
+		if (sig == SIGCHLD) {
+			char how[128];
+
+			if ((dead = reap()) == NULL)
+				continue;
+			describe(dead, how, sizeof(how));
+			log_warnx("%s (pid %ld) %s; stopping the others",
+			    dead->name, (long)dead->pid, how);
+			rc = 1;
+			break;
+		}
+		log_info("signal %d: stopping", sig);
+		break;
+	}
+	/* From the top, so that each stage can hand on what it holds. */
+	stop(&comps[C_PROBE]);
+	stop(&comps[C_AGGREGATOR]);
+	stop(&comps[C_ENRICHER]);
+	for (i = 0; i < NCOMP; i++) {
+		const struct component *c = &comps[i];
+
+		if (rc == 0 && (!WIFEXITED(c->status) ||
+		    WEXITSTATUS(c->status) != 0)) {
+			char how[128];
+
+			describe(c, how, sizeof(how));
+			log_warnx("%s (pid %ld) %s", c->name, (long)c->pid, how);
+			rc = 1;
+		}
+	}
+	cleanup();
+	return rc;
+}

@@ -1,0 +1,331 @@
+/*
+ * sockflow-probe main: options, the fixed start-up order (open every
+ * privileged resource, connect, drop, verify, lock) and the libevent loop
+ * that drains the perf rings into the aggregator connection.
+ *
+ * The aggregator never sends anything back; any byte arriving from it is
+ * a protocol error and closes the probe, as does the connection closing.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "frame.h"
+#include "log.h"
+#include "msg.h"
+#include "probe.h"
+#include "sock.h"
+#include "xmalloc.h"
+
+#define DRAIN_INTERVAL_MS	100
+#define STATS_INTERVAL_S	10
+/* Beyond this much unsent output the rings are left to fill. */
+#define OUTPUT_HIGH_WATER	(32 * 1024 * 1024)
+
+/*
+ * The tracepoints of the tracepoint backend with their in-kernel filters.
+ * inet_sock_set_state: TCP only, and no listener transitions.
+ */
+static const struct probe_event tracepoint_events[] = {
+	{ "sock", "inet_sock_set_state",
+	    "protocol == 6 && oldstate != 10 && newstate != 10" },
+};
+#define NEVENTS (sizeof(tracepoint_events) / sizeof(tracepoint_events[0]))
+
+struct probe {
+	struct event_base	*base;
+	struct bufferevent	*out;
+	struct perf_set		 perf;
+	struct event		**ring_ev;
+	struct event		*drain_ev;
+	struct event		*sigterm_ev, *sigint_ev;
+	uint64_t		 records;
+	uint64_t		 batches;
+	uint64_t		 paused;
+	uint64_t		 last_lost;
+	int			 stats_ticks;
+};
+
+static void	usage(void) __attribute__((__noreturn__));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sockflow-probe [-dv] -c socket "
+	    "[-r ring_exponent] [-t tracefs]\n");
+	exit(2);
+}
+
+static void
+send_frame(struct probe *p, uint8_t *frame, size_t len, const char *what)
+{
+	if (frame == NULL)
+		fatalx("cannot encode %s", what);
+	if (bufferevent_write(p->out, frame, len) == -1)
+		fatalx("cannot queue %s", what);
+	free(frame);
+}
+
+static void
+on_batch(const struct msg_samples *s, void *arg)
+{
+	struct probe *p = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_samples(s, &len);
+	send_frame(p, frame, len, "sample batch");
+	p->records += s->nrecords;
+	p->batches++;
+}
+
+static void
+drain_ring(struct probe *p, int i)
+{
+	if (evbuffer_get_length(bufferevent_get_output(p->out)) >
+	    OUTPUT_HIGH_WATER) {
+		/* The kernel counts what it cannot store; we count pauses. */
+		p->paused++;
+		return;
+	}
+	perf_drain(&p->perf, i, on_batch, p);
+}
+
+static void
+send_lost(struct probe *p)
+{
+	struct msg_lost l;
+	uint64_t total = 0;
+	uint8_t *frame;
+	size_t len;
+	int i;
+
+	l.n = (size_t)p->perf.nrings;
+	l.lost = xcalloc(l.n, sizeof(uint64_t));
+	for (i = 0; i < p->perf.nrings; i++) {
+		l.lost[i] = perf_lost(&p->perf, i);
+		total += l.lost[i];
+	}
+	if (total != p->last_lost) {
+		frame = msg_encode_lost(&l, &len);
+		send_frame(p, frame, len, "lost counts");
+		p->last_lost = total;
+	}
+	free(l.lost);
+}
+
+static void
+send_stats(struct probe *p)
+{
+	struct msg_counter c[5];
+	struct msg_stats s;
+	uint8_t *frame;
+	size_t len;
+
+	memset(c, 0, sizeof(c));
+	snprintf(s.component, sizeof(s.component), "probe");
+	snprintf(c[0].name, sizeof(c[0].name), "records");
+	c[0].value = p->records;
+	snprintf(c[1].name, sizeof(c[1].name), "batches");
+	c[1].value = p->batches;
+	snprintf(c[2].name, sizeof(c[2].name), "lost");
+	c[2].value = p->last_lost;
+	snprintf(c[3].name, sizeof(c[3].name), "ring_corrupt");
+	c[3].value = perf_corrupt(&p->perf);
+	snprintf(c[4].name, sizeof(c[4].name), "output_paused");
+	c[4].value = p->paused;
+	s.v = c;
+	s.n = 5;
+	frame = msg_encode_stats(&s, &len);
+	send_frame(p, frame, len, "stats");
+}
+
+static void
+drain_all(struct probe *p)
+{
+	int i;
+
+	for (i = 0; i < p->perf.nrings; i++)
+		drain_ring(p, i);
+	send_lost(p);
+}
+
+static void
+ring_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	int i;
+
+	for (i = 0; i < p->perf.nrings; i++)
+		if (perf_ring_fd(&p->perf, i) == fd)
+			drain_ring(p, i);
+}
+
+static void
+drain_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	drain_all(p);
+	if (++p->stats_ticks >= STATS_INTERVAL_S * 1000 / DRAIN_INTERVAL_MS) {
+		p->stats_ticks = 0;
+		send_stats(p);
+	}
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	log_info("signal %d: final drain and exit", (int)sig);
+	drain_all(p);
+	send_stats(p);
+	sock_flush_blocking(p->out);
+	perf_close(&p->perf);
+	exit(0);
+}
+
+static void
+out_read_cb(struct bufferevent *bev, void *arg)
+{
+	/* Data flows downhill only: the aggregator has nothing to say. */
+	fatalx("unexpected data from the aggregator");
+}
+
+static void
+out_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & BEV_EVENT_EOF)
+		fatalx("aggregator closed the connection");
+	if (what & BEV_EVENT_ERROR)
+		fatal("aggregator connection");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct probe p;
+	struct msg_formats fmts;
+	struct msg_hello hello;
+	const char *sockpath = NULL, *tracefs_opt = NULL, *tracefs, *errstr;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, ring_exp = 7, i;
+	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
+	uint8_t *frame;
+	size_t j, len;
+
+	log_init("sockflow-probe", verbose);
+	while ((ch = getopt(argc, argv, "c:dr:t:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			sockpath = optarg;
+			break;
+		case 'd':
+			verbose = 2;
+			break;
+		case 'r': {
+			char *ep;
+			long v = strtol(optarg, &ep, 10);
+
+			if (*ep != '\0' || v < 1 || v > 14)
+				fatalx("ring exponent %s: must be 1..14",
+				    optarg);
+			ring_exp = (int)v;
+			break;
+		}
+		case 't':
+			tracefs_opt = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (sockpath == NULL || optind != argc)
+		usage();
+	log_setverbose(verbose);
+	(void)errstr;
+	if (geteuid() != 0)
+		fatalx("must run as root");
+	signal(SIGPIPE, SIG_IGN);
+
+	/* 1. Privileged resources: tracefs, event formats, perf rings. */
+	tracefs = tracefs_locate(tracefs_opt);
+	memset(&fmts, 0, sizeof(fmts));
+	fmts.v = xcalloc(NEVENTS, sizeof(*fmts.v));
+	for (j = 0; j < NEVENTS; j++) {
+		if (tracefs_read_event(tracefs, tracepoint_events[j].system,
+		    tracepoint_events[j].name, &fmts.v[j]) == -1)
+			fatal("tracepoint %s:%s", tracepoint_events[j].system,
+			    tracepoint_events[j].name);
+		fmts.n = j + 1;
+	}
+	snprintf(fmts.tracefs_path, sizeof(fmts.tracefs_path), "%s", tracefs);
+	ncpus = perf_online_cpus(cpus, MSG_MAX_CPUS);
+	fmts.ncpus = (uint32_t)ncpus;
+
+	memset(&p, 0, sizeof(p));
+	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events, ring_exp);
+
+	/* 2. The aggregator, then the event loop's objects. */
+	fd = sock_connect_path(sockpath);
+	if ((p.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (evutil_make_socket_nonblocking(fd) == -1)
+		fatal("nonblocking");
+	p.out = bufferevent_socket_new(p.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (p.out == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(p.out, out_read_cb, NULL, out_event_cb, &p);
+	bufferevent_enable(p.out, EV_READ | EV_WRITE);
+	p.ring_ev = xcalloc((size_t)ncpus, sizeof(*p.ring_ev));
+	for (i = 0; i < ncpus; i++) {
+		p.ring_ev[i] = event_new(p.base, perf_ring_fd(&p.perf, i),
+		    EV_READ | EV_PERSIST, ring_cb, &p);
+		if (p.ring_ev[i] == NULL || event_add(p.ring_ev[i], NULL) == -1)
+			fatalx("ring event");
+	}
+	p.drain_ev = event_new(p.base, -1, EV_PERSIST, drain_timer_cb, &p);
+	p.sigterm_ev = evsignal_new(p.base, SIGTERM, signal_cb, &p);
+	p.sigint_ev = evsignal_new(p.base, SIGINT, signal_cb, &p);
+	if (p.drain_ev == NULL || event_add(p.drain_ev, &tv) == -1 ||
+	    p.sigterm_ev == NULL || event_add(p.sigterm_ev, NULL) == -1 ||
+	    p.sigint_ev == NULL || event_add(p.sigint_ev, NULL) == -1)
+		fatalx("event setup");
+
+	memset(&hello, 0, sizeof(hello));
+	hello.protocol_version = FRAME_VERSION;
+	snprintf(hello.component, sizeof(hello.component), "probe");
+	snprintf(hello.software_version, sizeof(hello.software_version),
+	    "%s", PACKAGE_VERSION);
+	hello.pid = (uint32_t)getpid();
+	snprintf(hello.backend, sizeof(hello.backend), "tracepoint");
+	frame = msg_encode_hello(&hello, &len);
+	send_frame(&p, frame, len, "hello");
+	frame = msg_encode_formats(&fmts, &len);
+	send_frame(&p, frame, len, "formats");
+	msg_formats_free(&fmts);
+
+	/* 3. Drop, verify, lock. */
+	probe_privs_drop();
+
+	/* 4. Start sampling and run. */
+	perf_enable(&p.perf);
+	log_info("tracepoint backend: %zu event(s) on %d cpu(s), tracefs %s",
+	    NEVENTS, ncpus, tracefs);
+	event_base_dispatch(p.base);
+	fatalx("event loop ended");
+}

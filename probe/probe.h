@@ -1,0 +1,57 @@
+/*
+ * sockflow-probe: the only privileged process. It locates tracefs, opens
+ * the tracepoints it needs on every online CPU with one perf ring per CPU,
+ * drops every capability but CAP_SYS_ADMIN and CAP_NET_ADMIN, and forwards
+ * raw ring records in batches to the aggregator. It parses nothing that
+ * user space controls.
+ */
+#ifndef SOCKFLOW_PROBE_H
+#define SOCKFLOW_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define PROBE_MAX_EVENTS	16
+
+/* One tracepoint to open: where it lives and the in-kernel filter. */
+struct probe_event {
+	const char	*system;
+	const char	*name;
+	const char	*filter;
+};
+
+/* probe_tracefs.c */
+const char	*tracefs_locate(const char *configured);
+int		 tracefs_read_event(const char *tracefs, const char *system,
+		    const char *name, struct msg_format *out);
+
+/* probe_perf.c */
+struct perf_ring;
+struct perf_set {
+	struct perf_ring *rings;	/* one per online CPU */
+	int		 nrings;
+	int		*fds;		/* every event fd, for cleanup */
+	int		 nfds;
+	size_t		 ring_pages;
+};
+typedef void (*perf_batch_cb)(const struct msg_samples *, void *);
+
+int		 perf_online_cpus(int *cpus, int max);
+void		 perf_open(struct perf_set *, const int *cpus, int ncpus,
+		    const struct msg_formats *, const struct probe_event *,
+		    int ring_exponent);
+void		 perf_enable(struct perf_set *);
+void		 perf_close(struct perf_set *);
+int		 perf_ring_fd(const struct perf_set *, int idx);
+int		 perf_ring_cpu(const struct perf_set *, int idx);
+/* Copy out every complete record of a ring; batches go to cb. */
+size_t		 perf_drain(struct perf_set *, int idx, perf_batch_cb, void *);
+uint64_t	 perf_lost(const struct perf_set *, int idx);
+uint64_t	 perf_corrupt(const struct perf_set *);
+
+/* probe_privs.c */
+void		 probe_privs_drop(void);
+
+#endif

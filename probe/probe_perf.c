@@ -1,0 +1,297 @@
+/*
+ * perf ring buffers: one per online CPU, fed by every tracepoint the probe
+ * opens on that CPU (PERF_EVENT_IOC_SET_OUTPUT), woken by a watermark rather
+ * than per sample. The ring is read like a wire format: a record shorter
+ * than its header or longer than what the kernel published is corruption,
+ * counted, and the rest of the ring is skipped. Records are copied out raw
+ * (wrap-around handled) and handed over in batches; the probe never looks
+ * inside a sample.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <linux/perf_event.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "probe.h"
+#include "xmalloc.h"
+
+/* Room for one batch: the frame's maximum less protobuf overhead. */
+#define BATCH_MAX	(FRAME_MAX_PAYLOAD - 64)
+
+struct perf_ring {
+	int		 cpu;
+	int		 fd;		/* the event that owns the mmap */
+	struct perf_event_mmap_page *meta;
+	uint8_t		*data;
+	size_t		 datasz;
+	size_t		 mapsz;
+	uint64_t	 lost;
+	uint8_t		*batch;
+	size_t		 batchlen;
+	uint32_t	 batchn;
+};
+
+static uint64_t corrupt_records;
+
+static int
+sys_perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
+    int group, unsigned long flags)
+{
+	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+}
+
+int
+perf_online_cpus(int *cpus, int max)
+{
+	char buf[1024], *p, *tok, *save = NULL;
+	FILE *f;
+	int n = 0;
+	long a, b, i;
+
+	if ((f = fopen("/sys/devices/system/cpu/online", "r")) == NULL)
+		fatal("/sys/devices/system/cpu/online");
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		fatalx("cannot read online CPU list");
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	for (p = buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL) {
+		char *dash, *ep;
+
+		a = strtol(tok, &ep, 10);
+		if ((dash = strchr(tok, '-')) != NULL)
+			b = strtol(dash + 1, &ep, 10);
+		else
+			b = a;
+		if (*ep != '\0' || a < 0 || b < a || b >= MSG_MAX_CPUS)
+			fatalx("bad online CPU list \"%s\"", buf);
+		for (i = a; i <= b; i++) {
+			if (n >= max)
+				fatalx("too many CPUs");
+			cpus[n++] = (int)i;
+		}
+	}
+	if (n == 0)
+		fatalx("no online CPU");
+	return n;
+}
+
+void
+perf_open(struct perf_set *ps, const int *cpus, int ncpus,
+    const struct msg_formats *fmts, const struct probe_event *evs,
+    int ring_exponent)
+{
+	long pagesz = sysconf(_SC_PAGESIZE);
+	size_t i;
+	int c;
+
+	memset(ps, 0, sizeof(*ps));
+	ps->ring_pages = (size_t)1 << ring_exponent;
+	ps->rings = xcalloc((size_t)ncpus, sizeof(*ps->rings));
+	ps->fds = xcalloc((size_t)ncpus * fmts->n, sizeof(int));
+	ps->nrings = ncpus;
+
+	for (c = 0; c < ncpus; c++) {
+		struct perf_ring *r = &ps->rings[c];
+
+		r->cpu = cpus[c];
+		r->fd = -1;
+		r->datasz = ps->ring_pages * (size_t)pagesz;
+		r->mapsz = r->datasz + (size_t)pagesz;
+		r->batch = xcalloc(1, BATCH_MAX);
+		for (i = 0; i < fmts->n; i++) {
+			struct perf_event_attr attr;
+			int fd;
+
+			memset(&attr, 0, sizeof(attr));
+			attr.size = sizeof(attr);
+			attr.type = PERF_TYPE_TRACEPOINT;
+			attr.config = fmts->v[i].id;
+			attr.sample_period = 1;
+			attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			    PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+			attr.disabled = 1;
+			attr.use_clockid = 1;
+			attr.clockid = CLOCK_MONOTONIC;
+			/* Wake the reader at a quarter of the ring. */
+			attr.watermark = 1;
+			attr.wakeup_watermark = (uint32_t)(r->datasz / 4);
+			attr.sample_id_all = 1;
+			if (i == 0) {
+				/*
+				 * The first event of each CPU also carries
+				 * the process side band: exec/comm changes,
+				 * forks and exits, each with pid and time.
+				 */
+				attr.comm = 1;
+				attr.comm_exec = 1;
+				attr.task = 1;
+			}
+			fd = sys_perf_event_open(&attr, -1, r->cpu, -1,
+			    PERF_FLAG_FD_CLOEXEC);
+			if (fd == -1)
+				fatal("perf_event_open %s:%s on cpu %d",
+				    fmts->v[i].system, fmts->v[i].name, r->cpu);
+			ps->fds[ps->nfds++] = fd;
+			if (i == 0) {
+				void *m;
+
+				m = mmap(NULL, r->mapsz, PROT_READ | PROT_WRITE,
+				    MAP_SHARED, fd, 0);
+				if (m == MAP_FAILED)
+					fatal("mmap perf ring of cpu %d",
+					    r->cpu);
+				r->fd = fd;
+				r->meta = m;
+				r->data = (uint8_t *)m + pagesz;
+			} else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT,
+			    r->fd) == -1)
+				fatal("PERF_EVENT_IOC_SET_OUTPUT on cpu %d",
+				    r->cpu);
+			if (evs[i].filter != NULL && ioctl(fd,
+			    PERF_EVENT_IOC_SET_FILTER, evs[i].filter) == -1)
+				fatal("filter \"%s\" on %s:%s", evs[i].filter,
+				    fmts->v[i].system, fmts->v[i].name);
+		}
+	}
+}
+
+void
+perf_enable(struct perf_set *ps)
+{
+	int i;
+
+	for (i = 0; i < ps->nfds; i++)
+		if (ioctl(ps->fds[i], PERF_EVENT_IOC_ENABLE, 0) == -1)
+			fatal("PERF_EVENT_IOC_ENABLE");
+}
+
+void
+perf_close(struct perf_set *ps)
+{
+	int i;
+
+	for (i = 0; i < ps->nfds; i++) {
+		ioctl(ps->fds[i], PERF_EVENT_IOC_DISABLE, 0);
+		close(ps->fds[i]);
+	}
+	for (i = 0; i < ps->nrings; i++) {
+		if (ps->rings[i].meta != NULL)
+			munmap(ps->rings[i].meta, ps->rings[i].mapsz);
+		free(ps->rings[i].batch);
+	}
+	free(ps->rings);
+	free(ps->fds);
+	memset(ps, 0, sizeof(*ps));
+}
+
+int
+perf_ring_fd(const struct perf_set *ps, int idx)
+{
+	return ps->rings[idx].fd;
+}
+
+int
+perf_ring_cpu(const struct perf_set *ps, int idx)
+{
+	return ps->rings[idx].cpu;
+}
+
+uint64_t
+perf_lost(const struct perf_set *ps, int idx)
+{
+	return ps->rings[idx].lost;
+}
+
+uint64_t
+perf_corrupt(const struct perf_set *ps)
+{
+	return corrupt_records;
+}
+
+/* Copy len bytes at ring offset pos, wrapping at the end of the data. */
+static void
+ring_copy(const struct perf_ring *r, uint64_t pos, void *dst, size_t len)
+{
+	size_t off = (size_t)(pos % r->datasz);
+	size_t first = r->datasz - off;
+
+	if (first >= len)
+		memcpy(dst, r->data + off, len);
+	else {
+		memcpy(dst, r->data + off, first);
+		memcpy((uint8_t *)dst + first, r->data, len - first);
+	}
+}
+
+static void
+batch_flush(struct perf_ring *r, perf_batch_cb cb, void *arg)
+{
+	struct msg_samples s;
+
+	if (r->batchn == 0)
+		return;
+	s.cpu = (uint32_t)r->cpu;
+	s.records = r->batch;
+	s.len = r->batchlen;
+	s.nrecords = r->batchn;
+	cb(&s, arg);
+	r->batchlen = 0;
+	r->batchn = 0;
+}
+
+size_t
+perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
+{
+	struct perf_ring *r = &ps->rings[idx];
+	struct perf_event_header h;
+	uint64_t head, tail;
+	size_t n = 0;
+
+	head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+	tail = r->meta->data_tail;
+	if (head - tail > r->datasz) {
+		/* The kernel never does this in non-overwrite mode. */
+		corrupt_records++;
+		tail = head;
+	}
+	while (tail < head) {
+		ring_copy(r, tail, &h, sizeof(h));
+		if (h.size < sizeof(h) || h.size > head - tail ||
+		    h.size % 8 != 0) {
+			corrupt_records++;
+			tail = head;
+			break;
+		}
+		if (h.type == PERF_RECORD_LOST &&
+		    h.size >= sizeof(h) + 2 * sizeof(uint64_t)) {
+			uint64_t lost;
+
+			ring_copy(r, tail + sizeof(h) + sizeof(uint64_t),
+			    &lost, sizeof(lost));
+			r->lost += lost;
+		}
+		if (r->batchlen + h.size > BATCH_MAX)
+			batch_flush(r, cb, arg);
+		ring_copy(r, tail, r->batch + r->batchlen, h.size);
+		r->batchlen += h.size;
+		r->batchn++;
+		tail += h.size;
+		n++;
+	}
+	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
+	batch_flush(r, cb, arg);
+	return n;
+}

@@ -1,0 +1,75 @@
+/*
+ * Every privilege decision of the probe, in one file for auditing.
+ *
+ * The probe runs as root because tracefs files are root-only. Once its
+ * perf rings are open it keeps exactly two capabilities in its effective
+ * and permitted sets, drops the rest (and the bounding set where it may),
+ * proves the result by reading the sets back, and sets no_new_privs so no
+ * exec could ever widen them.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+
+#include <cap-ng.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "probe.h"
+
+void
+probe_privs_drop(void)
+{
+	int rc, c;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+	    /*
+	     * perf_event_open() of system-wide tracepoint events when a CPU
+	     * comes back online, and PERF_EVENT_IOC_SET_FILTER on them; the
+	     * kernel checks it again on every new event. Also tracefs writes
+	     * (kprobe_events) to remove probes on exit.
+	     */
+	    CAP_SYS_ADMIN,
+	    /*
+	     * Subscribing to the sock_diag destroy multicast groups and
+	     * dumping sockets of every network namespace.
+	     */
+	    CAP_NET_ADMIN,
+	    -1) != 0)
+		fatalx("capng_updatev");
+	/*
+	 * Clearing the bounding set needs CAP_SETPCAP. Under systemd the unit
+	 * owns the bounding set (CapabilityBoundingSet=) and capng reports
+	 * -4 after applying the other sets; that is accepted only when the
+	 * check below finds no surplus.
+	 */
+	rc = capng_apply(CAPNG_SELECT_BOTH);
+	if (rc != 0 && rc != -4)
+		fatalx("capng_apply failed (%d)", rc);
+
+	/* Read the sets back: exactly the two capabilities, nothing else. */
+	capng_get_caps_process();
+	for (c = 0; c <= CAP_LAST_CAP; c++) {
+		int want = c == CAP_SYS_ADMIN || c == CAP_NET_ADMIN;
+
+		if (capng_have_capability(CAPNG_EFFECTIVE, (unsigned)c) != want ||
+		    capng_have_capability(CAPNG_PERMITTED, (unsigned)c) != want)
+			fatalx("capability %s %s after the drop",
+			    capng_capability_to_name((unsigned)c),
+			    want ? "missing" : "kept");
+		if (capng_have_capability(CAPNG_INHERITABLE, (unsigned)c))
+			fatalx("inheritable capability %s kept",
+			    capng_capability_to_name((unsigned)c));
+	}
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		fatalx("no_new_privs not set");
+	/* No core dumps and no ptrace by the same uid. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl(PR_SET_DUMPABLE)");
+}

@@ -1,0 +1,621 @@
+/*
+ * Encoders and validating decoders for every sockflow message type. The
+ * protobuf-c types never leave this file. Every decoder unpacks a payload
+ * the frame layer already bounded, checks each field (enums in range,
+ * strings of the permitted characters and length, addresses of the right
+ * size, counts within limits, record framing), copies into the C struct of
+ * msg.h and frees the protobuf before returning.
+ */
+#include "config.h"
+
+#include <linux/perf_event.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "msg.h"
+#include "sockflow.pb-c.h"
+
+/* Character classes a string field may hold. */
+#define CS_IDENT	1	/* [a-z0-9_] */
+#define CS_PRINT	2	/* printable ASCII */
+#define CS_PATH		3	/* printable ASCII without spaces */
+
+static int
+str_ok(const char *s, size_t max, int cs)
+{
+	size_t i, n = strlen(s);
+
+	if (n >= max)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		switch (cs) {
+		case CS_IDENT:
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			    c == '_' || c == '-' || c == '.'))
+				return 0;
+			break;
+		case CS_PATH:
+			if (c <= 0x20 || c >= 0x7f)
+				return 0;
+			break;
+		default:
+			if (c < 0x20 || c >= 0x7f)
+				return 0;
+			break;
+		}
+	}
+	return 1;
+}
+
+/* Copy a string already checked by str_ok into a fixed buffer. */
+static void
+str_copy(char *dst, size_t dstsz, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Pack any message into a new frame of the given type. */
+static uint8_t *
+frame_pack(unsigned int type, const ProtobufCMessage *m, size_t *lenp)
+{
+	size_t plen = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf;
+
+	/* An empty proto3 message packs to 0 bytes; frames are never empty. */
+	if (plen == 0 || plen > frame_max_len(type))
+		return NULL;
+	if ((buf = malloc(FRAME_HDR_LEN + plen)) == NULL)
+		return NULL;
+	frame_hdr_encode(buf, type, (uint32_t)plen);
+	if (protobuf_c_message_pack(m, buf + FRAME_HDR_LEN) != plen) {
+		free(buf);
+		return NULL;
+	}
+	*lenp = FRAME_HDR_LEN + plen;
+	return buf;
+}
+
+/*
+ * Unpack a payload and insist that it is canonical: no unknown fields and
+ * nothing beyond what the message itself encodes (trailing bytes, repeated
+ * scalar fields and padded varints all change the packed size).
+ */
+static void *
+unpack_strict(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t len, const char **errstr)
+{
+	ProtobufCMessage *m;
+
+	if ((m = protobuf_c_message_unpack(d, NULL, len, p)) == NULL) {
+		*errstr = "malformed protobuf";
+		return NULL;
+	}
+	if (m->n_unknown_fields != 0 ||
+	    protobuf_c_message_get_packed_size(m) != len) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		*errstr = "trailing or unknown bytes";
+		return NULL;
+	}
+	return m;
+}
+
+/* ---- hello ---- */
+
+uint8_t *
+msg_encode_hello(const struct msg_hello *h, size_t *lenp)
+{
+	Sockflow__Hello m = SOCKFLOW__HELLO__INIT;
+
+	m.protocol_version = h->protocol_version;
+	m.component = (char *)h->component;
+	m.software_version = (char *)h->software_version;
+	m.pid = h->pid;
+	m.backend = (char *)h->backend;
+	return frame_pack(FRAME_HELLO, &m.base, lenp);
+}
+
+int
+msg_decode_hello(const uint8_t *p, size_t len, struct msg_hello *out,
+    const char **errstr)
+{
+	Sockflow__Hello *m;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__hello__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	if (m->protocol_version != FRAME_VERSION)
+		*errstr = "hello: unsupported protocol version";
+	else if (!str_ok(m->component, MSG_NAME_LEN, CS_IDENT) ||
+	    m->component[0] == '\0')
+		*errstr = "hello: bad component name";
+	else if (!str_ok(m->software_version, MSG_NAME_LEN, CS_PRINT))
+		*errstr = "hello: bad software version";
+	else if (!str_ok(m->backend, MSG_NAME_LEN, CS_IDENT))
+		*errstr = "hello: bad backend name";
+	else {
+		out->protocol_version = m->protocol_version;
+		str_copy(out->component, sizeof(out->component), m->component);
+		str_copy(out->software_version, sizeof(out->software_version),
+		    m->software_version);
+		out->pid = m->pid;
+		str_copy(out->backend, sizeof(out->backend), m->backend);
+		rv = 0;
+	}
+	sockflow__hello__free_unpacked(m, NULL);
+	return rv;
+}
+
+/* ---- formats ---- */
+
+uint8_t *
+msg_encode_formats(const struct msg_formats *f, size_t *lenp)
+{
+	Sockflow__FormatSet m = SOCKFLOW__FORMAT_SET__INIT;
+	Sockflow__EventFormat *ev, **evp;
+	uint8_t *buf;
+	size_t i;
+
+	if (f->n > MSG_MAX_FORMATS)
+		return NULL;
+	ev = calloc(f->n ? f->n : 1, sizeof(*ev));
+	evp = calloc(f->n ? f->n : 1, sizeof(*evp));
+	if (ev == NULL || evp == NULL) {
+		free(ev);
+		free(evp);
+		return NULL;
+	}
+	for (i = 0; i < f->n; i++) {
+		sockflow__event_format__init(&ev[i]);
+		ev[i].id = f->v[i].id;
+		ev[i].system = (char *)f->v[i].system;
+		ev[i].name = (char *)f->v[i].name;
+		ev[i].format.data = (uint8_t *)f->v[i].text;
+		ev[i].format.len = f->v[i].textlen;
+		evp[i] = &ev[i];
+	}
+	m.n_formats = f->n;
+	m.formats = evp;
+	m.tracefs_path = (char *)f->tracefs_path;
+	m.ncpus = f->ncpus;
+	buf = frame_pack(FRAME_FORMATS, &m.base, lenp);
+	free(ev);
+	free(evp);
+	return buf;
+}
+
+void
+msg_formats_free(struct msg_formats *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		free(f->v[i].text);
+	free(f->v);
+	memset(f, 0, sizeof(*f));
+}
+
+int
+msg_decode_formats(const uint8_t *p, size_t len, struct msg_formats *out,
+    const char **errstr)
+{
+	Sockflow__FormatSet *m;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__format_set__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	if (m->n_formats == 0 || m->n_formats > MSG_MAX_FORMATS) {
+		*errstr = "formats: bad number of formats";
+		goto fail;
+	}
+	if (m->ncpus == 0 || m->ncpus > MSG_MAX_CPUS) {
+		*errstr = "formats: bad cpu count";
+		goto fail;
+	}
+	if (!str_ok(m->tracefs_path, sizeof(out->tracefs_path), CS_PATH)) {
+		*errstr = "formats: bad tracefs path";
+		goto fail;
+	}
+	if ((out->v = calloc(m->n_formats, sizeof(*out->v))) == NULL) {
+		*errstr = "formats: out of memory";
+		goto fail;
+	}
+	for (i = 0; i < m->n_formats; i++) {
+		Sockflow__EventFormat *e = m->formats[i];
+		struct msg_format *o = &out->v[i];
+
+		if (e->id == 0 || e->id > 0xffff) {
+			*errstr = "formats: bad event id";
+			goto fail;
+		}
+		if (!str_ok(e->system, MSG_NAME_LEN, CS_IDENT) ||
+		    !str_ok(e->name, MSG_NAME_LEN, CS_IDENT) ||
+		    e->system[0] == '\0' || e->name[0] == '\0') {
+			*errstr = "formats: bad event name";
+			goto fail;
+		}
+		if (e->format.len == 0 || e->format.len > MSG_MAX_FORMAT_TEXT ||
+		    memchr(e->format.data, '\0', e->format.len) != NULL) {
+			*errstr = "formats: bad format text";
+			goto fail;
+		}
+		if ((o->text = malloc(e->format.len + 1)) == NULL) {
+			*errstr = "formats: out of memory";
+			goto fail;
+		}
+		out->n = i + 1;
+		memcpy(o->text, e->format.data, e->format.len);
+		o->text[e->format.len] = '\0';
+		o->textlen = e->format.len;
+		o->id = e->id;
+		str_copy(o->system, sizeof(o->system), e->system);
+		str_copy(o->name, sizeof(o->name), e->name);
+	}
+	str_copy(out->tracefs_path, sizeof(out->tracefs_path), m->tracefs_path);
+	out->ncpus = m->ncpus;
+	sockflow__format_set__free_unpacked(m, NULL);
+	return 0;
+ fail:
+	msg_formats_free(out);
+	sockflow__format_set__free_unpacked(m, NULL);
+	return -1;
+}
+
+/* ---- samples ---- */
+
+uint8_t *
+msg_encode_samples(const struct msg_samples *s, size_t *lenp)
+{
+	Sockflow__SampleBatch m = SOCKFLOW__SAMPLE_BATCH__INIT;
+
+	m.cpu = s->cpu;
+	m.records.data = s->records;
+	m.records.len = s->len;
+	m.nrecords = s->nrecords;
+	return frame_pack(FRAME_SAMPLES, &m.base, lenp);
+}
+
+void
+msg_samples_free(struct msg_samples *s)
+{
+	free(s->records);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Check that a byte string is a sequence of whole perf records: each at
+ * least a header long, 8-byte aligned, within the buffer, and as many as
+ * announced.
+ */
+static int
+records_ok(const uint8_t *p, size_t len, uint32_t nrec)
+{
+	size_t off = 0;
+	uint32_t n = 0;
+
+	while (off < len) {
+		struct perf_event_header h;
+
+		if (len - off < sizeof(h))
+			return 0;
+		memcpy(&h, p + off, sizeof(h));
+		if (h.size < sizeof(h) || h.size > len - off || h.size % 8 != 0)
+			return 0;
+		off += h.size;
+		n++;
+	}
+	return n == nrec;
+}
+
+int
+msg_decode_samples(const uint8_t *p, size_t len, struct msg_samples *out,
+    const char **errstr)
+{
+	Sockflow__SampleBatch *m;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__sample_batch__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	if (m->cpu >= MSG_MAX_CPUS)
+		*errstr = "samples: bad cpu";
+	else if (m->records.len == 0 || m->nrecords == 0)
+		*errstr = "samples: empty batch";
+	else if (!records_ok(m->records.data, m->records.len, m->nrecords))
+		*errstr = "samples: bad record framing";
+	else if ((out->records = malloc(m->records.len)) == NULL)
+		*errstr = "samples: out of memory";
+	else {
+		memcpy(out->records, m->records.data, m->records.len);
+		out->len = m->records.len;
+		out->cpu = m->cpu;
+		out->nrecords = m->nrecords;
+		rv = 0;
+	}
+	sockflow__sample_batch__free_unpacked(m, NULL);
+	return rv;
+}
+
+/* ---- lost ---- */
+
+uint8_t *
+msg_encode_lost(const struct msg_lost *l, size_t *lenp)
+{
+	Sockflow__LostCounts m = SOCKFLOW__LOST_COUNTS__INIT;
+
+	m.n_lost = l->n;
+	m.lost = l->lost;
+	return frame_pack(FRAME_LOST, &m.base, lenp);
+}
+
+void
+msg_lost_free(struct msg_lost *l)
+{
+	free(l->lost);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+msg_decode_lost(const uint8_t *p, size_t len, struct msg_lost *out,
+    const char **errstr)
+{
+	Sockflow__LostCounts *m;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__lost_counts__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	if (m->n_lost == 0 || m->n_lost > MSG_MAX_CPUS)
+		*errstr = "lost: bad cpu count";
+	else if ((out->lost = calloc(m->n_lost, sizeof(uint64_t))) == NULL)
+		*errstr = "lost: out of memory";
+	else {
+		memcpy(out->lost, m->lost, m->n_lost * sizeof(uint64_t));
+		out->n = m->n_lost;
+		rv = 0;
+	}
+	sockflow__lost_counts__free_unpacked(m, NULL);
+	return rv;
+}
+
+/* ---- flow ---- */
+
+static void
+endpoint_to_pb(Sockflow__Endpoint *e, const struct flow_endpoint *f,
+    size_t iplen)
+{
+	e->ip.data = (uint8_t *)f->ip;
+	e->ip.len = iplen;
+	e->port = f->port;
+	e->bytes = f->bytes;
+	e->packets = f->packets;
+}
+
+static int
+endpoint_from_pb(struct flow_endpoint *f, const Sockflow__Endpoint *e,
+    size_t iplen)
+{
+	if (e == NULL || e->ip.len != iplen || e->port > 65535)
+		return -1;
+	memcpy(f->ip, e->ip.data, iplen);
+	f->port = (uint16_t)e->port;
+	f->bytes = e->bytes;
+	f->packets = e->packets;
+	return 0;
+}
+
+uint8_t *
+msg_encode_flow(const struct msg_flow *f, size_t *lenp)
+{
+	Sockflow__FlowRecord m = SOCKFLOW__FLOW_RECORD__INIT;
+	Sockflow__Endpoint l = SOCKFLOW__ENDPOINT__INIT;
+	Sockflow__Endpoint r = SOCKFLOW__ENDPOINT__INIT;
+	size_t iplen = f->family == 4 ? 4 : 16;
+
+	m.sock = f->sock;
+	m.family = f->family;
+	m.transport = (Sockflow__Transport)f->transport;
+	m.direction = (Sockflow__Direction)f->direction;
+	endpoint_to_pb(&l, &f->local, iplen);
+	endpoint_to_pb(&r, &f->remote, iplen);
+	m.local = &l;
+	m.remote = &r;
+	m.pid = f->pid;
+	m.start_ns = f->start_ns;
+	m.end_ns = f->end_ns;
+	m.final = f->final;
+	m.complete = f->complete;
+	m.tcp_state = f->tcp_state;
+	return frame_pack(FRAME_FLOW, &m.base, lenp);
+}
+
+int
+msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
+    const char **errstr)
+{
+	Sockflow__FlowRecord *m;
+	size_t iplen;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__flow_record__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	iplen = m->family == 4 ? 4 : 16;
+	if (m->family != 4 && m->family != 6)
+		*errstr = "flow: bad family";
+	else if (m->transport != SOCKFLOW__TRANSPORT__TRANSPORT_TCP &&
+	    m->transport != SOCKFLOW__TRANSPORT__TRANSPORT_UDP)
+		*errstr = "flow: bad transport";
+	else if (m->direction != SOCKFLOW__DIRECTION__DIRECTION_UNKNOWN &&
+	    m->direction != SOCKFLOW__DIRECTION__DIRECTION_INBOUND &&
+	    m->direction != SOCKFLOW__DIRECTION__DIRECTION_OUTBOUND)
+		*errstr = "flow: bad direction";
+	else if (endpoint_from_pb(&out->local, m->local, iplen) == -1 ||
+	    endpoint_from_pb(&out->remote, m->remote, iplen) == -1)
+		*errstr = "flow: bad endpoint";
+	else if (m->start_ns <= 0 || m->end_ns < m->start_ns)
+		*errstr = "flow: bad times";
+	else if (m->tcp_state > 255)
+		*errstr = "flow: bad tcp state";
+	else {
+		out->sock = m->sock;
+		out->family = (uint8_t)m->family;
+		out->transport = (uint8_t)m->transport;
+		out->direction = (uint8_t)m->direction;
+		out->pid = m->pid;
+		out->start_ns = m->start_ns;
+		out->end_ns = m->end_ns;
+		out->final = m->final;
+		out->complete = m->complete;
+		out->tcp_state = m->tcp_state;
+		rv = 0;
+	}
+	if (rv == -1)
+		memset(out, 0, sizeof(*out));
+	sockflow__flow_record__free_unpacked(m, NULL);
+	return rv;
+}
+
+/* ---- process ---- */
+
+uint8_t *
+msg_encode_process(const struct msg_process *pe, size_t *lenp)
+{
+	Sockflow__ProcessEvent m = SOCKFLOW__PROCESS_EVENT__INIT;
+
+	m.kind = (Sockflow__ProcessEventKind)pe->kind;
+	m.pid = pe->pid;
+	m.ppid = pe->ppid;
+	m.comm = (char *)pe->comm;
+	m.time_ns = pe->time_ns;
+	return frame_pack(FRAME_PROCESS, &m.base, lenp);
+}
+
+int
+msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
+    const char **errstr)
+{
+	Sockflow__ProcessEvent *m;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__process_event__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_EXIT)
+		*errstr = "process: bad kind";
+	else if (m->pid == 0 || m->pid > (1U << 22))
+		*errstr = "process: bad pid";
+	else if (m->ppid > (1U << 22))
+		*errstr = "process: bad ppid";
+	else if (strlen(m->comm) > MSG_COMM_LEN)
+		*errstr = "process: comm too long";
+	else {
+		/*
+		 * A process name is whatever the process set: any byte may
+		 * appear. It is kept as is and escaped on output.
+		 */
+		out->kind = (uint8_t)m->kind;
+		out->pid = m->pid;
+		out->ppid = m->ppid;
+		str_copy(out->comm, sizeof(out->comm), m->comm);
+		out->time_ns = m->time_ns;
+		rv = 0;
+	}
+	sockflow__process_event__free_unpacked(m, NULL);
+	return rv;
+}
+
+/* ---- stats ---- */
+
+uint8_t *
+msg_encode_stats(const struct msg_stats *s, size_t *lenp)
+{
+	Sockflow__Stats m = SOCKFLOW__STATS__INIT;
+	Sockflow__Counter *c, **cp;
+	uint8_t *buf;
+	size_t i;
+
+	if (s->n == 0 || s->n > MSG_MAX_COUNTERS)
+		return NULL;
+	c = calloc(s->n, sizeof(*c));
+	cp = calloc(s->n, sizeof(*cp));
+	if (c == NULL || cp == NULL) {
+		free(c);
+		free(cp);
+		return NULL;
+	}
+	for (i = 0; i < s->n; i++) {
+		sockflow__counter__init(&c[i]);
+		c[i].name = (char *)s->v[i].name;
+		c[i].value = s->v[i].value;
+		cp[i] = &c[i];
+	}
+	m.component = (char *)s->component;
+	m.n_counters = s->n;
+	m.counters = cp;
+	buf = frame_pack(FRAME_STATS, &m.base, lenp);
+	free(c);
+	free(cp);
+	return buf;
+}
+
+void
+msg_stats_free(struct msg_stats *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+msg_decode_stats(const uint8_t *p, size_t len, struct msg_stats *out,
+    const char **errstr)
+{
+	Sockflow__Stats *m;
+	size_t i;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__stats__descriptor, p, len, errstr)) == NULL)
+		return -1;
+	if (!str_ok(m->component, MSG_NAME_LEN, CS_IDENT) ||
+	    m->component[0] == '\0') {
+		*errstr = "stats: bad component";
+		goto out;
+	}
+	if (m->n_counters == 0 || m->n_counters > MSG_MAX_COUNTERS) {
+		*errstr = "stats: bad counter count";
+		goto out;
+	}
+	for (i = 0; i < m->n_counters; i++) {
+		if (!str_ok(m->counters[i]->name, MSG_NAME_LEN, CS_IDENT) ||
+		    m->counters[i]->name[0] == '\0') {
+			*errstr = "stats: bad counter name";
+			goto out;
+		}
+	}
+	if ((out->v = calloc(m->n_counters, sizeof(*out->v))) == NULL) {
+		*errstr = "stats: out of memory";
+		goto out;
+	}
+	for (i = 0; i < m->n_counters; i++) {
+		str_copy(out->v[i].name, sizeof(out->v[i].name),
+		    m->counters[i]->name);
+		out->v[i].value = m->counters[i]->value;
+	}
+	out->n = m->n_counters;
+	str_copy(out->component, sizeof(out->component), m->component);
+	rv = 0;
+ out:
+	sockflow__stats__free_unpacked(m, NULL);
+	return rv;
+}

@@ -1,0 +1,143 @@
+/*
+ * sockflow messages as plain C structs, with one encoder and one validating
+ * decoder per message type. This file and msg.c are the only places that
+ * see protobuf-c types; everything else works with these structs.
+ *
+ * Encoders return a whole frame (header and payload) in a malloc'd buffer,
+ * or NULL when the message would exceed its frame type's maximum. Decoders
+ * take a payload whose length the frame layer already bounded, unpack it,
+ * check every field, copy it out and free the protobuf; they return 0, or
+ * -1 with *errstr naming what was wrong, leaving *out empty.
+ */
+#ifndef SOCKFLOW_MSG_H
+#define SOCKFLOW_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSG_MAX_CPUS		4096
+#define MSG_MAX_FORMATS		64
+#define MSG_MAX_FORMAT_TEXT	(16 * 1024)
+#define MSG_MAX_COUNTERS	256
+#define MSG_NAME_LEN		64
+#define MSG_COMM_LEN		16
+
+struct msg_hello {
+	uint32_t	protocol_version;
+	char		component[MSG_NAME_LEN];
+	char		software_version[MSG_NAME_LEN];
+	uint32_t	pid;
+	char		backend[MSG_NAME_LEN];
+};
+
+struct msg_format {
+	uint32_t	id;
+	char		system[MSG_NAME_LEN];
+	char		name[MSG_NAME_LEN];
+	char		*text;		/* NUL-terminated copy */
+	size_t		textlen;
+};
+
+struct msg_formats {
+	struct msg_format *v;
+	size_t		n;
+	char		tracefs_path[256];
+	uint32_t	ncpus;
+};
+
+struct msg_samples {
+	uint32_t	cpu;
+	uint8_t		*records;	/* perf records, validated framing */
+	size_t		len;
+	uint32_t	nrecords;
+};
+
+struct msg_lost {
+	uint64_t	*lost;		/* index = CPU */
+	size_t		n;
+};
+
+enum flow_direction {
+	FLOW_DIR_UNKNOWN = 0,
+	FLOW_DIR_INBOUND = 1,
+	FLOW_DIR_OUTBOUND = 2,
+};
+
+struct flow_endpoint {
+	uint8_t		ip[16];		/* 4 bytes used for IPv4 */
+	uint16_t	port;
+	uint64_t	bytes;
+	uint64_t	packets;
+};
+
+struct msg_flow {
+	uint64_t	sock;
+	uint8_t		family;		/* 4 or 6 */
+	uint8_t		transport;	/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		direction;	/* enum flow_direction */
+	struct flow_endpoint local;
+	struct flow_endpoint remote;
+	uint32_t	pid;
+	int64_t		start_ns;
+	int64_t		end_ns;
+	bool		final;
+	bool		complete;
+	uint32_t	tcp_state;
+};
+
+enum process_event_kind {
+	PROC_EV_NONE = 0,
+	PROC_EV_EXEC = 1,
+	PROC_EV_FORK = 2,
+	PROC_EV_EXIT = 3,
+};
+
+struct msg_process {
+	uint8_t		kind;
+	uint32_t	pid;
+	uint32_t	ppid;
+	char		comm[MSG_COMM_LEN + 1];
+	int64_t		time_ns;
+};
+
+struct msg_counter {
+	char		name[MSG_NAME_LEN];
+	uint64_t	value;
+};
+
+struct msg_stats {
+	char		component[MSG_NAME_LEN];
+	struct msg_counter *v;
+	size_t		n;
+};
+
+uint8_t	*msg_encode_hello(const struct msg_hello *, size_t *);
+uint8_t	*msg_encode_formats(const struct msg_formats *, size_t *);
+uint8_t	*msg_encode_samples(const struct msg_samples *, size_t *);
+uint8_t	*msg_encode_lost(const struct msg_lost *, size_t *);
+uint8_t	*msg_encode_flow(const struct msg_flow *, size_t *);
+uint8_t	*msg_encode_process(const struct msg_process *, size_t *);
+uint8_t	*msg_encode_stats(const struct msg_stats *, size_t *);
+
+int	msg_decode_hello(const uint8_t *, size_t, struct msg_hello *,
+	    const char **);
+int	msg_decode_formats(const uint8_t *, size_t, struct msg_formats *,
+	    const char **);
+int	msg_decode_samples(const uint8_t *, size_t, struct msg_samples *,
+	    const char **);
+int	msg_decode_lost(const uint8_t *, size_t, struct msg_lost *,
+	    const char **);
+int	msg_decode_flow(const uint8_t *, size_t, struct msg_flow *,
+	    const char **);
+int	msg_decode_process(const uint8_t *, size_t, struct msg_process *,
+	    const char **);
+int	msg_decode_stats(const uint8_t *, size_t, struct msg_stats *,
+	    const char **);
+
+void	msg_formats_free(struct msg_formats *);
+void	msg_samples_free(struct msg_samples *);
+void	msg_lost_free(struct msg_lost *);
+void	msg_stats_free(struct msg_stats *);
+
+#endif
