@@ -179,6 +179,7 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s, uint64_t end,
 {
 	struct msg_flow f;
 	size_t iplen = s->family == 4 ? 4 : 16;
+	int64_t off;
 
 	memset(&f, 0, sizeof(f));
 	f.sock = s->sk;
@@ -190,8 +191,10 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s, uint64_t end,
 	f.local.port = s->lport;
 	f.remote.port = s->rport;
 	f.pid = s->pid;
-	f.start_ns = agg_mono_to_wall(s->start);
-	f.end_ns = agg_mono_to_wall(end);
+	/* One offset for both ends, so the duration is exact. */
+	off = agg_mono_to_wall(0);
+	f.start_ns = (int64_t)s->start + off;
+	f.end_ns = (int64_t)end + off;
 	if (f.end_ns < f.start_ns)
 		f.end_ns = f.start_ns;
 	f.final = final;

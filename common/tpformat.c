@@ -82,6 +82,11 @@ parse_field(const char *line, const char *end, struct tp_field *f)
 	namestart = q;
 	if (nameend == namestart || (size_t)(nameend - namestart) >= TP_NAME_LEN)
 		return -1;
+	/* An identifier, after a type: "int x", "void *p", "char s[8]". */
+	if (isdigit((unsigned char)*namestart) || namestart == decl ||
+	    (namestart[-1] != ' ' && namestart[-1] != '\t' &&
+	    namestart[-1] != '*'))
+		return -1;
 	memcpy(f->name, namestart, (size_t)(nameend - namestart));
 	f->name[nameend - namestart] = '\0';
 	if ((size_t)(namestart - decl) >= strlen("__data_loc") &&

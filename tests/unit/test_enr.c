@@ -1,1 +1,279 @@
-int main(void){return 0;}
+/*
+ * Tests of the enricher's core: the ECS document of a flow (endpoint
+ * roles by direction, times, escaping), the process table (side band,
+ * /proc fallback, expiry, capacity) and host facts, all without a live
+ * pipeline. /proc and /etc are fixture trees made by the test.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "check.h"
+#include "enr.h"
+
+static char tmpdir[] = "/tmp/sockflow-test-enr.XXXXXX";
+
+static void
+write_file(const char *rel, const char *content)
+{
+	char path[512], dir[512], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (slash = dir + strlen(tmpdir) + 1; (slash = strchr(slash, '/'));
+	    slash++) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+		*slash = '/';
+	}
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fputs(content, f);
+	fclose(f);
+}
+
+static const char *
+get_str(struct json_object *doc, const char *a, const char *b)
+{
+	struct json_object *o, *v;
+
+	if (!json_object_object_get_ex(doc, a, &o))
+		return NULL;
+	if (b == NULL)
+		return json_object_get_string(o);
+	if (!json_object_object_get_ex(o, b, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t
+get_int(struct json_object *doc, const char *a, const char *b)
+{
+	struct json_object *o, *v;
+
+	if (!json_object_object_get_ex(doc, a, &o) ||
+	    !json_object_object_get_ex(o, b, &v))
+		return -1;
+	return json_object_get_int64(v);
+}
+
+static void
+make_flow(struct msg_flow *f, int dir)
+{
+	memset(f, 0, sizeof(*f));
+	f->family = 4;
+	f->transport = 6;
+	f->direction = (uint8_t)dir;
+	inet_pton(AF_INET, "192.0.2.1", f->local.ip);
+	inet_pton(AF_INET, "198.51.100.7", f->remote.ip);
+	f->local.port = 40192;
+	f->remote.port = 80;
+	f->pid = 4970;
+	/* 2019-08-22T20:46:35.001Z, and 30.7286 ms later. */
+	f->start_ns = 1566506795001000000LL;
+	f->end_ns = f->start_ns + 30728600;
+	f->final = true;
+	f->complete = true;
+	f->sock = 0xffff8de29d337000ULL;
+}
+
+static void
+test_json(void)
+{
+	struct enr_host h;
+	struct enr_proc_info pi;
+	struct msg_flow f;
+	struct json_object *doc, *back;
+	const char *s;
+	char buf[64];
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.hostname, sizeof(h.hostname), "stretch");
+	memset(&pi, 0, sizeof(pi));
+	snprintf(pi.comm, sizeof(pi.comm), "curl");
+	pi.have_comm = 1;
+	pi.ppid = 1;
+
+	make_flow(&f, FLOW_DIR_OUTBOUND);
+	doc = enr_json_flow(&f, &h, &pi);
+	CHECK(strcmp(get_str(doc, "source", "ip"), "192.0.2.1") == 0);
+	CHECK(get_int(doc, "source", "port") == 40192);
+	CHECK(strcmp(get_str(doc, "destination", "ip"), "198.51.100.7") == 0);
+	CHECK(strcmp(get_str(doc, "client", "ip"), "192.0.2.1") == 0);
+	CHECK(strcmp(get_str(doc, "server", "ip"), "198.51.100.7") == 0);
+	CHECK(strcmp(get_str(doc, "network", "direction"), "outbound") == 0);
+	CHECK(strcmp(get_str(doc, "network", "type"), "ipv4") == 0);
+	CHECK(strcmp(get_str(doc, "network", "transport"), "tcp") == 0);
+	CHECK(strcmp(get_str(doc, "event", "start"),
+	    "2019-08-22T20:46:35.001000Z") == 0);
+	CHECK(strcmp(get_str(doc, "event", "end"),
+	    "2019-08-22T20:46:35.031728Z") == 0);
+	CHECK(get_int(doc, "event", "duration") == 30728600);
+	CHECK(strcmp(get_str(doc, "event", "dataset"), "socket") == 0);
+	CHECK(strcmp(get_str(doc, "event", "action"), "network_flow") == 0);
+	CHECK(get_int(doc, "process", "pid") == 4970);
+	CHECK(strcmp(get_str(doc, "process", "name"), "curl") == 0);
+	CHECK(strcmp(get_str(doc, "host", "name"), "stretch") == 0);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	CHECK(strstr(s, "\"kernel_sock_address\":\"0xffff8de29d337000\"") !=
+	    NULL);
+	CHECK(strstr(s, "\"final\":true") != NULL);
+	json_object_put(doc);
+
+	/* Inbound: the remote side opened it, so it is source and client. */
+	make_flow(&f, FLOW_DIR_INBOUND);
+	doc = enr_json_flow(&f, &h, NULL);
+	CHECK(strcmp(get_str(doc, "source", "ip"), "198.51.100.7") == 0);
+	CHECK(get_int(doc, "source", "port") == 80);
+	CHECK(strcmp(get_str(doc, "destination", "ip"), "192.0.2.1") == 0);
+	CHECK(strcmp(get_str(doc, "client", "ip"), "198.51.100.7") == 0);
+	CHECK(strcmp(get_str(doc, "network", "direction"), "inbound") == 0);
+	CHECK(get_str(doc, "process", "name") == NULL);
+	json_object_put(doc);
+
+	/* Unknown direction: no client or server; no pid, no process. */
+	make_flow(&f, FLOW_DIR_UNKNOWN);
+	f.pid = 0;
+	f.family = 6;
+	inet_pton(AF_INET6, "2001:db8::1", f.local.ip);
+	inet_pton(AF_INET6, "2001:db8::2", f.remote.ip);
+	doc = enr_json_flow(&f, &h, NULL);
+	CHECK(get_str(doc, "client", "ip") == NULL);
+	CHECK(get_str(doc, "process", NULL) == NULL);
+	CHECK(strcmp(get_str(doc, "source", "ip"), "2001:db8::1") == 0);
+	CHECK(strcmp(get_str(doc, "network", "type"), "ipv6") == 0);
+	CHECK(strcmp(get_str(doc, "network", "direction"), "unknown") == 0);
+	json_object_put(doc);
+
+	/* A hostile process name cannot break the line or the document. */
+	make_flow(&f, FLOW_DIR_OUTBOUND);
+	snprintf(pi.comm, sizeof(pi.comm), "a\"b\n}{\\x");
+	doc = enr_json_flow(&f, &h, &pi);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	CHECK(strchr(s, '\n') == NULL);
+	back = json_tokener_parse(s);
+	CHECK(back != NULL);
+	if (back != NULL) {
+		CHECK(strcmp(get_str(back, "process", "name"), pi.comm) == 0);
+		json_object_put(back);
+	}
+	json_object_put(doc);
+
+	enr_json_time(0, buf, sizeof(buf));
+	CHECK(strcmp(buf, "1970-01-01T00:00:00.000000Z") == 0);
+	enr_json_time(951782400123456789LL, buf, sizeof(buf));
+	CHECK(strcmp(buf, "2000-02-29T00:00:00.123456Z") == 0);
+}
+
+static void
+test_procs(void)
+{
+	char procroot[256];
+	struct enr_procs *t;
+	struct enr_proc_info pi;
+	struct msg_process ev;
+
+	write_file("proc/1/comm", "init\n");
+	write_file("proc/4242/comm", "sshd\n");
+	write_file("proc/self/comm", "ignored\n");
+	snprintf(procroot, sizeof(procroot), "%s/proc", tmpdir);
+
+	t = enr_procs_new(4, procroot);
+	enr_procs_scan(t);
+	CHECK(enr_procs_count(t) == 2);
+	CHECK(enr_procs_lookup(t, 4242, &pi) == 0 && pi.have_comm &&
+	    strcmp(pi.comm, "sshd") == 0);
+
+	/* exec renames, fork inherits the parent's name, exit expires. */
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_EXEC;
+	ev.pid = 4242;
+	snprintf(ev.comm, sizeof(ev.comm), "curl");
+	enr_procs_event(t, &ev);
+	CHECK(enr_procs_lookup(t, 4242, &pi) == 0 &&
+	    strcmp(pi.comm, "curl") == 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_FORK;
+	ev.pid = 5000;
+	ev.ppid = 4242;
+	enr_procs_event(t, &ev);
+	CHECK(enr_procs_lookup(t, 5000, &pi) == 0 && pi.ppid == 4242 &&
+	    strcmp(pi.comm, "curl") == 0);
+	ev.kind = PROC_EV_EXIT;
+	ev.time_ns = 1000;
+	enr_procs_event(t, &ev);
+	enr_procs_expire(t, 1000 + 50, 100);
+	CHECK(enr_procs_lookup(t, 5000, &pi) == 0);
+	enr_procs_expire(t, 1000 + 200, 100);
+	CHECK(enr_procs_count(t) == 2);
+	CHECK(enr_procs_lookup(t, 5000, &pi) == -1);
+
+	/* A pid never seen is read from /proc when it is looked up. */
+	write_file("proc/777/comm", "late\n");
+	CHECK(enr_procs_lookup(t, 777, &pi) == 0 &&
+	    strcmp(pi.comm, "late") == 0);
+	CHECK(enr_procs_lookup(t, 0, &pi) == -1);
+
+	/* Capacity 4: the fifth process is counted, not stored. */
+	write_file("proc/778/comm", "x\n");
+	write_file("proc/779/comm", "y\n");
+	CHECK(enr_procs_lookup(t, 778, &pi) == 0);
+	CHECK(enr_procs_lookup(t, 779, &pi) == -1);
+	CHECK(enr_procs_full(t) == 1);
+	enr_procs_free(t);
+}
+
+static void
+test_host(void)
+{
+	struct enr_host h;
+
+	write_file("root/etc/os-release", "NAME=\"Debian GNU/Linux\"\n"
+	    "VERSION=\"12 (bookworm)\"\nID=debian\n"
+	    "VERSION_CODENAME=bookworm\n");
+	write_file("root/etc/machine-id", "b3531219b5b4449eadbec59d47945649\n");
+	{
+		char root[512];
+
+		snprintf(root, sizeof(root), "%s/root", tmpdir);
+		enr_host_load(&h, root);
+	}
+	CHECK(strcmp(h.os_name, "Debian GNU/Linux") == 0);
+	CHECK(strcmp(h.os_version, "12 (bookworm)") == 0);
+	CHECK(strcmp(h.os_platform, "debian") == 0);
+	CHECK(strcmp(h.os_family, "debian") == 0);
+	CHECK(strcmp(h.os_codename, "bookworm") == 0);
+	CHECK(strcmp(h.id, "b3531219b5b4449eadbec59d47945649") == 0);
+	CHECK(h.hostname[0] != '\0' && h.kernel[0] != '\0');
+}
+
+int
+main(void)
+{
+	char cmd[600];
+	int rv;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_json();
+	test_procs();
+	test_host();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	rv = check_done("test_enr");
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return rv;
+}
