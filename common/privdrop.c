@@ -42,7 +42,16 @@ void
 privdrop_to_user(const struct privdrop_user *u)
 {
 	uid_t r, e, s;
+	pid_t parent = getppid();
+	int pdeath = 0;
 
+	/*
+	 * The kernel clears the parent-death signal when credentials change;
+	 * a component started by the launcher must keep it, so that killing
+	 * the launcher still takes the whole pipeline down.
+	 */
+	if (prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0) == -1)
+		fatal("prctl(PR_GET_PDEATHSIG)");
 	if (geteuid() == 0) {
 		if (setgroups(1, &u->gid) == -1)
 			fatal("setgroups");
@@ -68,6 +77,14 @@ privdrop_to_user(const struct privdrop_user *u)
 	capng_get_caps_process();
 	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
 		fatalx("capabilities remain after dropping privileges");
+
+	if (pdeath != 0) {
+		if (prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) == -1)
+			fatal("prctl(PR_SET_PDEATHSIG)");
+		/* The parent may have died before the signal was set again. */
+		if (getppid() != parent)
+			fatalx("parent exited during start-up");
+	}
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl(PR_SET_NO_NEW_PRIVS)");

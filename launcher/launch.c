@@ -46,12 +46,13 @@ struct component {
 	pid_t		 pid;
 	int		 status;
 	int		 exited;
+	int		 reported;
 };
 
 static struct component comps[NCOMP] = {
-	[C_ENRICHER] =	 { "enricher", "sockflow-enricher", 0, 0, 0 },
-	[C_AGGREGATOR] = { "aggregator", "sockflow-aggregator", 0, 0, 0 },
-	[C_PROBE] =	 { "probe", "sockflow-probe", 0, 0, 0 },
+	[C_ENRICHER] =	 { "enricher", "sockflow-enricher", 0, 0, 0, 0 },
+	[C_AGGREGATOR] = { "aggregator", "sockflow-aggregator", 0, 0, 0, 0 },
+	[C_PROBE] =	 { "probe", "sockflow-probe", 0, 0, 0, 0 },
 };
 
 static char rundir[200];
@@ -144,6 +145,23 @@ describe(const struct component *c, char *buf, size_t bufsz)
 	else
 		snprintf(buf, bufsz, "exited with status %d",
 		    WEXITSTATUS(c->status));
+}
+
+/* Say how a component ended, once, unless it ended cleanly after a stop. */
+static int
+report(struct component *c, const char *suffix)
+{
+	char how[128];
+
+	if (!c->exited || c->reported)
+		return 0;
+	if (*suffix == '\0' && WIFEXITED(c->status) &&
+	    WEXITSTATUS(c->status) == 0)
+		return 0;
+	c->reported = 1;
+	describe(c, how, sizeof(how));
+	log_warnx("%s (pid %ld) %s%s", c->name, (long)c->pid, how, suffix);
+	return 1;
 }
 
 /* Collect every child that has exited; returns the first of ours. */
@@ -319,13 +337,11 @@ main(int argc, char *argv[])
 			fatal("sigwaitinfo");
 		}
 		if (sig == SIGCHLD) {
-			char how[128];
-
 			if ((dead = reap()) == NULL)
 				continue;
-			describe(dead, how, sizeof(how));
-			log_warnx("%s (pid %ld) %s; stopping the others",
-			    dead->name, (long)dead->pid, how);
+			/* Every component found dead now, in this message. */
+			for (i = 0; i < NCOMP; i++)
+				report(&comps[i], "; stopping the others");
 			rc = 1;
 			break;
 		}
@@ -336,18 +352,10 @@ main(int argc, char *argv[])
 	stop(&comps[C_PROBE]);
 	stop(&comps[C_AGGREGATOR]);
 	stop(&comps[C_ENRICHER]);
-	for (i = 0; i < NCOMP; i++) {
-		const struct component *c = &comps[i];
-
-		if (rc == 0 && (!WIFEXITED(c->status) ||
-		    WEXITSTATUS(c->status) != 0)) {
-			char how[128];
-
-			describe(c, how, sizeof(how));
-			log_warnx("%s (pid %ld) %s", c->name, (long)c->pid, how);
+	/* Anything that did not end cleanly on the way down is named too. */
+	for (i = 0; i < NCOMP; i++)
+		if (report(&comps[i], ""))
 			rc = 1;
-		}
-	}
 	cleanup();
 	return rc;
 }

@@ -1,1 +1,49 @@
-exit 1
+#!/bin/sh
+# While the pipeline runs: the probe holds exactly CAP_SYS_ADMIN and
+# CAP_NET_ADMIN (effective and permitted), no_new_privs is set everywhere,
+# and the aggregator and the enricher hold no capability, run as a non-root
+# uid and are in seccomp filter mode.
+. "${top_srcdir:-.}/tests/live/lib.sh"
+need_root
+start_pipeline
+
+field() {	# pid name
+	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
+}
+
+# CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21.
+WANT_PROBE=0000000000201000
+for c in probe aggregator enricher; do
+	pid=$(comp_pid $c)
+	if [ -z "$pid" ]; then
+		fail "no $c process"
+		continue
+	fi
+	eff=$(field "$pid" CapEff)
+	prm=$(field "$pid" CapPrm)
+	inh=$(field "$pid" CapInh)
+	amb=$(field "$pid" CapAmb)
+	nnp=$(field "$pid" NoNewPrivs)
+	sec=$(field "$pid" Seccomp)
+	uid=$(field "$pid" Uid)
+	echo "$c pid=$pid CapEff=$eff CapPrm=$prm NoNewPrivs=$nnp Seccomp=$sec Uid=$uid"
+	[ "$nnp" = 1 ] || fail "$c: NoNewPrivs $nnp"
+	[ "$inh" = 0000000000000000 ] || fail "$c: CapInh $inh"
+	[ "$amb" = 0000000000000000 ] || fail "$c: CapAmb $amb"
+	if [ $c = probe ]; then
+		[ "$eff" = $WANT_PROBE ] || fail "probe: CapEff $eff"
+		[ "$prm" = $WANT_PROBE ] || fail "probe: CapPrm $prm"
+	else
+		[ "$eff" = 0000000000000000 ] || fail "$c: CapEff $eff"
+		[ "$prm" = 0000000000000000 ] || fail "$c: CapPrm $prm"
+		[ "$sec" = 2 ] || fail "$c: Seccomp $sec"
+		[ "$uid" != 0 ] || fail "$c: runs as uid 0"
+		# All four of real, effective, saved and filesystem uid.
+		awk '$1 == "Uid:" { for (i = 2; i <= 5; i++)
+		    if ($i == 0) exit 1 }' "/proc/$pid/status" ||
+		    fail "$c: some uid is still 0"
+	fi
+done
+stop_pipeline
+[ "$STATUS" = 0 ] || fail "sockflow exited with status $STATUS"
+finish

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Check sockflow's JSON output against the ground truth that tcpflow
+printed: for every connection, exactly one outbound document (the client
+side) and one inbound document (the server side), with the right
+addresses, ports, pids and fields. Exits 1 with a message per mismatch."""
+import ipaddress
+import json
+import re
+import socket
+import sys
+
+out_path, truth_path = sys.argv[1], sys.argv[2]
+docs = []
+for n, line in enumerate(open(out_path), 1):
+    try:
+        docs.append(json.loads(line))
+    except ValueError as e:
+        print(f"FAIL: line {n} of the output is not JSON: {e}")
+        sys.exit(1)
+
+errors = []
+hostname = socket.gethostname()
+
+
+def check(cond, msg):
+    if not cond:
+        errors.append(msg)
+
+
+truths = [dict(kv.split("=", 1) for kv in l.split()) for l in open(truth_path)
+          if l.strip()]
+check(len(truths) > 0, "no ground truth recorded")
+for t in truths:
+    addr = str(ipaddress.ip_address(t["addr"]))
+    port, cport = int(t["port"]), int(t["client_port"])
+    fam = "ipv4" if ipaddress.ip_address(addr).version == 4 else "ipv6"
+    mine = [d for d in docs
+            if d.get("network", {}).get("transport") == "tcp"
+            and {d["source"]["port"], d["destination"]["port"]} == {port, cport}
+            and d["source"]["ip"] == addr]
+    for direction, pid in (("outbound", t["client_pid"]),
+                           ("inbound", t["server_pid"])):
+        ds = [d for d in mine if d["network"]["direction"] == direction]
+        tag = f"{addr} {cport}->{port} {direction}"
+        check(len(ds) == 1, f"{tag}: {len(ds)} documents, expected 1")
+        if len(ds) != 1:
+            continue
+        d = ds[0]
+        # The client opened it: it is source and client on both sides.
+        check(d["source"] == {"ip": addr, "port": cport},
+              f"{tag}: source {d['source']}")
+        check(d["destination"] == {"ip": addr, "port": port},
+              f"{tag}: destination {d['destination']}")
+        check(d.get("client") == d["source"], f"{tag}: client")
+        check(d.get("server") == d["destination"], f"{tag}: server")
+        check(d["network"]["type"] == fam, f"{tag}: network.type")
+        check(d.get("process", {}).get("pid") == int(pid),
+              f"{tag}: pid {d.get('process')} expected {pid}")
+        check(d.get("process", {}).get("name") == "tcpflow",
+              f"{tag}: process.name {d.get('process')}")
+        ev = d["event"]
+        check(ev["module"] == "system" and ev["dataset"] == "socket"
+              and ev["action"] == "network_flow" and ev["kind"] == "event"
+              and ev["category"] == "network", f"{tag}: event fields {ev}")
+        check(ev["duration"] >= 0 and ev["start"] <= ev["end"],
+              f"{tag}: times")
+        check(d["flow"] == {"final": True, "complete": True},
+              f"{tag}: flow {d['flow']}")
+        check(d["host"]["name"] == hostname, f"{tag}: host.name")
+        ksa = d["system"]["audit"]["socket"]["kernel_sock_address"]
+        check(re.fullmatch(r"0x[0-9a-f]{16}", ksa) is not None,
+              f"{tag}: kernel_sock_address {ksa}")
+    if len(mine) == 2:
+        check(mine[0]["system"]["audit"]["socket"]["kernel_sock_address"] !=
+              mine[1]["system"]["audit"]["socket"]["kernel_sock_address"],
+              f"{addr} {cport}: both sides share a socket address")
+
+for e in errors:
+    print("FAIL:", e)
+print(f"checked {len(truths)} connection(s) in {len(docs)} document(s)")
+sys.exit(1 if errors else 0)
