@@ -186,7 +186,6 @@ probe_gone(struct agg *a)
 	a->dec = NULL;
 	if (a->stopping)
 		finish(a);
-	event_add(a->accept_ev, NULL);
 }
 
 static void
@@ -369,7 +368,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	a->state = CONN_HELLO;
 	bufferevent_setcb(a->probe, probe_read_cb, NULL, probe_event_cb, a);
 	bufferevent_enable(a->probe, EV_READ);
-	event_del(a->accept_ev);
 }
 
 static void

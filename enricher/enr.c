@@ -114,7 +114,6 @@ drop_peer(struct enr *e, const char *why)
 	e->agg = NULL;
 	if (e->stopping)
 		exit(0);
-	event_add(e->accept_ev, NULL);
 }
 
 /* Returns -1 when the connection was dropped. */
@@ -209,7 +208,6 @@ agg_event_cb(struct bufferevent *bev, short what, void *arg)
 		e->agg = NULL;
 		if (e->stopping)
 			exit(0);
-		event_add(e->accept_ev, NULL);
 	}
 }
 
@@ -247,7 +245,6 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	bufferevent_setcb(e->agg, agg_read_cb, NULL, agg_event_cb, e);
 	bufferevent_setwatermark(e->agg, EV_READ, 0, INPUT_HIGH_WATER);
 	bufferevent_enable(e->agg, EV_READ);
-	event_del(e->accept_ev);
 }
 
 static void

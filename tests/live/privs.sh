@@ -44,6 +44,35 @@ for c in probe aggregator enricher; do
 		    fail "$c: some uid is still 0"
 	fi
 done
+# SO_PEERCRED: with the file permissions opened up, a process of another
+# uid reaches the enricher's socket but is refused by the enricher itself.
+chmod 0755 "$TMP"
+chmod 0777 "$TMP/run" "$TMP/run/enricher.sock"
+setpriv --reuid=1 --regid=1 --clear-groups /usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(5)
+sys.exit(0 if s.recv(1) == b'' else 1)
+" "$TMP/run/enricher.sock" || fail "connection from uid 1 was not closed"
+grep -q "refusing a connection from uid 1 " "$TMP/err.log" ||
+    fail "the enricher did not refuse uid 1"
+# And the aggregator admits only root, whatever the file permissions say.
+chmod 0777 "$TMP/run/aggregator.sock"
+setpriv --reuid=1 --regid=1 --clear-groups /usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(5)
+sys.exit(0 if s.recv(1) == b'' else 1)
+" "$TMP/run/aggregator.sock" || fail "connection from uid 1 was not closed"
+grep -q "refusing a connection from uid 1: the probe runs as root" \
+    "$TMP/err.log" || fail "the aggregator did not refuse uid 1"
+# The pipeline is unaffected by the refused peers.
+for c in probe aggregator enricher; do
+	[ -n "$(comp_pid $c)" ] || fail "$c gone after a refused peer"
+done
+
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "sockflow exited with status $STATUS"
 finish
