@@ -29,6 +29,7 @@
 #include "log.h"
 #include "msg.h"
 #include "privdrop.h"
+#include "sfconfig.h"
 #include "sock.h"
 
 #define REORDER_CAP		(256 * 1024)
@@ -71,8 +72,8 @@ static void	finish(struct agg *) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sockflow-aggregator [-dv] [-l socket] "
-	    "-e enricher_socket [-u user]\n");
+	fprintf(stderr, "usage: sockflow-aggregator [-dv] -e enricher_socket "
+	    "[-f config] [-l socket] [-o key=value] [-u user]\n");
 	exit(2);
 }
 
@@ -426,7 +427,11 @@ main(int argc, char *argv[])
 {
 	struct agg a;
 	struct msg_hello hello;
+	struct sf_config cfg;
 	const char *listen_path = NULL, *enr_path = NULL, *user = NULL;
+	const char *cfgpath = NULL;
+	char *sets[CONFIG_MAX_SETS];
+	int nsets = 0;
 	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
 	struct timeval stv = { STATS_INTERVAL_S, 0 };
 	int ch, lfd, efd, verbose = 1;
@@ -434,8 +439,16 @@ main(int argc, char *argv[])
 	size_t len;
 
 	log_init("sockflow-aggregator", verbose);
-	while ((ch = getopt(argc, argv, "de:l:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "de:f:l:o:u:v")) != -1) {
 		switch (ch) {
+		case 'f':
+			cfgpath = optarg;
+			break;
+		case 'o':
+			if (nsets == CONFIG_MAX_SETS)
+				fatalx("too many -o options");
+			sets[nsets++] = optarg;
+			break;
 		case 'd':
 			verbose = 2;
 			break;
@@ -458,6 +471,9 @@ main(int argc, char *argv[])
 	if (enr_path == NULL || optind != argc)
 		usage();
 	log_setverbose(verbose);
+	config_init(&cfg, cfgpath, sets, nsets);
+	if (user == NULL && cfg.user[0] != '\0')
+		user = cfg.user;
 	signal(SIGPIPE, SIG_IGN);
 
 	/* 1. Resources: the probe's listening socket, the enricher. */

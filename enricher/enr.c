@@ -29,6 +29,7 @@
 #include "log.h"
 #include "msg.h"
 #include "privdrop.h"
+#include "sfconfig.h"
 #include "sock.h"
 
 #define PROC_TABLE_CAP		(64 * 1024)
@@ -60,8 +61,8 @@ static void	usage(void) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sockflow-enricher [-dv] [-l socket] "
-	    "[-u user] [-a aggregator_user]\n");
+	fprintf(stderr, "usage: sockflow-enricher [-dv] [-a aggregator_user] "
+	    "[-f config] [-l socket] [-o key=value] [-u user]\n");
 	exit(2);
 }
 
@@ -281,13 +282,24 @@ main(int argc, char *argv[])
 	struct enr e;
 	struct privdrop_user au;
 	const char *listen_path = NULL, *user = NULL, *agg_user = NULL;
-	const char *root = "/";
+	const char *root = "/", *cfgpath = NULL;
+	struct sf_config cfg;
+	char *sets[CONFIG_MAX_SETS];
+	int nsets = 0;
 	struct timeval etv = { EXPIRE_INTERVAL_S, 0 };
 	int ch, lfd, verbose = 1;
 
 	log_init("sockflow-enricher", verbose);
-	while ((ch = getopt(argc, argv, "a:dl:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:df:l:o:u:v")) != -1) {
 		switch (ch) {
+		case 'f':
+			cfgpath = optarg;
+			break;
+		case 'o':
+			if (nsets == CONFIG_MAX_SETS)
+				fatalx("too many -o options");
+			sets[nsets++] = optarg;
+			break;
 		case 'a':
 			agg_user = optarg;
 			break;
@@ -310,6 +322,9 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_setverbose(verbose);
+	config_init(&cfg, cfgpath, sets, nsets);
+	if (user == NULL && cfg.user[0] != '\0')
+		user = cfg.user;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 

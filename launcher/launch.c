@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "privdrop.h"
+#include "sfconfig.h"
 #include "sock.h"
 
 #define STOP_WAIT_MS	6000
@@ -63,8 +64,8 @@ static void	usage(void) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sockflow [-dv] [-r rundir] [-t tracefs] "
-	    "[-u user]\n");
+	fprintf(stderr, "usage: sockflow [-dnv] [-f config] [-o key=value] "
+	    "[-r rundir] [-u user]\n");
 	exit(2);
 }
 
@@ -230,26 +231,38 @@ int
 main(int argc, char *argv[])
 {
 	struct privdrop_user u;
-	const char *user = NULL, *tracefs = NULL;
-	char *eargv[12], *aargv[12], *pargv[12];
-	int ch, verbose = 0, lockfd, alfd, elfd, i, n, rc = 0;
+	struct sf_config cfg;
+	const char *user = NULL, *cfgpath = NULL;
+	char *sets[CONFIG_MAX_SETS], *common[2 * CONFIG_MAX_SETS + 8];
+	char *eargv[2 * CONFIG_MAX_SETS + 16], *aargv[2 * CONFIG_MAX_SETS + 16];
+	char *pargv[2 * CONFIG_MAX_SETS + 16];
+	int ch, verbose = 0, lockfd, alfd, elfd, i, n, nc, rc = 0, nsets = 0;
+	int check_only = 0;
 	sigset_t set;
 	struct component *dead;
 
 	log_init("sockflow", 1);
 	snprintf(rundir, sizeof(rundir), "/run/sockflow");
-	while ((ch = getopt(argc, argv, "dr:t:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "df:no:r:u:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			verbose = 2;
+			break;
+		case 'f':
+			cfgpath = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'o':
+			if (nsets == CONFIG_MAX_SETS)
+				fatalx("too many -o options");
+			sets[nsets++] = optarg;
 			break;
 		case 'r':
 			if (strlen(optarg) >= sizeof(rundir) - 32)
 				fatalx("runtime directory name too long");
 			snprintf(rundir, sizeof(rundir), "%s", optarg);
-			break;
-		case 't':
-			tracefs = optarg;
 			break;
 		case 'u':
 			user = optarg;
@@ -263,6 +276,26 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	/* Check the configuration before starting anything. */
+	config_init(&cfg, cfgpath, sets, nsets);
+	if (check_only) {
+		config_dump(&cfg, stdout);
+		return 0;
+	}
+	if (user == NULL && cfg.user[0] != '\0')
+		user = cfg.user;
+	/* What every component gets: the same file and overrides. */
+	nc = 0;
+	if (cfgpath != NULL) {
+		common[nc++] = (char *)"-f";
+		common[nc++] = (char *)cfgpath;
+	}
+	for (i = 0; i < nsets; i++) {
+		common[nc++] = (char *)"-o";
+		common[nc++] = sets[i];
+	}
+	for (i = 0; i < verbose; i++)
+		common[nc++] = (char *)"-v";
 	if (geteuid() != 0)
 		fatalx("must run as root (the probe opens kernel tracepoints)");
 	privdrop_lookup(user, &u);
@@ -296,8 +329,8 @@ main(int argc, char *argv[])
 	eargv[n++] = NULL;
 	eargv[n++] = (char *)"-u";
 	eargv[n++] = u.name;
-	for (i = 0; i < verbose; i++)
-		eargv[n++] = (char *)"-v";
+	for (i = 0; i < nc; i++)
+		eargv[n++] = common[i];
 	eargv[n] = NULL;
 	spawn(&comps[C_ENRICHER], elfd, eargv);
 
@@ -307,8 +340,8 @@ main(int argc, char *argv[])
 	aargv[n++] = enr_sock;
 	aargv[n++] = (char *)"-u";
 	aargv[n++] = u.name;
-	for (i = 0; i < verbose; i++)
-		aargv[n++] = (char *)"-v";
+	for (i = 0; i < nc; i++)
+		aargv[n++] = common[i];
 	aargv[n] = NULL;
 	/* Give the enricher its listener before the aggregator connects. */
 	spawn(&comps[C_AGGREGATOR], alfd, aargv);
@@ -317,12 +350,8 @@ main(int argc, char *argv[])
 	pargv[n++] = NULL;
 	pargv[n++] = (char *)"-c";
 	pargv[n++] = agg_sock;
-	if (tracefs != NULL) {
-		pargv[n++] = (char *)"-t";
-		pargv[n++] = (char *)tracefs;
-	}
-	for (i = 0; i < verbose; i++)
-		pargv[n++] = (char *)"-v";
+	for (i = 0; i < nc; i++)
+		pargv[n++] = common[i];
 	pargv[n] = NULL;
 	spawn(&comps[C_PROBE], -1, pargv);
 	close(alfd);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "msg.h"
 #include "probe.h"
+#include "sfconfig.h"
 #include "sock.h"
 #include "xmalloc.h"
 
@@ -62,8 +63,8 @@ static void	usage(void) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sockflow-probe [-dv] -c socket "
-	    "[-r ring_exponent] [-t tracefs]\n");
+	fprintf(stderr, "usage: sockflow-probe [-dv] -c socket [-f config] "
+	    "[-o key=value]\n");
 	exit(2);
 }
 
@@ -219,14 +220,16 @@ main(int argc, char *argv[])
 	struct probe p;
 	struct msg_formats fmts;
 	struct msg_hello hello;
-	const char *sockpath = NULL, *tracefs_opt = NULL, *tracefs, *errstr;
-	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, ring_exp = 7, i;
+	struct sf_config cfg;
+	const char *sockpath = NULL, *cfgpath = NULL, *tracefs;
+	char *sets[CONFIG_MAX_SETS];
+	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, nsets = 0, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	uint8_t *frame;
 	size_t j, len;
 
 	log_init("sockflow-probe", verbose);
-	while ((ch = getopt(argc, argv, "c:dr:t:v")) != -1) {
+	while ((ch = getopt(argc, argv, "c:df:o:v")) != -1) {
 		switch (ch) {
 		case 'c':
 			sockpath = optarg;
@@ -234,18 +237,13 @@ main(int argc, char *argv[])
 		case 'd':
 			verbose = 2;
 			break;
-		case 'r': {
-			char *ep;
-			long v = strtol(optarg, &ep, 10);
-
-			if (*ep != '\0' || v < 1 || v > 14)
-				fatalx("ring exponent %s: must be 1..14",
-				    optarg);
-			ring_exp = (int)v;
+		case 'f':
+			cfgpath = optarg;
 			break;
-		}
-		case 't':
-			tracefs_opt = optarg;
+		case 'o':
+			if (nsets == CONFIG_MAX_SETS)
+				fatalx("too many -o options");
+			sets[nsets++] = optarg;
 			break;
 		case 'v':
 			verbose++;
@@ -257,13 +255,13 @@ main(int argc, char *argv[])
 	if (sockpath == NULL || optind != argc)
 		usage();
 	log_setverbose(verbose);
-	(void)errstr;
+	config_init(&cfg, cfgpath, sets, nsets);
 	if (geteuid() != 0)
 		fatalx("must run as root");
 	signal(SIGPIPE, SIG_IGN);
 
 	/* 1. Privileged resources: tracefs, event formats, perf rings. */
-	tracefs = tracefs_locate(tracefs_opt);
+	tracefs = tracefs_locate(cfg.tracefs_path[0] ? cfg.tracefs_path : NULL);
 	memset(&fmts, 0, sizeof(fmts));
 	fmts.v = xcalloc(NEVENTS, sizeof(*fmts.v));
 	for (j = 0; j < NEVENTS; j++) {
@@ -278,7 +276,8 @@ main(int argc, char *argv[])
 	fmts.ncpus = (uint32_t)ncpus;
 
 	memset(&p, 0, sizeof(p));
-	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events, ring_exp);
+	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events,
+	    (int)cfg.ring_size_exponent);
 
 	/* 2. The aggregator, then the event loop's objects. */
 	fd = sock_connect_path(sockpath);

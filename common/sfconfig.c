@@ -1,0 +1,484 @@
+/*
+ * Configuration file and command-line options. See sfconfig.h.
+ *
+ * The file is read with libyaml's document loader, which keeps the line
+ * of every node, so each error can name where it is. Values go into a
+ * scratch copy that replaces the caller's only when the whole file is good.
+ */
+#include "config.h"
+#include "sfconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "log.h"
+
+#define NS	INT64_C(1)
+#define MS	(INT64_C(1000000) * NS)
+#define SEC	(1000 * MS)
+#define MIN	(60 * SEC)
+#define HOUR	(60 * MIN)
+
+enum key_type {
+	K_DURATION,
+	K_INT,
+	K_BOOL_AUTO,	/* true, false; absent = detect */
+	K_PATH,		/* absolute path, or empty */
+	K_NAME,		/* user name, or empty */
+};
+
+struct config_key {
+	const char	*name;
+	enum key_type	 type;
+	size_t		 off;
+	size_t		 size;		/* strings */
+	int64_t		 min, max;	/* durations and integers */
+	int64_t		 def;
+};
+
+#define O(f)	offsetof(struct sf_config, f)
+#define S(f)	sizeof(((struct sf_config *)0)->f)
+
+static const struct config_key keys[] = {
+	/* The system/socket dataset's options, its names and defaults. */
+	{ "socket.flow_inactive_timeout", K_DURATION,
+	    O(flow_inactive_timeout), 0, 100 * MS, 24 * HOUR, 30 * SEC },
+	{ "socket.flow_termination_timeout", K_DURATION,
+	    O(flow_termination_timeout), 0, 0, HOUR, 5 * SEC },
+	{ "socket.socket_inactive_timeout", K_DURATION,
+	    O(socket_inactive_timeout), 0, 100 * MS, 7 * 24 * HOUR, MIN },
+	{ "socket.perf_queue_size", K_INT, O(perf_queue_size), 0,
+	    1, 1 << 24, 4096 },
+	{ "socket.lost_queue_size", K_INT, O(lost_queue_size), 0,
+	    1, 1 << 20, 128 },
+	{ "socket.ring_size_exponent", K_INT, O(ring_size_exponent), 0,
+	    1, 14, 7 },
+	{ "socket.tracefs_path", K_PATH, O(tracefs_path), S(tracefs_path),
+	    0, 0, 0 },
+	{ "socket.enable_ipv6", K_BOOL_AUTO, O(enable_ipv6), 0, 0, 0, -1 },
+	{ "socket.clock_max_drift", K_DURATION, O(clock_max_drift), 0,
+	    1 * MS, MIN, 100 * MS },
+	{ "socket.clock_sync_period", K_DURATION, O(clock_sync_period), 0,
+	    100 * MS, HOUR, 10 * SEC },
+	/* sockflow's own. */
+	{ "sockflow.flow_report_interval", K_DURATION,
+	    O(flow_report_interval), 0, 0, 7 * 24 * HOUR, MIN },
+	{ "sockflow.user", K_NAME, O(user), S(user), 0, 0, 0 },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static void
+seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_defaults(struct sf_config *c)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &keys[i];
+		char *p = (char *)c + k->off;
+
+		switch (k->type) {
+		case K_DURATION:
+		case K_INT:
+			memcpy(p, &k->def, sizeof(int64_t));
+			break;
+		case K_BOOL_AUTO: {
+			int v = (int)k->def;
+
+			memcpy(p, &v, sizeof(int));
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+int
+config_parse_duration(const char *s, int64_t *ns)
+{
+	static const struct {
+		const char	*unit;
+		int64_t		 mult;
+	} units[] = {
+		{ "ns", NS }, { "us", 1000 * NS }, { "ms", MS }, { "s", SEC },
+		{ "m", MIN }, { "h", HOUR },
+	};
+	int64_t total = 0;
+	const char *p = s;
+
+	if (*p == '\0')
+		return -1;
+	while (*p != '\0') {
+		int64_t v = 0, mult = 0;
+		size_t i, ulen, best = 0;
+
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			if (v > (INT64_MAX - 9) / 10)
+				return -1;
+			v = v * 10 + (*p++ - '0');
+		}
+		/* The longest unit that matches ("ms" before "m"). */
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			ulen = strlen(units[i].unit);
+			if (strncmp(p, units[i].unit, ulen) == 0 &&
+			    ulen > best) {
+				best = ulen;
+				mult = units[i].mult;
+			}
+		}
+		if (best == 0)
+			return -1;
+		p += best;
+		if (v > INT64_MAX / mult || total > INT64_MAX - v * mult)
+			return -1;
+		total += v * mult;
+	}
+	*ns = total;
+	return 0;
+}
+
+static const struct config_key *
+find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Apply one value; where is "FILE:LINE" or "command line". */
+static int
+set_value(struct sf_config *c, const char *where, const char *key,
+    const char *val, char *err, size_t errsz)
+{
+	const struct config_key *k = find_key(key);
+	char *p = (char *)c + (k ? k->off : 0);
+	int64_t v;
+	char *ep;
+	size_t i, n;
+
+	if (k == NULL) {
+		seterr(err, errsz, "%s: unknown option %s", where, key);
+		return -1;
+	}
+	switch (k->type) {
+	case K_DURATION:
+		if (config_parse_duration(val, &v) == -1) {
+			seterr(err, errsz, "%s: %s: \"%s\" is not a duration "
+			    "(like 30s, 1m30s, 100ms)", where, key, val);
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			seterr(err, errsz, "%s: %s: %s is out of range (%"
+			    PRId64 "ms to %" PRId64 "ms)", where, key, val,
+			    k->min / MS, k->max / MS);
+			return -1;
+		}
+		memcpy(p, &v, sizeof(v));
+		return 0;
+	case K_INT:
+		errno = 0;
+		v = strtoll(val, &ep, 10);
+		if (errno != 0 || ep == val || *ep != '\0') {
+			seterr(err, errsz, "%s: %s: \"%s\" is not an integer",
+			    where, key, val);
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			seterr(err, errsz, "%s: %s: %s is out of range (%"
+			    PRId64 " to %" PRId64 ")", where, key, val, k->min,
+			    k->max);
+			return -1;
+		}
+		memcpy(p, &v, sizeof(v));
+		return 0;
+	case K_BOOL_AUTO: {
+		int b;
+
+		if (strcmp(val, "true") == 0)
+			b = 1;
+		else if (strcmp(val, "false") == 0)
+			b = 0;
+		else {
+			seterr(err, errsz, "%s: %s: \"%s\" is not true or "
+			    "false", where, key, val);
+			return -1;
+		}
+		memcpy(p, &b, sizeof(b));
+		return 0;
+	}
+	case K_PATH:
+	case K_NAME:
+		n = strlen(val);
+		if (n >= k->size) {
+			seterr(err, errsz, "%s: %s: value too long", where, key);
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if ((unsigned char)val[i] <= ' ' ||
+			    (unsigned char)val[i] >= 0x7f) {
+				seterr(err, errsz, "%s: %s: bad character in "
+				    "value", where, key);
+				return -1;
+			}
+		if (k->type == K_PATH && n > 0 && val[0] != '/') {
+			seterr(err, errsz, "%s: %s: not an absolute path",
+			    where, key);
+			return -1;
+		}
+		if (k->type == K_NAME && n > 0 && (strchr(val, '/') ||
+		    strchr(val, ':'))) {
+			seterr(err, errsz, "%s: %s: bad user name", where, key);
+			return -1;
+		}
+		memcpy(p, val, n + 1);
+		return 0;
+	}
+	return -1;
+}
+
+/* Walk a mapping; nested mappings extend the dotted prefix. */
+static int
+walk(struct sf_config *c, const char *name, yaml_document_t *doc,
+    yaml_node_t *map, const char *prefix, int depth, char *err, size_t errsz)
+{
+	yaml_node_pair_t *pair;
+
+	if (depth > 4) {
+		seterr(err, errsz, "%s:%lu: nested too deeply", name,
+		    (unsigned long)map->start_mark.line + 1);
+		return -1;
+	}
+	for (pair = map->data.mapping.pairs.start;
+	    pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+		char key[256], where[300];
+		unsigned long line;
+
+		if (k == NULL || v == NULL)
+			continue;
+		line = (unsigned long)k->start_mark.line + 1;
+		snprintf(where, sizeof(where), "%s:%lu", name, line);
+		if (k->type != YAML_SCALAR_NODE) {
+			seterr(err, errsz, "%s: a key must be a name", where);
+			return -1;
+		}
+		if ((size_t)snprintf(key, sizeof(key), "%s%s", prefix,
+		    (const char *)k->data.scalar.value) >= sizeof(key)) {
+			seterr(err, errsz, "%s: key too long", where);
+			return -1;
+		}
+		if (v->type == YAML_MAPPING_NODE) {
+			char sub[260];
+
+			snprintf(sub, sizeof(sub), "%s.", key);
+			if (walk(c, name, doc, v, sub, depth + 1, err,
+			    errsz) == -1)
+				return -1;
+		} else if (v->type == YAML_SCALAR_NODE) {
+			if (strlen((const char *)v->data.scalar.value) !=
+			    v->data.scalar.length) {
+				seterr(err, errsz, "%s: %s: NUL in value",
+				    where, key);
+				return -1;
+			}
+			if (set_value(c, where, key,
+			    (const char *)v->data.scalar.value, err,
+			    errsz) == -1)
+				return -1;
+		} else {
+			seterr(err, errsz, "%s: %s: lists are not accepted",
+			    where, key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_load_buffer(struct sf_config *cfg, const char *name, const char *buf,
+    size_t len, char *err, size_t errsz)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	struct sf_config tmp = *cfg;
+	int rv = -1;
+
+	if (!yaml_parser_initialize(&parser)) {
+		seterr(err, errsz, "%s: cannot initialise the YAML parser",
+		    name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		seterr(err, errsz, "%s:%lu: %s", name,
+		    (unsigned long)parser.problem_mark.line + 1,
+		    parser.problem ? parser.problem : "YAML error");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		/* An empty file: every option keeps its value. */
+		rv = 0;
+	} else if (root->type != YAML_MAPPING_NODE) {
+		seterr(err, errsz, "%s:%lu: the file must be a mapping of "
+		    "options", name, (unsigned long)root->start_mark.line + 1);
+	} else if (walk(&tmp, name, &doc, root, "", 0, err, errsz) == 0) {
+		rv = 0;
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (rv == 0)
+		*cfg = tmp;
+	return rv;
+}
+
+int
+config_load_file(struct sf_config *cfg, const char *path, char *err,
+    size_t errsz)
+{
+	char *buf;
+	size_t len;
+	FILE *f;
+	int rv;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		seterr(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf = malloc(1024 * 1024 + 1);
+	if (buf == NULL) {
+		fclose(f);
+		seterr(err, errsz, "%s: out of memory", path);
+		return -1;
+	}
+	len = fread(buf, 1, 1024 * 1024 + 1, f);
+	fclose(f);
+	if (len > 1024 * 1024) {
+		free(buf);
+		seterr(err, errsz, "%s: larger than 1 MiB", path);
+		return -1;
+	}
+	rv = config_load_buffer(cfg, path, buf, len, err, errsz);
+	free(buf);
+	return rv;
+}
+
+int
+config_set_arg(struct sf_config *cfg, const char *arg, char *err,
+    size_t errsz)
+{
+	const char *eq = strchr(arg, '=');
+	char key[128];
+
+	if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
+		seterr(err, errsz, "command line: \"%s\" is not key=value", arg);
+		return -1;
+	}
+	memcpy(key, arg, (size_t)(eq - arg));
+	key[eq - arg] = '\0';
+	return set_value(cfg, "command line", key, eq + 1, err, errsz);
+}
+
+static void
+dump_duration(FILE *f, int64_t ns)
+{
+	if (ns == 0)
+		fprintf(f, "0s");
+	else if (ns % HOUR == 0)
+		fprintf(f, "%" PRId64 "h", ns / HOUR);
+	else if (ns % MIN == 0)
+		fprintf(f, "%" PRId64 "m", ns / MIN);
+	else if (ns % SEC == 0)
+		fprintf(f, "%" PRId64 "s", ns / SEC);
+	else if (ns % MS == 0)
+		fprintf(f, "%" PRId64 "ms", ns / MS);
+	else
+		fprintf(f, "%" PRId64 "ns", ns);
+}
+
+void
+config_dump(const struct sf_config *c, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &keys[i];
+		const char *p = (const char *)c + k->off;
+		int64_t v;
+		int b;
+
+		switch (k->type) {
+		case K_DURATION:
+			memcpy(&v, p, sizeof(v));
+			fprintf(f, "%s: ", k->name);
+			dump_duration(f, v);
+			fputc('\n', f);
+			break;
+		case K_INT:
+			memcpy(&v, p, sizeof(v));
+			fprintf(f, "%s: %" PRId64 "\n", k->name, v);
+			break;
+		case K_BOOL_AUTO:
+			memcpy(&b, p, sizeof(b));
+			if (b == -1)
+				fprintf(f, "# %s: (detected at start)\n",
+				    k->name);
+			else
+				fprintf(f, "%s: %s\n", k->name,
+				    b ? "true" : "false");
+			break;
+		case K_PATH:
+		case K_NAME:
+			fprintf(f, "%s: \"%s\"\n", k->name, p);
+			break;
+		}
+	}
+}
+
+void
+config_init(struct sf_config *cfg, const char *path, char **sets, int nsets)
+{
+	char err[512];
+	int i;
+
+	config_defaults(cfg);
+	if (path == NULL) {
+		/* The default file is optional; a named one is not. */
+		if (access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+			path = CONFIG_DEFAULT_PATH;
+	}
+	if (path != NULL && config_load_file(cfg, path, err, sizeof(err)))
+		fatalx("%s", err);
+	for (i = 0; i < nsets; i++)
+		if (config_set_arg(cfg, sets[i], err, sizeof(err)) == -1)
+			fatalx("%s", err);
+}
