@@ -18,7 +18,7 @@
 #include "sockflow.pb-c.h"
 
 /* Character classes a string field may hold. */
-#define CS_IDENT	1	/* [a-z0-9_] */
+#define CS_IDENT	1	/* [a-z0-9_.-] */
 #define CS_PRINT	2	/* printable ASCII */
 #define CS_PATH		3	/* printable ASCII without spaces */
 
