@@ -51,7 +51,7 @@ enum conn_state {
 struct agg {
 	struct event_base	*base;
 	struct event		*accept_ev;
-	struct event		*release_ev, *stats_ev, *stop_ev;
+	struct event		*release_ev, *stats_ev, *stop_ev, *sweep_ev;
 	struct event		*sigterm_ev, *sigint_ev;
 	struct bufferevent	*probe;		/* NULL when none */
 	enum conn_state		 state;
@@ -151,6 +151,12 @@ send_stats(struct agg *a)
 	COUNTER("flows", fs->flows);
 	COUNTER("sockets", fs->socks);
 	COUNTER("socket_table_full", fs->table_full);
+	COUNTER("flow_table_full", fs->flow_table_full);
+	COUNTER("sockets_open", agg_flows_count(a->flows));
+	COUNTER("sockets_reused", fs->reused);
+	COUNTER("sockets_evicted", fs->evicted);
+	COUNTER("interim_reports", fs->interim);
+	COUNTER("fib_collisions", fs->fib_collisions);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("reorder_late", agg_reorder_late(a->reorder));
@@ -197,7 +203,9 @@ finish(struct agg *a)
 	agg_flows_flush(a->flows, now_mono());
 	send_stats(a);
 	sock_flush_blocking(a->enr);
-	log_info("exiting");
+	log_info("exiting: %llu flow(s) reported, %zu byte(s) unsent",
+	    (unsigned long long)agg_flows_stats(a->flows)->flows,
+	    evbuffer_get_length(bufferevent_get_output(a->enr)));
 	exit(0);
 }
 
@@ -382,6 +390,17 @@ release_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agg *a = arg;
+	uint64_t now = now_mono();
+
+	/* Only what the reorder buffer has released is final enough. */
+	if (now > REORDER_HORIZON_NS)
+		agg_flows_sweep(a->flows, now - REORDER_HORIZON_NS);
+}
+
+static void
 stats_cb(evutil_socket_t fd, short what, void *arg)
 {
 	send_stats(arg);
@@ -434,6 +453,8 @@ main(int argc, char *argv[])
 	int nsets = 0;
 	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
 	struct timeval stv = { STATS_INTERVAL_S, 0 };
+	struct timeval swtv = { 1, 0 };
+	struct agg_flow_conf fconf;
 	int ch, lfd, efd, verbose = 1;
 	uint8_t *frame;
 	size_t len;
@@ -490,11 +511,15 @@ main(int argc, char *argv[])
 
 	/* 2. Every object of the event loop. */
 	memset(&a, 0, sizeof(a));
+	agg_flow_conf_default(&fconf);
+	fconf.flow_inactive = (uint64_t)cfg.flow_inactive_timeout;
+	fconf.socket_inactive = (uint64_t)cfg.socket_inactive_timeout;
+	fconf.report_interval = (uint64_t)cfg.flow_report_interval;
 	if ((a.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if ((a.reorder = agg_reorder_new(REORDER_CAP, on_event, &a)) == NULL ||
-	    (a.flows = agg_flows_new(SOCK_TABLE_CAP, on_flow, on_process,
-	    &a)) == NULL)
+	    (a.flows = agg_flows_new(SOCK_TABLE_CAP, &fconf, on_flow,
+	    on_process, &a)) == NULL)
 		fatalx("out of memory");
 	a.enr = bufferevent_socket_new(a.base, efd, BEV_OPT_CLOSE_ON_FREE);
 	if (a.enr == NULL)
@@ -505,12 +530,14 @@ main(int argc, char *argv[])
 	    &a);
 	a.release_ev = event_new(a.base, -1, EV_PERSIST, release_cb, &a);
 	a.stats_ev = event_new(a.base, -1, EV_PERSIST, stats_cb, &a);
+	a.sweep_ev = event_new(a.base, -1, EV_PERSIST, sweep_cb, &a);
 	a.stop_ev = evtimer_new(a.base, stop_timeout_cb, &a);
 	a.sigterm_ev = evsignal_new(a.base, SIGTERM, signal_cb, &a);
 	a.sigint_ev = evsignal_new(a.base, SIGINT, signal_cb, &a);
 	if (a.accept_ev == NULL || event_add(a.accept_ev, NULL) == -1 ||
 	    a.release_ev == NULL || event_add(a.release_ev, &rtv) == -1 ||
 	    a.stats_ev == NULL || event_add(a.stats_ev, &stv) == -1 ||
+	    a.sweep_ev == NULL || event_add(a.sweep_ev, &swtv) == -1 ||
 	    a.stop_ev == NULL || a.sigterm_ev == NULL ||
 	    event_add(a.sigterm_ev, NULL) == -1 || a.sigint_ev == NULL ||
 	    event_add(a.sigint_ev, NULL) == -1)

@@ -21,6 +21,10 @@ enum agg_ev_kind {
 	AEV_FORK,		/* PERF_RECORD_FORK */
 	AEV_EXIT,		/* PERF_RECORD_EXIT */
 	AEV_LOST,		/* PERF_RECORD_LOST */
+	AEV_SEND,		/* sock:sock_send_length */
+	AEV_RECV,		/* sock:sock_recv_length */
+	AEV_DESTROY,		/* tcp:tcp_destroy_sock */
+	AEV_FIB,		/* fib:fib_table_lookup, fib6:fib6_table_lookup */
 };
 
 /* One decoded record, as the reorder buffer and the flow table see it. */
@@ -42,7 +46,21 @@ struct agg_event {
 			uint8_t		family;	/* 4 or 6, after unmapping */
 			uint8_t		saddr[16];
 			uint8_t		daddr[16];
-		} st;
+			uint64_t	cookie;	/* AEV_DESTROY only */
+		} st;		/* AEV_SET_STATE and AEV_DESTROY */
+		struct {
+			uint64_t	sk;
+			uint32_t	bytes;
+			uint8_t		proto;	/* 6 or 17 */
+		} io;		/* AEV_SEND and AEV_RECV */
+		struct {
+			int32_t		err;
+			uint16_t	sport;
+			uint16_t	dport;
+			uint8_t		family;	/* 4 or 6 */
+			uint8_t		src[16];
+			uint8_t		dst[16];
+		} fib;
 		struct {
 			uint32_t	pid;
 			uint32_t	ppid;
@@ -91,11 +109,26 @@ typedef void (*agg_proc_cb)(const struct msg_process *, void *);
 struct agg_flow_stats {
 	uint64_t	flows;
 	uint64_t	socks;
-	uint64_t	table_full;
+	uint64_t	table_full;	/* sockets not followed */
+	uint64_t	flow_table_full;	/* remotes of a socket not followed */
 	uint64_t	lost_samples;
+	uint64_t	reused;		/* address reused before its end */
+	uint64_t	evicted;	/* silent sockets given up */
+	uint64_t	interim;	/* interim reports */
+	uint64_t	fib_collisions;
 };
-struct agg_flows *agg_flows_new(size_t cap, agg_flow_cb, agg_proc_cb,
-		    void *);
+/* Timeouts, in ns. */
+struct agg_flow_conf {
+	uint64_t	flow_inactive;	/* a silent UDP flow ends */
+	uint64_t	socket_inactive;	/* a silent socket is forgotten */
+	uint64_t	report_interval;	/* interim reports; 0 = none */
+};
+void		 agg_flow_conf_default(struct agg_flow_conf *);
+struct agg_flows *agg_flows_new(size_t cap, const struct agg_flow_conf *,
+		    agg_flow_cb, agg_proc_cb, void *);
+/* Timeouts and interim reports, as of now (CLOCK_MONOTONIC ns). */
+void		 agg_flows_sweep(struct agg_flows *, uint64_t now);
+size_t		 agg_flows_count(const struct agg_flows *);
 void		 agg_flows_free(struct agg_flows *);
 void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */

@@ -32,19 +32,29 @@
 
 enum handler {
 	H_SET_STATE = 1,
+	H_SEND,
+	H_RECV,
+	H_DESTROY,
+	H_FIB4,
+	H_FIB6,
 };
 
-struct fields_set_state {
+/* The fields sockflow reads of each event; NULL where an event has none. */
+struct fields {
 	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
-	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6;
+	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6, *cookie,
+	    *ret, *flags, *err, *src, *dst;
 };
+
+/* MSG_PEEK: a peek does not consume data and is not counted. */
+#define FLAG_MSG_PEEK	2
 
 struct agg_format {
 	uint32_t		 id;
 	enum handler		 handler;
 	struct tp_format	 fmt;
 	const struct tp_field	*common_type, *common_flags;
-	struct fields_set_state	 ss;
+	struct fields		 f;
 };
 
 struct agg_decoder {
@@ -76,24 +86,78 @@ need(const struct tp_format *f, const char *name, size_t size, int array,
 }
 
 static int
-bind_set_state(struct agg_format *af, char *err, size_t errsz)
+bind_fields(struct agg_format *af, char *err, size_t errsz)
 {
-	struct fields_set_state *s = &af->ss;
+	struct fields *s = &af->f;
 	const struct tp_format *f = &af->fmt;
 	int bad = 0;
 
-	s->skaddr = need(f, "skaddr", 8, 0, err, errsz, &bad);
-	s->oldstate = need(f, "oldstate", 0, 0, err, errsz, &bad);
-	s->newstate = need(f, "newstate", 0, 0, err, errsz, &bad);
-	s->sport = need(f, "sport", 0, 0, err, errsz, &bad);
-	s->dport = need(f, "dport", 0, 0, err, errsz, &bad);
-	s->family = need(f, "family", 0, 0, err, errsz, &bad);
-	s->protocol = need(f, "protocol", 0, 0, err, errsz, &bad);
-	s->saddr = need(f, "saddr", 4, 1, err, errsz, &bad);
-	s->daddr = need(f, "daddr", 4, 1, err, errsz, &bad);
-	s->saddr_v6 = need(f, "saddr_v6", 16, 1, err, errsz, &bad);
-	s->daddr_v6 = need(f, "daddr_v6", 16, 1, err, errsz, &bad);
+	switch (af->handler) {
+	case H_SET_STATE:
+		s->skaddr = need(f, "skaddr", 8, 0, err, errsz, &bad);
+		s->oldstate = need(f, "oldstate", 0, 0, err, errsz, &bad);
+		s->newstate = need(f, "newstate", 0, 0, err, errsz, &bad);
+		s->protocol = need(f, "protocol", 0, 0, err, errsz, &bad);
+		/* FALLTHROUGH */
+	case H_DESTROY:
+		if (af->handler == H_DESTROY) {
+			s->skaddr = need(f, "skaddr", 8, 0, err, errsz, &bad);
+			s->cookie = need(f, "sock_cookie", 8, 0, err, errsz,
+			    &bad);
+		}
+		s->sport = need(f, "sport", 0, 0, err, errsz, &bad);
+		s->dport = need(f, "dport", 0, 0, err, errsz, &bad);
+		s->family = need(f, "family", 0, 0, err, errsz, &bad);
+		s->saddr = need(f, "saddr", 4, 1, err, errsz, &bad);
+		s->daddr = need(f, "daddr", 4, 1, err, errsz, &bad);
+		s->saddr_v6 = need(f, "saddr_v6", 16, 1, err, errsz, &bad);
+		s->daddr_v6 = need(f, "daddr_v6", 16, 1, err, errsz, &bad);
+		break;
+	case H_SEND:
+	case H_RECV:
+		s->skaddr = need(f, "sk", 8, 0, err, errsz, &bad);
+		s->family = need(f, "family", 0, 0, err, errsz, &bad);
+		s->protocol = need(f, "protocol", 0, 0, err, errsz, &bad);
+		s->ret = need(f, "ret", 0, 0, err, errsz, &bad);
+		s->flags = need(f, "flags", 0, 0, err, errsz, &bad);
+		break;
+	case H_FIB4:
+	case H_FIB6:
+		s->err = need(f, "err", 0, 0, err, errsz, &bad);
+		s->protocol = need(f, "proto", 0, 0, err, errsz, &bad);
+		s->sport = need(f, "sport", 0, 0, err, errsz, &bad);
+		s->dport = need(f, "dport", 0, 0, err, errsz, &bad);
+		s->src = need(f, "src", af->handler == H_FIB4 ? 4 : 16, 1, err,
+		    errsz, &bad);
+		s->dst = need(f, "dst", af->handler == H_FIB4 ? 4 : 16, 1, err,
+		    errsz, &bad);
+		break;
+	}
 	return bad ? -1 : 0;
+}
+
+/* Which handler decodes an event, by its system and name. */
+static enum handler
+handler_of(const char *sys, const char *name)
+{
+	static const struct {
+		const char	*sys, *name;
+		enum handler	 h;
+	} tab[] = {
+		{ "sock", "inet_sock_set_state", H_SET_STATE },
+		{ "sock", "sock_send_length", H_SEND },
+		{ "sock", "sock_recv_length", H_RECV },
+		{ "tcp", "tcp_destroy_sock", H_DESTROY },
+		{ "fib", "fib_table_lookup", H_FIB4 },
+		{ "fib6", "fib6_table_lookup", H_FIB6 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strcmp(tab[i].sys, sys) == 0 &&
+		    strcmp(tab[i].name, name) == 0)
+			return tab[i].h;
+	return 0;
 }
 
 struct agg_decoder *
@@ -134,16 +198,13 @@ agg_decoder_new(const struct msg_formats *fmts, char *err, size_t errsz)
 		    errsz, &bad);
 		if (bad)
 			goto fail;
-		if (strcmp(mf->system, "sock") == 0 &&
-		    strcmp(mf->name, "inet_sock_set_state") == 0) {
-			af->handler = H_SET_STATE;
-			if (bind_set_state(af, err, errsz) == -1)
-				goto fail;
-		} else {
+		if ((af->handler = handler_of(mf->system, mf->name)) == 0) {
 			snprintf(err, errsz, "unsupported event %s:%s",
 			    mf->system, mf->name);
 			goto fail;
 		}
+		if (bind_fields(af, err, errsz) == -1)
+			goto fail;
 		d->n = i + 1;
 	}
 	return d;
@@ -188,32 +249,20 @@ v4mapped(const uint8_t *a)
 	return memcmp(a, prefix, sizeof(prefix)) == 0;
 }
 
+/* The address pair of set_state and destroy, v4-mapped ones unmapped. */
 static int
-decode_set_state(const struct agg_format *af, const uint8_t *raw,
-    size_t rawlen, struct agg_event *ev)
+decode_tuple(const struct fields *s, const uint8_t *raw, size_t rawlen,
+    struct agg_event *ev)
 {
-	const struct fields_set_state *s = &af->ss;
-	uint64_t sk, sport, dport, family, proto;
-	int64_t olds, news;
+	uint64_t sport, dport, family;
 	uint8_t s6[16], d6[16];
 
-	if (tp_get_u64(s->skaddr, raw, rawlen, &sk) == -1 ||
-	    tp_get_s64(s->oldstate, raw, rawlen, &olds) == -1 ||
-	    tp_get_s64(s->newstate, raw, rawlen, &news) == -1 ||
-	    tp_get_u64(s->sport, raw, rawlen, &sport) == -1 ||
+	if (tp_get_u64(s->sport, raw, rawlen, &sport) == -1 ||
 	    tp_get_u64(s->dport, raw, rawlen, &dport) == -1 ||
-	    tp_get_u64(s->family, raw, rawlen, &family) == -1 ||
-	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1)
+	    tp_get_u64(s->family, raw, rawlen, &family) == -1)
 		return -1;
-	if (olds < 0 || olds > 255 || news < 0 || news > 255 ||
-	    sport > 65535 || dport > 65535 || sk == 0)
+	if (sport > 65535 || dport > 65535)
 		return -1;
-	if (proto != 6)
-		return 0;
-	ev->kind = AEV_SET_STATE;
-	ev->u.st.sk = sk;
-	ev->u.st.oldstate = (int32_t)olds;
-	ev->u.st.newstate = (int32_t)news;
 	ev->u.st.sport = (uint16_t)sport;
 	ev->u.st.dport = (uint16_t)dport;
 	memset(ev->u.st.saddr, 0, 16);
@@ -242,6 +291,111 @@ decode_set_state(const struct agg_format *af, const uint8_t *raw,
 		}
 	} else
 		return 0;
+	return 1;
+}
+
+static int
+decode_set_state(const struct agg_format *af, const uint8_t *raw,
+    size_t rawlen, struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	uint64_t sk, proto;
+	int64_t olds, news;
+
+	if (tp_get_u64(s->skaddr, raw, rawlen, &sk) == -1 ||
+	    tp_get_s64(s->oldstate, raw, rawlen, &olds) == -1 ||
+	    tp_get_s64(s->newstate, raw, rawlen, &news) == -1 ||
+	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1)
+		return -1;
+	if (olds < 0 || olds > 255 || news < 0 || news > 255 || sk == 0)
+		return -1;
+	if (proto != 6)
+		return 0;
+	ev->kind = AEV_SET_STATE;
+	ev->u.st.sk = sk;
+	ev->u.st.oldstate = (int32_t)olds;
+	ev->u.st.newstate = (int32_t)news;
+	return decode_tuple(s, raw, rawlen, ev);
+}
+
+static int
+decode_destroy(const struct agg_format *af, const uint8_t *raw,
+    size_t rawlen, struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	uint64_t sk, cookie;
+
+	if (tp_get_u64(s->skaddr, raw, rawlen, &sk) == -1 ||
+	    tp_get_u64(s->cookie, raw, rawlen, &cookie) == -1 || sk == 0)
+		return -1;
+	ev->kind = AEV_DESTROY;
+	ev->u.st.sk = sk;
+	ev->u.st.cookie = cookie;
+	return decode_tuple(s, raw, rawlen, ev);
+}
+
+static int
+decode_io(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
+    struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	uint64_t sk, family, proto;
+	int64_t ret, flags;
+
+	if (tp_get_u64(s->skaddr, raw, rawlen, &sk) == -1 ||
+	    tp_get_u64(s->family, raw, rawlen, &family) == -1 ||
+	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1 ||
+	    tp_get_s64(s->ret, raw, rawlen, &ret) == -1 ||
+	    tp_get_s64(s->flags, raw, rawlen, &flags) == -1 || sk == 0)
+		return -1;
+	/* The kernel filter already drops these; the check is cheap. */
+	if ((family != 2 && family != 10) || (proto != 6 && proto != 17) ||
+	    ret <= 0 || ret > UINT32_MAX)
+		return 0;
+	if (af->handler == H_RECV && (flags & FLAG_MSG_PEEK))
+		return 0;
+	ev->kind = af->handler == H_SEND ? AEV_SEND : AEV_RECV;
+	ev->u.io.sk = sk;
+	ev->u.io.bytes = (uint32_t)ret;
+	ev->u.io.proto = (uint8_t)proto;
+	return 1;
+}
+
+static int
+decode_fib(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
+    struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	size_t alen = af->handler == H_FIB4 ? 4 : 16;
+	uint64_t proto, sport, dport;
+	int64_t err;
+
+	if (tp_get_s64(s->err, raw, rawlen, &err) == -1 ||
+	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1 ||
+	    tp_get_u64(s->sport, raw, rawlen, &sport) == -1 ||
+	    tp_get_u64(s->dport, raw, rawlen, &dport) == -1 ||
+	    sport > 65535 || dport > 65535)
+		return -1;
+	/* Only UDP route lookups of a send or connect are of use. */
+	if (proto != 17 || dport == 0 || !ev->proc_ctx)
+		return 0;
+	ev->kind = AEV_FIB;
+	ev->u.fib.err = (int32_t)err;
+	ev->u.fib.sport = (uint16_t)sport;
+	ev->u.fib.dport = (uint16_t)dport;
+	ev->u.fib.family = alen == 4 ? 4 : 6;
+	memset(ev->u.fib.src, 0, 16);
+	memset(ev->u.fib.dst, 0, 16);
+	if (tp_get_bytes(s->src, raw, rawlen, ev->u.fib.src, alen) == -1 ||
+	    tp_get_bytes(s->dst, raw, rawlen, ev->u.fib.dst, alen) == -1)
+		return -1;
+	if (alen == 16 && v4mapped(ev->u.fib.dst)) {
+		memmove(ev->u.fib.src, ev->u.fib.src + 12, 4);
+		memmove(ev->u.fib.dst, ev->u.fib.dst + 12, 4);
+		memset(ev->u.fib.src + 4, 0, 12);
+		memset(ev->u.fib.dst + 4, 0, 12);
+		ev->u.fib.family = 4;
+	}
 	return 1;
 }
 
@@ -287,6 +441,14 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	switch (af->handler) {
 	case H_SET_STATE:
 		return decode_set_state(af, raw, rawlen, ev);
+	case H_DESTROY:
+		return decode_destroy(af, raw, rawlen, ev);
+	case H_SEND:
+	case H_RECV:
+		return decode_io(af, raw, rawlen, ev);
+	case H_FIB4:
+	case H_FIB6:
+		return decode_fib(af, raw, rawlen, ev);
 	}
 	return -1;
 }

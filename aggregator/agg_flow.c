@@ -1,19 +1,33 @@
 /*
  * The socket table: kernel struct sock address -> what is known of the
- * connection. Fed by time-ordered events; emits one flow record when a
- * TCP socket reaches TCP_CLOSE, and forwards process events.
+ * socket and of its flows. Fed by time-ordered events; emits flow records
+ * and forwards process events.
  *
- * Attribution: the sample pid of a tracepoint is only the socket's owner
- * when the sample was taken in process context (connect(), close(), and
- * the like). Softirq samples carry whatever task was running and are never
- * used for the pid.
+ * TCP: one flow per socket. Its tuple and direction come from
+ * inet_sock_set_state (SYN_SENT means outbound, SYN_RECV -> ESTABLISHED
+ * inbound), its payload bytes from sock_send_length/sock_recv_length, and
+ * its end from tcp_destroy_sock: data can still be read after the state
+ * reached TCP_CLOSE, so the state change does not end the flow.
+ *
+ * UDP: one flow per socket and remote endpoint. No UDP tracepoint carries
+ * addresses; the remote of a send comes from the route lookup
+ * (fib:fib_table_lookup, fib6:fib6_table_lookup) that the same thread did
+ * just before it, inside sendto() or connect(). A send without a lookup of
+ * its own (a connected socket) goes to the socket's last remote. A receive
+ * carries no address at all: it is credited to the socket's remote when
+ * the socket has exactly one, and otherwise to a flow whose remote is
+ * reported as unknown. UDP flows end after flow_inactive_timeout of
+ * silence.
+ *
+ * Attribution: the sample pid of a tracepoint is the socket's owner only
+ * when the sample was taken in process context; softirq samples carry
+ * whatever task was running and are never used for the pid.
  *
  * A socket address is reused by the kernel within seconds, so an entry is
- * removed at TCP_CLOSE and a new connection on the same address starts a
- * new entry with the next generation number.
+ * removed when its socket ends, and a socket seen opening at an address we
+ * still hold replaces the old entry (which is reported, not final).
  *
- * The table has a fixed capacity; a socket that does not fit is counted
- * (table_full) and not followed.
+ * Every table has a fixed capacity; what does not fit is counted.
  */
 #include "config.h"
 
@@ -30,20 +44,52 @@
 #define TCP_SYN_RECV	3
 #define TCP_CLOSE	7
 
+#define MAX_UDP_FLOWS	64		/* remotes followed per socket */
+#define FIB_SLOTS	1024		/* pending route lookups, by tid */
+#define FIB_MAX_AGE	(1000ULL * 1000 * 1000)	/* ns */
+
+struct agg_flow {
+	struct agg_flow	*next;
+	bool		 have_remote;
+	uint8_t		 rip[16];
+	uint16_t	 rport;
+	uint8_t		 direction;
+	uint64_t	 tx_bytes, rx_bytes;
+	uint64_t	 tx_pkts, rx_pkts;
+	uint64_t	 first, last;
+	uint64_t	 reported;	/* last interim report, 0 = none */
+	bool		 inferred;	/* remote taken from the reply */
+};
+
 struct agg_sock {
 	struct agg_sock	*next;
 	uint64_t	 sk;
 	uint32_t	 gen;
-	uint8_t		 family;
-	uint8_t		 state;
-	uint8_t		 direction;
-	bool		 have_tuple;
+	uint8_t		 proto;		/* 6 or 17 */
+	uint8_t		 family;	/* 4 or 6, 0 while unknown */
+	uint8_t		 state;		/* TCP */
+	uint8_t		 direction;	/* TCP, from the state changes */
 	bool		 saw_start;
-	uint8_t		 lip[16], rip[16];
-	uint16_t	 lport, rport;
+	bool		 have_local_ip;
+	bool		 have_tuple;	/* TCP: both ports known */
+	bool		 lost;		/* samples were lost while open */
+	uint8_t		 lip[16];
+	uint16_t	 lport;
 	uint32_t	 pid;
+	uint64_t	 cookie;
 	uint64_t	 start;
 	uint64_t	 last;
+	struct agg_flow	*flows;
+	size_t		 nflows;
+	struct agg_flow	*last_flow;	/* UDP: where sends without a lookup go */
+};
+
+struct fib_key {
+	uint32_t	 tid;
+	uint64_t	 time;
+	uint8_t		 family;
+	uint8_t		 src[16], dst[16];
+	uint16_t	 sport, dport;
 };
 
 struct agg_flows {
@@ -52,6 +98,8 @@ struct agg_flows {
 	size_t			 count;
 	size_t			 cap;
 	uint32_t		 gen;
+	struct agg_flow_conf	 conf;
+	struct fib_key		 fib[FIB_SLOTS];
 	agg_flow_cb		 flow_cb;
 	agg_proc_cb		 proc_cb;
 	void			*arg;
@@ -71,8 +119,17 @@ agg_mono_to_wall(uint64_t mono)
 	return (int64_t)mono + off;
 }
 
+void
+agg_flow_conf_default(struct agg_flow_conf *c)
+{
+	c->flow_inactive = 30ULL * 1000000000;
+	c->socket_inactive = 60ULL * 1000000000;
+	c->report_interval = 60ULL * 1000000000;
+}
+
 struct agg_flows *
-agg_flows_new(size_t cap, agg_flow_cb fcb, agg_proc_cb pcb, void *arg)
+agg_flows_new(size_t cap, const struct agg_flow_conf *conf, agg_flow_cb fcb,
+    agg_proc_cb pcb, void *arg)
 {
 	struct agg_flows *t;
 	size_t nb = 1;
@@ -87,10 +144,23 @@ agg_flows_new(size_t cap, agg_flow_cb fcb, agg_proc_cb pcb, void *arg)
 	}
 	t->nbuckets = nb;
 	t->cap = cap;
+	t->conf = *conf;
 	t->flow_cb = fcb;
 	t->proc_cb = pcb;
 	t->arg = arg;
 	return t;
+}
+
+static void
+sock_free(struct agg_sock *s)
+{
+	struct agg_flow *f, *n;
+
+	for (f = s->flows; f != NULL; f = n) {
+		n = f->next;
+		free(f);
+	}
+	free(s);
 }
 
 void
@@ -104,7 +174,7 @@ agg_flows_free(struct agg_flows *t)
 	for (i = 0; i < t->nbuckets; i++)
 		for (s = t->buckets[i]; s != NULL; s = n) {
 			n = s->next;
-			free(s);
+			sock_free(s);
 		}
 	free(t->buckets);
 	free(t);
@@ -114,6 +184,12 @@ const struct agg_flow_stats *
 agg_flows_stats(const struct agg_flows *t)
 {
 	return &t->stats;
+}
+
+size_t
+agg_flows_count(const struct agg_flows *t)
+{
+	return t->count;
 }
 
 static size_t
@@ -137,7 +213,7 @@ sock_find(struct agg_flows *t, uint64_t sk)
 }
 
 static struct agg_sock *
-sock_new(struct agg_flows *t, uint64_t sk, uint64_t time)
+sock_new(struct agg_flows *t, uint64_t sk, uint8_t proto, uint64_t time)
 {
 	struct agg_sock *s;
 	size_t b;
@@ -149,6 +225,7 @@ sock_new(struct agg_flows *t, uint64_t sk, uint64_t time)
 	b = bucket_of(t, sk);
 	s->sk = sk;
 	s->gen = ++t->gen;
+	s->proto = proto;
 	s->start = time;
 	s->last = time;
 	s->next = t->buckets[b];
@@ -168,108 +245,427 @@ sock_remove(struct agg_flows *t, struct agg_sock *s)
 		if (*pp == s) {
 			*pp = s->next;
 			t->count--;
-			free(s);
+			sock_free(s);
+			return;
+		}
+}
+
+static struct agg_flow *
+flow_new(struct agg_flows *t, struct agg_sock *s, uint64_t time)
+{
+	struct agg_flow *f;
+
+	if (s->nflows >= MAX_UDP_FLOWS || (f = calloc(1, sizeof(*f))) == NULL) {
+		t->stats.flow_table_full++;
+		return NULL;
+	}
+	f->first = time;
+	f->last = time;
+	f->next = s->flows;
+	s->flows = f;
+	s->nflows++;
+	return f;
+}
+
+static void
+flow_remove(struct agg_sock *s, struct agg_flow *f)
+{
+	struct agg_flow **pp;
+
+	for (pp = &s->flows; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			s->nflows--;
+			if (s->last_flow == f)
+				s->last_flow = NULL;
+			free(f);
 			return;
 		}
 }
 
 static void
-emit_flow(struct agg_flows *t, const struct agg_sock *s, uint64_t end,
-    bool final)
+emit_flow(struct agg_flows *t, const struct agg_sock *s,
+    const struct agg_flow *fl, uint64_t end, bool final)
 {
 	struct msg_flow f;
 	size_t iplen = s->family == 4 ? 4 : 16;
 	int64_t off;
 
+	if (s->family == 0)
+		return;		/* nothing known of its addresses */
 	memset(&f, 0, sizeof(f));
 	f.sock = s->sk;
 	f.family = s->family;
-	f.transport = 6;
-	f.direction = s->direction;
+	f.transport = s->proto;
+	f.direction = s->proto == 6 ? s->direction : fl->direction;
 	memcpy(f.local.ip, s->lip, iplen);
-	memcpy(f.remote.ip, s->rip, iplen);
 	f.local.port = s->lport;
-	f.remote.port = s->rport;
+	f.local_ip_known = s->have_local_ip;
+	if (fl->have_remote) {
+		memcpy(f.remote.ip, fl->rip, iplen);
+		f.remote.port = fl->rport;
+		f.remote_known = true;
+	}
+	f.local.bytes = fl->tx_bytes;
+	f.remote.bytes = fl->rx_bytes;
+	if (s->proto == 17) {
+		f.local.packets = fl->tx_pkts;
+		f.remote.packets = fl->rx_pkts;
+		f.packet_source = FLOW_PKTS_DATAGRAMS;
+	}
 	f.pid = s->pid;
 	/* One offset for both ends, so the duration is exact. */
 	off = agg_mono_to_wall(0);
-	f.start_ns = (int64_t)s->start + off;
+	f.start_ns = (int64_t)(s->proto == 6 ? s->start : fl->first) + off;
 	f.end_ns = (int64_t)end + off;
 	if (f.end_ns < f.start_ns)
 		f.end_ns = f.start_ns;
 	f.final = final;
-	/* Complete: seen from its first state change, with its tuple. */
-	f.complete = s->saw_start && s->have_tuple;
+	/* Complete: seen from its start, with its whole tuple. */
+	f.complete = s->saw_start && fl->have_remote &&
+	    (s->proto == 17 || s->have_tuple);
 	f.tcp_state = s->state;
+	f.cookie = s->cookie;
+	f.samples_lost = s->lost;
+	f.remote_inferred = fl->inferred;
 	t->stats.flows++;
 	t->flow_cb(&f, t->arg);
+}
+
+/* Report every flow of a socket and forget it. */
+static void
+sock_end(struct agg_flows *t, struct agg_sock *s, uint64_t end, bool final)
+{
+	struct agg_flow *f;
+
+	for (f = s->flows; f != NULL; f = f->next)
+		emit_flow(t, s, f, end, final);
+	sock_remove(t, s);
+}
+
+/* The one flow of a TCP socket. */
+static struct agg_flow *
+tcp_flow(struct agg_flows *t, struct agg_sock *s, uint64_t time)
+{
+	if (s->flows != NULL)
+		return s->flows;
+	return flow_new(t, s, time);
+}
+
+static void
+set_tuple(struct agg_sock *s, const struct agg_event *ev, bool whole)
+{
+	size_t iplen = ev->u.st.family == 4 ? 4 : 16;
+	struct agg_flow *f = s->flows;
+
+	s->family = ev->u.st.family;
+	memset(s->lip, 0, sizeof(s->lip));
+	memcpy(s->lip, ev->u.st.saddr, iplen);
+	s->lport = ev->u.st.sport;
+	s->have_local_ip = true;
+	if (f != NULL) {
+		memset(f->rip, 0, sizeof(f->rip));
+		memcpy(f->rip, ev->u.st.daddr, iplen);
+		f->rport = ev->u.st.dport;
+		f->have_remote = true;
+	}
+	if (whole)
+		s->have_tuple = true;
+}
+
+/* A socket for an event, replacing a stale entry of another protocol. */
+static struct agg_sock *
+sock_get(struct agg_flows *t, uint64_t sk, uint8_t proto, uint64_t time)
+{
+	struct agg_sock *s = sock_find(t, sk);
+
+	if (s != NULL && s->proto != proto) {
+		/* The address was reused; we missed the old socket's end. */
+		t->stats.reused++;
+		sock_end(t, s, s->last, false);
+		s = NULL;
+	}
+	if (s == NULL)
+		s = sock_new(t, sk, proto, time);
+	return s;
 }
 
 static void
 on_set_state(struct agg_flows *t, const struct agg_event *ev)
 {
 	struct agg_sock *s;
+	struct agg_flow *f;
 	int olds = ev->u.st.oldstate, news = ev->u.st.newstate;
 	bool opening = news == TCP_SYN_SENT ||
 	    (olds == TCP_SYN_RECV && news == TCP_ESTABLISHED);
 
 	s = sock_find(t, ev->u.st.sk);
-	if (s != NULL && opening) {
-		/*
-		 * The address was reused without our seeing the old socket
-		 * close (a lost sample): report what we had, start anew.
-		 */
-		emit_flow(t, s, s->last, false);
-		sock_remove(t, s);
+	if (s != NULL && opening && (s->saw_start || s->proto != 6)) {
+		/* A new connection at an address we still hold. */
+		t->stats.reused++;
+		sock_end(t, s, s->last, false);
 		s = NULL;
 	}
 	if (s == NULL) {
-		/* A socket closing that we never saw open is of no use. */
-		if (news == TCP_CLOSE && !opening)
+		if ((s = sock_get(t, ev->u.st.sk, 6, ev->time)) == NULL)
 			return;
-		if ((s = sock_new(t, ev->u.st.sk, ev->time)) == NULL)
+	} else if (s->proto != 6) {
+		if ((s = sock_get(t, ev->u.st.sk, 6, ev->time)) == NULL)
 			return;
-		if (news == TCP_SYN_SENT) {
-			s->direction = FLOW_DIR_OUTBOUND;
-			s->saw_start = true;
-		} else if (olds == TCP_SYN_RECV) {
-			s->direction = FLOW_DIR_INBOUND;
-			s->saw_start = true;
-		} else
-			s->direction = FLOW_DIR_UNKNOWN;
+	}
+	if ((f = tcp_flow(t, s, ev->time)) == NULL)
+		return;
+	if (opening) {
+		s->saw_start = true;
+		s->start = ev->time;
+		f->first = ev->time;
+		s->direction = news == TCP_SYN_SENT ? FLOW_DIR_OUTBOUND :
+		    FLOW_DIR_INBOUND;
 	}
 	s->last = ev->time;
+	f->last = ev->time;
 	s->state = (uint8_t)news;
 	/* The tuple is whole once both ports are set (not at SYN_SENT). */
 	if (ev->u.st.sport != 0 && ev->u.st.dport != 0 &&
-	    (!s->have_tuple || news == TCP_ESTABLISHED)) {
-		size_t iplen = ev->u.st.family == 4 ? 4 : 16;
-
-		s->family = ev->u.st.family;
-		memset(s->lip, 0, sizeof(s->lip));
-		memset(s->rip, 0, sizeof(s->rip));
-		memcpy(s->lip, ev->u.st.saddr, iplen);
-		memcpy(s->rip, ev->u.st.daddr, iplen);
-		s->lport = ev->u.st.sport;
-		s->rport = ev->u.st.dport;
-		s->have_tuple = true;
-	} else if (!s->have_tuple && s->family == 0) {
-		/* SYN_SENT: remote known, local port not yet. */
-		size_t iplen = ev->u.st.family == 4 ? 4 : 16;
-
-		s->family = ev->u.st.family;
-		memcpy(s->lip, ev->u.st.saddr, iplen);
-		memcpy(s->rip, ev->u.st.daddr, iplen);
-		s->lport = ev->u.st.sport;
-		s->rport = ev->u.st.dport;
-	}
+	    (!s->have_tuple || news == TCP_ESTABLISHED))
+		set_tuple(s, ev, true);
+	else if (!s->have_tuple && s->family == 0)
+		set_tuple(s, ev, false);
 	if (ev->proc_ctx && s->pid == 0)
 		s->pid = ev->pid;
-	if (news == TCP_CLOSE) {
-		if (s->family != 0)
-			emit_flow(t, s, ev->time, true);
-		sock_remove(t, s);
+}
+
+static void
+on_destroy(struct agg_flows *t, const struct agg_event *ev)
+{
+	struct agg_sock *s = sock_find(t, ev->u.st.sk);
+	struct agg_flow *f;
+
+	if (s != NULL && s->proto != 6)
+		s = NULL;
+	if (s == NULL) {
+		/*
+		 * A connection that ended without our seeing anything else
+		 * of it (it predates sockflow, or its samples were lost):
+		 * still a flow, of unknown direction.
+		 */
+		if ((s = sock_get(t, ev->u.st.sk, 6, ev->time)) == NULL)
+			return;
 	}
+	if ((f = tcp_flow(t, s, ev->time)) == NULL) {
+		sock_remove(t, s);
+		return;
+	}
+	if (!s->have_tuple && ev->u.st.sport != 0 && ev->u.st.dport != 0)
+		set_tuple(s, ev, true);
+	s->cookie = ev->u.st.cookie;
+	s->last = ev->time;
+	sock_end(t, s, ev->time, true);
+}
+
+static struct fib_key *
+fib_slot(struct agg_flows *t, uint32_t tid)
+{
+	return &t->fib[(tid * 2654435761U) % FIB_SLOTS];
+}
+
+static void
+on_fib(struct agg_flows *t, const struct agg_event *ev)
+{
+	struct fib_key *k;
+
+	/* Under policy routing only the lookup that succeeded counts. */
+	if (ev->u.fib.err != 0)
+		return;
+	k = fib_slot(t, ev->tid);
+	if (k->tid != 0 && k->tid != ev->tid && ev->time - k->time <
+	    FIB_MAX_AGE)
+		t->stats.fib_collisions++;
+	k->tid = ev->tid;
+	k->time = ev->time;
+	k->family = ev->u.fib.family;
+	memcpy(k->src, ev->u.fib.src, 16);
+	memcpy(k->dst, ev->u.fib.dst, 16);
+	k->sport = ev->u.fib.sport;
+	k->dport = ev->u.fib.dport;
+}
+
+/* Take the route lookup this thread did before its send, if any. */
+static int
+fib_take(struct agg_flows *t, const struct agg_event *ev, struct fib_key *out)
+{
+	struct fib_key *k = fib_slot(t, ev->tid);
+
+	if (k->tid != ev->tid || ev->time < k->time ||
+	    ev->time - k->time > FIB_MAX_AGE)
+		return 0;
+	*out = *k;
+	k->tid = 0;
+	return 1;
+}
+
+/* The single flow with a known remote, when there is exactly one. */
+static struct agg_flow *
+udp_only_remote(struct agg_sock *s)
+{
+	struct agg_flow *f, *found = NULL;
+
+	for (f = s->flows; f != NULL; f = f->next) {
+		if (!f->have_remote)
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = f;
+	}
+	return found;
+}
+
+/* The flow of datagrams from unknown peers, if there is one. */
+static struct agg_flow *
+udp_unknown(struct agg_sock *s)
+{
+	struct agg_flow *f;
+
+	for (f = s->flows; f != NULL; f = f->next)
+		if (!f->have_remote)
+			return f;
+	return NULL;
+}
+
+static struct agg_flow *
+udp_flow_for(struct agg_flows *t, struct agg_sock *s, bool have_remote,
+    const uint8_t *rip, uint16_t rport, uint64_t time, uint8_t dir)
+{
+	struct agg_flow *f;
+
+	for (f = s->flows; f != NULL; f = f->next) {
+		if (f->have_remote != have_remote)
+			continue;
+		if (!have_remote || (f->rport == rport &&
+		    memcmp(f->rip, rip, 16) == 0))
+			return f;
+	}
+	if (have_remote && udp_only_remote(s) == NULL &&
+	    (f = udp_unknown(s)) != NULL && f->tx_pkts == 0 &&
+	    s->nflows == 1) {
+		/*
+		 * A socket that so far only received, from nobody we could
+		 * see, now answers its first peer: the request/response of
+		 * a server. What it received is taken as that peer's, and
+		 * the record says the remote was inferred.
+		 */
+		f->have_remote = true;
+		memcpy(f->rip, rip, 16);
+		f->rport = rport;
+		f->inferred = true;
+		return f;
+	}
+	if ((f = flow_new(t, s, time)) == NULL)
+		return NULL;
+	f->have_remote = have_remote;
+	if (have_remote) {
+		memcpy(f->rip, rip, 16);
+		f->rport = rport;
+	}
+	f->direction = dir;
+	return f;
+}
+
+static void
+on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
+    bool have_key, const struct fib_key *kp)
+{
+	struct agg_flow *f = NULL;
+	struct fib_key k;
+	bool send = ev->kind == AEV_SEND;
+
+	if (s->flows == NULL && s->nflows == 0 && !s->saw_start) {
+		/* First sight of the socket: it is as new as we can tell. */
+		s->saw_start = true;
+	}
+	if (send && have_key) {
+		k = *kp;
+		if (s->family == 0 || s->family != k.family) {
+			s->family = k.family;
+			s->have_local_ip = false;
+		}
+		s->lport = k.sport;
+		if (!s->have_local_ip && memcmp(k.src, (uint8_t[16]){ 0 },
+		    16) != 0) {
+			memcpy(s->lip, k.src, 16);
+			s->have_local_ip = true;
+		}
+		f = udp_flow_for(t, s, true, k.dst, k.dport, ev->time,
+		    FLOW_DIR_OUTBOUND);
+		s->last_flow = f;
+	} else if (send) {
+		/* A connected socket: its sends look nothing up. */
+		f = s->last_flow != NULL ? s->last_flow : udp_only_remote(s);
+		if (f == NULL)
+			f = udp_flow_for(t, s, false, NULL, 0, ev->time,
+			    FLOW_DIR_OUTBOUND);
+	} else {
+		if ((f = udp_only_remote(s)) == NULL)
+			f = udp_flow_for(t, s, false, NULL, 0, ev->time,
+			    FLOW_DIR_INBOUND);
+	}
+	if (f == NULL)
+		return;
+	if (send) {
+		f->tx_bytes += ev->u.io.bytes;
+		f->tx_pkts++;
+	} else {
+		f->rx_bytes += ev->u.io.bytes;
+		f->rx_pkts++;
+	}
+	f->last = ev->time;
+}
+
+static void
+on_io(struct agg_flows *t, const struct agg_event *ev)
+{
+	struct agg_sock *s;
+	struct agg_flow *f;
+
+	struct fib_key k;
+	bool have_key = false;
+
+	if ((s = sock_get(t, ev->u.io.sk, ev->u.io.proto, ev->time)) == NULL)
+		return;
+	if (s->proto == 17 && ev->kind == AEV_SEND)
+		have_key = fib_take(t, ev, &k);
+	if (s->proto == 17 && ((have_key && s->lport != 0 &&
+	    k.sport != s->lport) || (ev->proc_ctx && s->pid != 0 &&
+	    ev->pid != s->pid))) {
+		/*
+		 * Another local port, or another process, at the same
+		 * address: the socket we followed was closed (UDP has no end
+		 * event here) and the kernel gave its memory to a new one.
+		 * A UDP socket that two processes really share is reported
+		 * once per process that way.
+		 */
+		t->stats.reused++;
+		sock_end(t, s, s->last, true);
+		if ((s = sock_new(t, ev->u.io.sk, 17, ev->time)) == NULL)
+			return;
+	}
+	s->last = ev->time;
+	if (ev->proc_ctx && s->pid == 0)
+		s->pid = ev->pid;
+	if (s->proto == 17) {
+		on_udp_io(t, s, ev, have_key, &k);
+		return;
+	}
+	if ((f = tcp_flow(t, s, ev->time)) == NULL)
+		return;
+	if (ev->kind == AEV_SEND) {
+		f->tx_bytes += ev->u.io.bytes;
+		f->tx_pkts++;
+	} else {
+		f->rx_bytes += ev->u.io.bytes;
+		f->rx_pkts++;
+	}
+	f->last = ev->time;
 }
 
 static void
@@ -297,6 +693,19 @@ on_process(struct agg_flows *t, const struct agg_event *ev)
 	t->proc_cb(&p, t->arg);
 }
 
+/* Mark every open socket: some of its samples may be gone. */
+static void
+on_lost(struct agg_flows *t, const struct agg_event *ev)
+{
+	struct agg_sock *s;
+	size_t i;
+
+	t->stats.lost_samples += ev->u.lost.lost;
+	for (i = 0; i < t->nbuckets; i++)
+		for (s = t->buckets[i]; s != NULL; s = s->next)
+			s->lost = true;
+}
+
 void
 agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 {
@@ -304,14 +713,81 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 	case AEV_SET_STATE:
 		on_set_state(t, ev);
 		break;
+	case AEV_DESTROY:
+		on_destroy(t, ev);
+		break;
+	case AEV_SEND:
+	case AEV_RECV:
+		on_io(t, ev);
+		break;
+	case AEV_FIB:
+		on_fib(t, ev);
+		break;
 	case AEV_COMM:
 	case AEV_FORK:
 	case AEV_EXIT:
 		on_process(t, ev);
 		break;
 	case AEV_LOST:
-		t->stats.lost_samples += ev->u.lost.lost;
+		on_lost(t, ev);
 		break;
+	}
+}
+
+void
+agg_flows_sweep(struct agg_flows *t, uint64_t now)
+{
+	const struct agg_flow_conf *c = &t->conf;
+	struct agg_sock *s, *sn;
+	struct agg_flow *f, *fn;
+	size_t i;
+
+	for (i = 0; i < t->nbuckets; i++) {
+		for (s = t->buckets[i]; s != NULL; s = sn) {
+			sn = s->next;
+			if (s->proto == 17) {
+				/* A silent UDP flow is over. */
+				for (f = s->flows; f != NULL; f = fn) {
+					fn = f->next;
+					if (now - f->last < c->flow_inactive)
+						continue;
+					emit_flow(t, s, f, f->last, true);
+					flow_remove(s, f);
+				}
+				if (s->flows == NULL &&
+				    now - s->last >= c->socket_inactive)
+					sock_remove(t, s);
+				else
+					goto interim;
+				continue;
+			}
+			/*
+			 * A TCP socket ends with tcp_destroy_sock; one that
+			 * reached TCP_CLOSE and stays silent lost that
+			 * sample, and one never seen opening that stays
+			 * silent may be long gone. Open ones are kept.
+			 */
+			if (now - s->last >= c->socket_inactive &&
+			    (s->state == TCP_CLOSE || !s->saw_start)) {
+				t->stats.evicted++;
+				sock_end(t, s, s->last, false);
+				continue;
+			}
+ interim:
+			if (c->report_interval == 0)
+				continue;
+			for (f = s->flows; f != NULL; f = f->next) {
+				uint64_t since = f->reported ? f->reported :
+				    f->first;
+
+				if (now - since < c->report_interval ||
+				    f->last <= f->reported)
+					continue;
+				emit_flow(t, s, f, now, false);
+				t->stats.interim++;
+				f->reported = now;
+			}
+		}
 	}
 }
 
@@ -321,14 +797,9 @@ agg_flows_flush(struct agg_flows *t, uint64_t now)
 	struct agg_sock *s, *n;
 	size_t i;
 
-	for (i = 0; i < t->nbuckets; i++) {
+	for (i = 0; i < t->nbuckets; i++)
 		for (s = t->buckets[i]; s != NULL; s = n) {
 			n = s->next;
-			if (s->family != 0)
-				emit_flow(t, s, now, false);
-			free(s);
+			sock_end(t, s, now, false);
 		}
-		t->buckets[i] = NULL;
-	}
-	t->count = 0;
 }

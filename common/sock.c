@@ -92,9 +92,17 @@ sock_flush_blocking(struct bufferevent *bev)
 	int fl;
 
 	bufferevent_disable(bev, EV_WRITE);
+	/*
+	 * A socket bufferevent freezes the front of its output buffer so that
+	 * only it drains it; this is the end of the bufferevent's use.
+	 */
+	evbuffer_unfreeze(out, 1);
 	if ((fl = fcntl(fd, F_GETFL)) != -1)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	while (evbuffer_get_length(out) > 0)
-		if (evbuffer_write(out, fd) <= 0 && errno != EINTR)
+		if (evbuffer_write(out, fd) <= 0 && errno != EINTR) {
+			log_warn("flush at exit: %zu byte(s) not written",
+			    evbuffer_get_length(out));
 			break;
+		}
 }

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -48,15 +49,43 @@ add_nonempty(struct json_object *o, const char *k, const char *v)
 		add_str(o, k, v);
 }
 
+/* IP and transport header bytes of one packet, options not counted. */
+static uint64_t
+header_bytes(const struct msg_flow *f)
+{
+	return (f->family == 4 ? 20 : 40) + (f->transport == 6 ? 20 : 8);
+}
+
+static bool
+packets_known(const struct msg_flow *f)
+{
+	return f->packet_source != FLOW_PKTS_NONE;
+}
+
+/*
+ * One endpoint: address, port and what this side sent, as IP-level bytes
+ * (payload plus headers, derived) and packets when the packets are known.
+ */
 static struct json_object *
-endpoint(const struct msg_flow *f, const struct flow_endpoint *e)
+endpoint(const struct msg_flow *f, const struct flow_endpoint *e,
+    bool ip_known)
 {
 	struct json_object *o = json_object_new_object();
 	char ip[INET6_ADDRSTRLEN];
 
-	inet_ntop(f->family == 4 ? AF_INET : AF_INET6, e->ip, ip, sizeof(ip));
-	add_str(o, "ip", ip);
-	json_object_object_add(o, "port", json_object_new_int(e->port));
+	if (ip_known) {
+		inet_ntop(f->family == 4 ? AF_INET : AF_INET6, e->ip, ip,
+		    sizeof(ip));
+		add_str(o, "ip", ip);
+	}
+	if (e->port != 0)
+		json_object_object_add(o, "port", json_object_new_int(e->port));
+	if (packets_known(f)) {
+		json_object_object_add(o, "bytes", json_object_new_int64(
+		    (int64_t)(e->bytes + e->packets * header_bytes(f))));
+		json_object_object_add(o, "packets",
+		    json_object_new_int64((int64_t)e->packets));
+	}
 	return o;
 }
 
@@ -87,8 +116,10 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 	struct json_object *doc = json_object_new_object();
 	struct json_object *ev, *net, *flow, *proc, *sys, *audit, *sock, *o;
 	const struct flow_endpoint *src, *dst;
+	struct json_object *sf, *so;
 	char start[40], end[40], addr[32];
 	const char *dir;
+	bool src_known, dst_known;
 
 	enr_json_time(f->start_ns, start, sizeof(start));
 	enr_json_time(f->end_ns, end, sizeof(end));
@@ -102,31 +133,78 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 	case FLOW_DIR_INBOUND:
 		src = &f->remote;
 		dst = &f->local;
+		src_known = f->remote_known;
+		dst_known = f->local_ip_known;
 		dir = "inbound";
 		break;
 	case FLOW_DIR_OUTBOUND:
 		src = &f->local;
 		dst = &f->remote;
+		src_known = f->local_ip_known;
+		dst_known = f->remote_known;
 		dir = "outbound";
 		break;
 	default:
 		src = &f->local;
 		dst = &f->remote;
+		src_known = f->local_ip_known;
+		dst_known = f->remote_known;
 		dir = "unknown";
 		break;
 	}
-	json_object_object_add(doc, "source", endpoint(f, src));
-	json_object_object_add(doc, "destination", endpoint(f, dst));
+	json_object_object_add(doc, "source", endpoint(f, src, src_known));
+	json_object_object_add(doc, "destination", endpoint(f, dst, dst_known));
 	if (f->direction != FLOW_DIR_UNKNOWN) {
-		json_object_object_add(doc, "client", endpoint(f, src));
-		json_object_object_add(doc, "server", endpoint(f, dst));
+		json_object_object_add(doc, "client",
+		    endpoint(f, src, src_known));
+		json_object_object_add(doc, "server",
+		    endpoint(f, dst, dst_known));
 	}
 
 	net = json_object_new_object();
 	add_str(net, "type", f->family == 4 ? "ipv4" : "ipv6");
 	add_str(net, "transport", f->transport == 6 ? "tcp" : "udp");
 	add_str(net, "direction", dir);
+	if (packets_known(f)) {
+		uint64_t pk = f->local.packets + f->remote.packets;
+
+		json_object_object_add(net, "bytes", json_object_new_int64(
+		    (int64_t)(f->local.bytes + f->remote.bytes +
+		    pk * header_bytes(f))));
+		json_object_object_add(net, "packets",
+		    json_object_new_int64((int64_t)pk));
+	}
 	json_object_object_add(doc, "network", net);
+
+	/*
+	 * sockflow's own fields: the exact payload bytes each side sent, and
+	 * where the counters come from.
+	 */
+	sf = json_object_new_object();
+	so = json_object_new_object();
+	json_object_object_add(so, "payload_bytes",
+	    json_object_new_int64((int64_t)src->bytes));
+	json_object_object_add(sf, "source", so);
+	so = json_object_new_object();
+	json_object_object_add(so, "payload_bytes",
+	    json_object_new_int64((int64_t)dst->bytes));
+	json_object_object_add(sf, "destination", so);
+	so = json_object_new_object();
+	add_str(so, "bytes", packets_known(f) ? "derived" : "payload_only");
+	add_str(so, "packets", f->packet_source == FLOW_PKTS_DATAGRAMS ?
+	    "datagrams" : f->packet_source == FLOW_PKTS_TCP_INFO ?
+	    "tcp_info" : "unknown");
+	json_object_object_add(sf, "counters", so);
+	if (!f->remote_known)
+		json_object_object_add(sf, "remote_unknown",
+		    json_object_new_boolean(1));
+	if (f->remote_inferred)
+		json_object_object_add(sf, "remote_inferred",
+		    json_object_new_boolean(1));
+	if (f->samples_lost)
+		json_object_object_add(sf, "samples_lost",
+		    json_object_new_boolean(1));
+	json_object_object_add(doc, "sockflow", sf);
 
 	ev = json_object_new_object();
 	add_str(ev, "kind", "event");

@@ -35,12 +35,25 @@
 #define OUTPUT_HIGH_WATER	(32 * 1024 * 1024)
 
 /*
- * The tracepoints of the tracepoint backend with their in-kernel filters.
- * inet_sock_set_state: TCP only, and no listener transitions.
+ * The tracepoints of the tracepoint backend with their in-kernel filters,
+ * which keep AF_UNIX, netlink, listeners, errors and MSG_PEEK out of the
+ * rings.
  */
+#define INET_TCP_UDP \
+	"(family == 2 || family == 10) && (protocol == 6 || protocol == 17)"
 static const struct probe_event tracepoint_events[] = {
+	/* TCP only, and no listener transitions. */
 	{ "sock", "inet_sock_set_state",
 	    "protocol == 6 && oldstate != 10 && newstate != 10" },
+	/* Payload bytes of every send and receive that moved data. */
+	{ "sock", "sock_send_length", INET_TCP_UDP " && ret > 0" },
+	{ "sock", "sock_recv_length",
+	    INET_TCP_UDP " && ret > 0 && !(flags & 2)" },
+	/* The end of a connected TCP socket (not of listeners). */
+	{ "tcp", "tcp_destroy_sock", "dport != 0" },
+	/* UDP route lookups of sendto() and connect(): the remote. */
+	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
+	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0" },
 };
 #define NEVENTS (sizeof(tracepoint_events) / sizeof(tracepoint_events[0]))
 

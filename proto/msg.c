@@ -436,6 +436,12 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.final = f->final;
 	m.complete = f->complete;
 	m.tcp_state = f->tcp_state;
+	m.local_ip_known = f->local_ip_known;
+	m.remote_known = f->remote_known;
+	m.packet_source = (Sockflow__PacketSource)f->packet_source;
+	m.cookie = f->cookie;
+	m.samples_lost = f->samples_lost;
+	m.remote_inferred = f->remote_inferred;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -467,6 +473,9 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		*errstr = "flow: bad times";
 	else if (m->tcp_state > 255)
 		*errstr = "flow: bad tcp state";
+	else if ((int)m->packet_source < FLOW_PKTS_NONE ||
+	    (int)m->packet_source > FLOW_PKTS_TCP_INFO)
+		*errstr = "flow: bad packet source";
 	else {
 		out->sock = m->sock;
 		out->family = (uint8_t)m->family;
@@ -478,6 +487,12 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->final = m->final;
 		out->complete = m->complete;
 		out->tcp_state = m->tcp_state;
+		out->local_ip_known = m->local_ip_known;
+		out->remote_known = m->remote_known;
+		out->packet_source = (uint8_t)m->packet_source;
+		out->cookie = m->cookie;
+		out->samples_lost = m->samples_lost;
+		out->remote_inferred = m->remote_inferred;
 		rv = 0;
 	}
 	if (rv == -1)

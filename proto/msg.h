@@ -71,6 +71,12 @@ struct flow_endpoint {
 	uint64_t	packets;
 };
 
+enum flow_packet_source {
+	FLOW_PKTS_NONE = 0,
+	FLOW_PKTS_DATAGRAMS = 1,
+	FLOW_PKTS_TCP_INFO = 2,
+};
+
 struct msg_flow {
 	uint64_t	sock;
 	uint8_t		family;		/* 4 or 6 */
@@ -84,6 +90,12 @@ struct msg_flow {
 	bool		final;
 	bool		complete;
 	uint32_t	tcp_state;
+	bool		local_ip_known;
+	bool		remote_known;
+	uint8_t		packet_source;	/* enum flow_packet_source */
+	uint64_t	cookie;
+	bool		samples_lost;
+	bool		remote_inferred;
 };
 
 enum process_event_kind {

@@ -30,7 +30,55 @@ def check(cond, msg):
 truths = [dict(kv.split("=", 1) for kv in l.split()) for l in open(truth_path)
           if l.strip()]
 check(len(truths) > 0, "no ground truth recorded")
-for t in truths:
+
+
+def check_udp(t):
+    """One client flow and one server flow, each final (ended by the
+    shortened flow_inactive_timeout), with exact payload bytes and
+    datagram counts and IP-level bytes derived from them."""
+    addr = str(ipaddress.ip_address(t["addr"]))
+    port, cport = int(t["port"]), int(t["client_port"])
+    n, k = int(t["bytes"]), int(t["count"])
+    v4 = ipaddress.ip_address(addr).version == 4
+    hdr = 28 if v4 else 48
+    mine = [d for d in docs
+            if d.get("network", {}).get("transport") == "udp"
+            and {d["source"].get("port"), d["destination"].get("port")}
+            == {port, cport}]
+    for direction, pid in (("outbound", t["client_pid"]),
+                           ("inbound", t["server_pid"])):
+        tag = f"udp {addr} {cport}->{port} {t['mode']} {direction}"
+        ds = [d for d in mine if d["network"]["direction"] == direction]
+        check(len(ds) == 1, f"{tag}: {len(ds)} documents, expected 1")
+        if len(ds) != 1:
+            continue
+        d = ds[0]
+        # The client is source on both sides; it sent k x n, got k x 2n.
+        check(d["source"].get("port") == cport, f"{tag}: source {d['source']}")
+        check(d["destination"] .get("ip") == addr and
+              d["destination"].get("port") == port,
+              f"{tag}: destination {d['destination']}")
+        if direction == "inbound":
+            check(d["source"].get("ip") == addr, f"{tag}: source ip")
+        check(d["source"].get("packets") == k and
+              d["destination"].get("packets") == k, f"{tag}: packets")
+        check(d["source"].get("bytes") == k * (n + hdr) and
+              d["destination"].get("bytes") == k * (2 * n + hdr),
+              f"{tag}: bytes {d['source']} {d['destination']}")
+        sf = d.get("sockflow", {})
+        check(sf.get("source", {}).get("payload_bytes") == k * n and
+              sf.get("destination", {}).get("payload_bytes") == 2 * k * n,
+              f"{tag}: payload {sf}")
+        check(d.get("process", {}).get("pid") == int(pid),
+              f"{tag}: pid {d.get('process')} expected {pid}")
+        check(d["flow"]["final"] is True, f"{tag}: flow {d['flow']}")
+        check(d["network"]["bytes"] == k * (3 * n + 2 * hdr) and
+              d["network"]["packets"] == 2 * k, f"{tag}: network {d['network']}")
+
+
+for t in [t for t in truths if t.get("proto") == "udp"]:
+    check_udp(t)
+for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
     addr = str(ipaddress.ip_address(t["addr"]))
     port, cport = int(t["port"]), int(t["client_port"])
     fam = "ipv4" if ipaddress.ip_address(addr).version == 4 else "ipv6"
@@ -66,6 +114,12 @@ for t in truths:
               f"{tag}: times")
         check(d["flow"] == {"final": True, "complete": True},
               f"{tag}: flow {d['flow']}")
+        # Each side sent exactly N payload bytes, whichever side this is.
+        n = int(t["bytes"])
+        sf = d.get("sockflow", {})
+        check(sf.get("source", {}).get("payload_bytes") == n and
+              sf.get("destination", {}).get("payload_bytes") == n,
+              f"{tag}: payload bytes {sf} expected {n} each way")
         check(d["host"]["name"] == hostname, f"{tag}: host.name")
         ksa = d["system"]["audit"]["socket"]["kernel_sock_address"]
         check(re.fullmatch(r"0x[0-9a-f]{16}", ksa) is not None,

@@ -9,7 +9,9 @@
 need_root
 
 TCPFLOW="$top_builddir/tests/live/tcpflow"
-start_pipeline
+UDPFLOW="$top_srcdir/tests/live/udpflow.py"
+# UDP flows end after flow_inactive_timeout of silence: 1 s here.
+start_pipeline -o socket.flow_inactive_timeout=1s
 
 unshare -n sh -c "
 	ip link set lo up || exit 1
@@ -17,6 +19,9 @@ unshare -n sh -c "
 	'$TCPFLOW' 127.0.0.1 5102 70000 server-first || exit 1
 	'$TCPFLOW' ::1 5103 1000 client-first || exit 1
 	'$TCPFLOW' ::1 5104 5000 server-first || exit 1
+	python3 '$UDPFLOW' 127.0.0.1 5201 100 3 unconnected || exit 1
+	python3 '$UDPFLOW' ::1 5202 512 4 unconnected || exit 1
+	python3 '$UDPFLOW' 127.0.0.1 5203 64 5 connected || exit 1
 " >"$TMP/truth.txt" 2>"$TMP/workload.err" || {
 	fail "workload failed: $(cat "$TMP/workload.err")"
 	finish
@@ -55,7 +60,8 @@ else
 	echo "curl flow reported $(( (found - closed) / 1000000 )) ms after curl exited"
 fi
 
-sleep 1
+# Long enough for the UDP flows to time out and be reported as final.
+sleep 2.5
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "sockflow exited with status $STATUS"
 python3 "$top_srcdir/tests/live/checkflows.py" "$TMP/out.json" \

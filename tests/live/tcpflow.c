@@ -3,7 +3,7 @@
  * processes. The program forks a server (bind, listen, accept, read N
  * bytes, write N bytes back) and a client (connect, write N, read N), lets
  * one side close first, and prints what it knows:
- *	server_pid=S client_pid=C client_port=P addr=A port=Q
+ *	server_pid=S client_pid=C client_port=P addr=A port=Q bytes=N
  * Usage: tcpflow ADDR PORT NBYTES client-first|server-first
  */
 #include <sys/socket.h>
@@ -139,8 +139,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "a side failed\n");
 		return 1;
 	}
-	printf("server_pid=%ld client_pid=%ld client_port=%u addr=%s port=%d\n",
-	    (long)spid, (long)cpid, cport, argv[1], port);
+	printf("server_pid=%ld client_pid=%ld client_port=%u addr=%s port=%d "
+	    "bytes=%zu\n", (long)spid, (long)cpid, cport, argv[1], port, n);
 	free(buf);
 	return 0;
 }

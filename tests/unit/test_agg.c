@@ -26,6 +26,20 @@ static struct tp_format ssfmt;
 static char *ss_text;
 static size_t ss_len;
 
+/* The other events of the tracepoint backend, from their saved formats. */
+enum { F_SEND, F_RECV, F_DESTROY, F_FIB4, F_FIB6, NFMT };
+static const char *fmt_files[NFMT][3] = {
+	{ "sock_sock_send_length", "sock", "sock_send_length" },
+	{ "sock_sock_recv_length", "sock", "sock_recv_length" },
+	{ "tcp_tcp_destroy_sock", "tcp", "tcp_destroy_sock" },
+	{ "fib_fib_table_lookup", "fib", "fib_table_lookup" },
+	{ "fib6_fib6_table_lookup", "fib6", "fib6_table_lookup" },
+};
+static struct tp_format fmts[NFMT];
+static char *fmt_text[NFMT];
+static size_t fmt_len[NFMT];
+static struct agg_flow_conf conf;
+
 static void
 on_flow(const struct msg_flow *f, void *arg)
 {
@@ -50,44 +64,83 @@ reset(void)
 	memset(procs, 0, sizeof(procs));
 }
 
-static void
-load_format(const char *srcdir)
+static char *
+read_format(const char *srcdir, const char *file, size_t *lenp,
+    struct tp_format *fmt)
 {
-	char path[1024], err[256];
+	char path[1024], err[256], *text;
 	FILE *f;
 
-	snprintf(path, sizeof(path),
-	    "%s/tests/data/formats/sock_inet_sock_set_state.format", srcdir);
+	snprintf(path, sizeof(path), "%s/tests/data/formats/%s.format",
+	    srcdir, file);
 	if ((f = fopen(path, "r")) == NULL) {
 		perror(path);
 		exit(1);
 	}
-	ss_text = calloc(1, 65536);
-	ss_len = fread(ss_text, 1, 65535, f);
+	text = calloc(1, 65536);
+	*lenp = fread(text, 1, 65535, f);
 	fclose(f);
-	if (tpformat_parse(ss_text, ss_len, &ssfmt, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
+	if (tpformat_parse(text, *lenp, fmt, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", path, err);
 		exit(1);
 	}
+	return text;
 }
 
+static void
+load_format(const char *srcdir)
+{
+	int i;
+
+	ss_text = read_format(srcdir, "sock_inet_sock_set_state", &ss_len,
+	    &ssfmt);
+	for (i = 0; i < NFMT; i++)
+		fmt_text[i] = read_format(srcdir, fmt_files[i][0], &fmt_len[i],
+		    &fmts[i]);
+	agg_flow_conf_default(&conf);
+}
+
+/* A decoder for set_state (from text) and every other saved format. */
 static struct agg_decoder *
 decoder_from(const char *text, size_t len, char *err, size_t errsz)
 {
 	struct msg_formats fm;
-	struct msg_format mf;
+	struct msg_format mf[1 + NFMT];
+	int i;
 
 	memset(&fm, 0, sizeof(fm));
-	memset(&mf, 0, sizeof(mf));
-	mf.id = ssfmt.id;
-	snprintf(mf.system, sizeof(mf.system), "sock");
-	snprintf(mf.name, sizeof(mf.name), "inet_sock_set_state");
-	mf.text = (char *)text;
-	mf.textlen = len;
-	fm.v = &mf;
-	fm.n = 1;
+	memset(mf, 0, sizeof(mf));
+	mf[0].id = ssfmt.id;
+	snprintf(mf[0].system, sizeof(mf[0].system), "sock");
+	snprintf(mf[0].name, sizeof(mf[0].name), "inet_sock_set_state");
+	mf[0].text = (char *)text;
+	mf[0].textlen = len;
+	for (i = 0; i < NFMT; i++) {
+		mf[1 + i].id = fmts[i].id;
+		snprintf(mf[1 + i].system, sizeof(mf[1 + i].system), "%s",
+		    fmt_files[i][1]);
+		snprintf(mf[1 + i].name, sizeof(mf[1 + i].name), "%s",
+		    fmt_files[i][2]);
+		mf[1 + i].text = fmt_text[i];
+		mf[1 + i].textlen = fmt_len[i];
+	}
+	fm.v = mf;
+	fm.n = 1 + NFMT;
 	fm.ncpus = 2;
 	return agg_decoder_new(&fm, err, errsz);
+}
+
+static void
+fput(const struct tp_format *fmt, const char *name, uint8_t *raw,
+    const void *v, size_t n)
+{
+	const struct tp_field *f = tpformat_field(fmt, name);
+
+	if (f == NULL || f->size < n) {
+		fprintf(stderr, "field %s\n", name);
+		exit(1);
+	}
+	memcpy(raw + f->offset, v, n);
 }
 
 static void
@@ -113,22 +166,54 @@ struct st {
 	uint16_t	sport, dport;
 };
 
+/* Wrap raw tracepoint data into a PERF_RECORD_SAMPLE; returns its size. */
+static size_t
+wrap(uint8_t *rec, const uint8_t *raw, uint32_t rawlen, uint32_t pid,
+    uint64_t time)
+{
+	struct perf_event_header h;
+	uint32_t cpu = 0, res = 0;
+	size_t off, size;
+
+	size = sizeof(h) + 8 + 8 + 8 + 4 + rawlen;
+	size = (size + 7) & ~(size_t)7;
+	memset(rec, 0, size);
+	h.type = PERF_RECORD_SAMPLE;
+	h.misc = 0;
+	h.size = (uint16_t)size;
+	memcpy(rec, &h, sizeof(h));
+	off = sizeof(h);
+	memcpy(rec + off, &pid, 4);
+	memcpy(rec + off + 4, &pid, 4);
+	memcpy(rec + off + 8, &time, 8);
+	memcpy(rec + off + 16, &cpu, 4);
+	memcpy(rec + off + 20, &res, 4);
+	memcpy(rec + off + 24, &rawlen, 4);
+	memcpy(rec + off + 28, raw, rawlen);
+	return size;
+}
+
+static void
+raw_header(const struct tp_format *fmt, uint8_t *raw, int softirq)
+{
+	uint16_t type = (uint16_t)fmt->id;
+	uint8_t flags = softirq ? 0x10 : 0;
+
+	memset(raw, 0, 256);
+	fput(fmt, "common_type", raw, &type, 2);
+	fput(fmt, "common_flags", raw, &flags, 1);
+}
+
 /* A PERF_RECORD_SAMPLE of inet_sock_set_state; returns its size. */
 static size_t
 make_sample(uint8_t *rec, const struct st *s)
 {
-	struct perf_event_header h;
 	uint8_t raw[256];
-	uint32_t rawlen = (uint32_t)ssfmt.min_size, u32, cpu = 0, res = 0;
-	uint16_t u16, type = (uint16_t)ssfmt.id;
-	uint8_t flags = s->softirq ? 0x10 : 0;
+	uint16_t u16;
 	int32_t i32;
-	size_t off, size;
 	uint8_t a[16];
 
-	memset(raw, 0, sizeof(raw));
-	put("common_type", raw, &type, 2);
-	put("common_flags", raw, &flags, 1);
+	raw_header(&ssfmt, raw, s->softirq);
 	put("skaddr", raw, &s->sk, 8);
 	i32 = s->olds;
 	put("oldstate", raw, &i32, 4);
@@ -151,23 +236,84 @@ make_sample(uint8_t *rec, const struct st *s)
 		inet_pton(AF_INET6, s->daddr, a);
 		put("daddr_v6", raw, a, 16);
 	}
-	size = sizeof(h) + 8 + 8 + 8 + 4 + rawlen;
-	size = (size + 7) & ~(size_t)7;
-	memset(rec, 0, size);
-	h.type = PERF_RECORD_SAMPLE;
-	h.misc = 0;
-	h.size = (uint16_t)size;
-	memcpy(rec, &h, sizeof(h));
-	off = sizeof(h);
-	memcpy(rec + off, &s->pid, 4);
-	memcpy(rec + off + 4, &s->pid, 4);
-	memcpy(rec + off + 8, &s->time, 8);
-	memcpy(rec + off + 16, &cpu, 4);
-	memcpy(rec + off + 20, &res, 4);
-	u32 = rawlen;
-	memcpy(rec + off + 24, &u32, 4);
-	memcpy(rec + off + 28, raw, rawlen);
-	return size;
+	return wrap(rec, raw, (uint32_t)ssfmt.min_size, s->pid, s->time);
+}
+
+/* sock_send_length or sock_recv_length. */
+static size_t
+io_sample(uint8_t *rec, int recv, uint64_t sk, int proto, int ret, int flags,
+    uint32_t pid, uint64_t time)
+{
+	const struct tp_format *fmt = &fmts[recv ? F_RECV : F_SEND];
+	uint8_t raw[256];
+	uint16_t fam = 2, pr = (uint16_t)proto;
+
+	raw_header(fmt, raw, 0);
+	fput(fmt, "sk", raw, &sk, 8);
+	fput(fmt, "family", raw, &fam, 2);
+	fput(fmt, "protocol", raw, &pr, 2);
+	fput(fmt, "ret", raw, &ret, 4);
+	fput(fmt, "flags", raw, &flags, 4);
+	return wrap(rec, raw, (uint32_t)fmt->min_size, pid, time);
+}
+
+static size_t
+destroy_sample(uint8_t *rec, const struct st *s, uint64_t cookie)
+{
+	const struct tp_format *fmt = &fmts[F_DESTROY];
+	uint8_t raw[256], a[16];
+	uint16_t fam = (uint16_t)s->family;
+
+	raw_header(fmt, raw, 1);
+	fput(fmt, "skaddr", raw, &s->sk, 8);
+	fput(fmt, "sport", raw, &s->sport, 2);
+	fput(fmt, "dport", raw, &s->dport, 2);
+	fput(fmt, "family", raw, &fam, 2);
+	if (s->family == 2) {
+		inet_pton(AF_INET, s->saddr, a);
+		fput(fmt, "saddr", raw, a, 4);
+		inet_pton(AF_INET, s->daddr, a);
+		fput(fmt, "daddr", raw, a, 4);
+	} else {
+		inet_pton(AF_INET6, s->saddr, a);
+		fput(fmt, "saddr_v6", raw, a, 16);
+		inet_pton(AF_INET6, s->daddr, a);
+		fput(fmt, "daddr_v6", raw, a, 16);
+	}
+	fput(fmt, "sock_cookie", raw, &cookie, 8);
+	return wrap(rec, raw, (uint32_t)fmt->min_size, s->pid, s->time);
+}
+
+static size_t
+fib_sample(uint8_t *rec, const char *src, const char *dst, uint16_t sport,
+    uint16_t dport, int softirq, uint32_t tid, uint64_t time)
+{
+	int v6 = strchr(dst, ':') != NULL;
+	const struct tp_format *fmt = &fmts[v6 ? F_FIB6 : F_FIB4];
+	uint8_t raw[256], a[16], proto = 17;
+	int32_t err = 0;
+
+	raw_header(fmt, raw, softirq);
+	fput(fmt, "err", raw, &err, 4);
+	fput(fmt, "proto", raw, &proto, 1);
+	fput(fmt, "sport", raw, &sport, 2);
+	fput(fmt, "dport", raw, &dport, 2);
+	inet_pton(v6 ? AF_INET6 : AF_INET, src, a);
+	fput(fmt, "src", raw, a, v6 ? 16 : 4);
+	inet_pton(v6 ? AF_INET6 : AF_INET, dst, a);
+	fput(fmt, "dst", raw, a, v6 ? 16 : 4);
+	return wrap(rec, raw, (uint32_t)fmt->min_size, tid, time);
+}
+
+/* Decode one record and hand it to the table; the decode must succeed. */
+static void
+push(struct agg_decoder *d, struct agg_flows *t, const uint8_t *rec,
+    size_t len)
+{
+	struct agg_event ev;
+
+	CHECK(agg_decode_record(d, rec, len, &ev) == 1);
+	agg_flows_event(t, &ev);
 }
 
 static void
@@ -211,10 +357,25 @@ static const struct st outbound4[] = {
 static void
 test_outbound(struct agg_decoder *d)
 {
-	struct agg_flows *t = agg_flows_new(16, on_flow, on_proc, NULL);
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	uint8_t rec[512];
+	struct agg_event ev;
+	struct st end = outbound4[4];
+	uint64_t sk = outbound4[0].sk;
 
 	reset();
-	feed(d, t, outbound4, 5);
+	feed(d, t, outbound4, 3);
+	push(d, t, rec, io_sample(rec, 0, sk, 6, 100, 0, 100, 3100));
+	push(d, t, rec, io_sample(rec, 1, sk, 6, 250, 0, 100, 3200));
+	/* A peek moves no data and is not counted. */
+	CHECK(agg_decode_record(d, rec, io_sample(rec, 1, sk, 6, 999, 2, 100,
+	    3300), &ev) == 0);
+	feed(d, t, outbound4 + 3, 2);
+	/* TCP_CLOSE is not the end: data can still be read after it. */
+	CHECK(nflows == 0);
+	push(d, t, rec, io_sample(rec, 1, sk, 6, 50, 0, 100, 5500));
+	end.time = 6000;
+	push(d, t, rec, destroy_sample(rec, &end, 4242));
 	CHECK(nflows == 1);
 	CHECK(flows[0].family == 4 && flows[0].transport == 6);
 	CHECK(flows[0].direction == FLOW_DIR_OUTBOUND);
@@ -224,9 +385,13 @@ test_outbound(struct agg_decoder *d)
 	CHECK(ip_is(&flows[0], flows[0].remote.ip, "10.0.0.2"));
 	CHECK(flows[0].local.port == 40000 && flows[0].remote.port == 80);
 	CHECK(flows[0].final && flows[0].complete);
-	CHECK(flows[0].end_ns - flows[0].start_ns == 4000);
-	CHECK(flows[0].sock == 0xffff888000001000ULL);
+	CHECK(flows[0].local.bytes == 100 && flows[0].remote.bytes == 300);
+	CHECK(flows[0].packet_source == FLOW_PKTS_NONE);
+	CHECK(flows[0].cookie == 4242);
+	CHECK(flows[0].end_ns - flows[0].start_ns == 5000);
+	CHECK(flows[0].sock == sk);
 	CHECK(agg_flows_stats(t)->flows == 1);
+	CHECK(agg_flows_count(t) == 0);
 	agg_flows_free(t);
 }
 
@@ -251,10 +416,15 @@ test_inbound6(struct agg_decoder *d)
 		{ 300, 300, 0, 0xffff888000003000ULL, 1, 7, 10,
 		    "::ffff:127.0.0.1", "::ffff:127.0.0.2", 33333, 8080 },
 	};
-	struct agg_flows *t = agg_flows_new(16, on_flow, on_proc, NULL);
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+
+	uint8_t rec[512];
+	struct st e6 = in6[3], e4 = mapped[2];
 
 	reset();
 	feed(d, t, in6, 4);
+	e6.time = 500;
+	push(d, t, rec, destroy_sample(rec, &e6, 1));
 	CHECK(nflows == 1);
 	CHECK(flows[0].family == 6);
 	CHECK(flows[0].direction == FLOW_DIR_INBOUND);
@@ -266,6 +436,8 @@ test_inbound6(struct agg_decoder *d)
 	/* An AF_INET6 socket to a v4-mapped peer is IPv4 on the wire. */
 	reset();
 	feed(d, t, mapped, 3);
+	e4.time = 400;
+	push(d, t, rec, destroy_sample(rec, &e4, 2));
 	CHECK(nflows == 1);
 	CHECK(flows[0].family == 4);
 	CHECK(ip_is(&flows[0], flows[0].local.ip, "127.0.0.1"));
@@ -282,7 +454,7 @@ reorder_cb(const struct agg_event *ev, void *arg)
 static void
 test_reorder(struct agg_decoder *d)
 {
-	struct agg_flows *t = agg_flows_new(16, on_flow, on_proc, NULL);
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
 	struct agg_reorder *r = agg_reorder_new(64, reorder_cb, t);
 	static const int order[] = { 3, 4, 1, 0, 2 };	/* two CPUs' rings */
 	uint8_t rec[512];
@@ -290,15 +462,24 @@ test_reorder(struct agg_decoder *d)
 	size_t i;
 
 	reset();
+	{
+		struct st e = outbound4[4];
+
+		/* The end arrives first, from another CPU's ring. */
+		e.time = 5100;
+		CHECK(agg_decode_record(d, rec, destroy_sample(rec, &e, 9),
+		    &ev) == 1);
+		agg_reorder_push(r, &ev);
+	}
 	for (i = 0; i < 5; i++) {
 		size_t len = make_sample(rec, &outbound4[order[i]]);
 
 		CHECK(agg_decode_record(d, rec, len, &ev) == 1);
 		agg_reorder_push(r, &ev);
 	}
-	CHECK(nflows == 0 && agg_reorder_len(r) == 5);
+	CHECK(nflows == 0 && agg_reorder_len(r) == 6);
 	agg_reorder_release(r, 2500);
-	CHECK(agg_reorder_len(r) == 3);
+	CHECK(agg_reorder_len(r) == 4);
 	agg_reorder_release(r, UINT64_MAX);
 	CHECK(nflows == 1);
 	CHECK(flows[0].pid == 100 && flows[0].direction == FLOW_DIR_OUTBOUND);
@@ -322,7 +503,7 @@ test_reorder(struct agg_decoder *d)
 	agg_reorder_free(r);
 
 	/* A full heap releases its oldest event early and counts it. */
-	t = agg_flows_new(16, on_flow, on_proc, NULL);
+	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
 	r = agg_reorder_new(2, reorder_cb, t);
 	for (i = 0; i < 3; i++) {
 		size_t len = make_sample(rec, &outbound4[i]);
@@ -338,7 +519,7 @@ test_reorder(struct agg_decoder *d)
 static void
 test_reuse_and_limits(struct agg_decoder *d)
 {
-	struct agg_flows *t = agg_flows_new(2, on_flow, on_proc, NULL);
+	struct agg_flows *t = agg_flows_new(2, &conf, on_flow, on_proc, NULL);
 	struct st s[3];
 
 	/* The same address opening again: the old socket is reported. */
@@ -405,7 +586,7 @@ make_task(uint8_t *rec, uint32_t type, uint16_t misc, uint32_t pid,
 static void
 test_process_records(struct agg_decoder *d)
 {
-	struct agg_flows *t = agg_flows_new(4, on_flow, on_proc, NULL);
+	struct agg_flows *t = agg_flows_new(4, &conf, on_flow, on_proc, NULL);
 	uint8_t rec[256];
 	struct agg_event ev;
 	size_t len;
@@ -470,6 +651,189 @@ test_bad_records(struct agg_decoder *d)
 	CHECK(agg_decode_record(d, rec, 4, &ev) == -1);
 }
 
+static const struct msg_flow *
+find_flow(uint16_t rport, bool remote_known)
+{
+	int i;
+
+	for (i = 0; i < nflows && i < MAXFLOWS; i++)
+		if (flows[i].remote_known == remote_known &&
+		    (!remote_known || flows[i].remote.port == rport))
+			return &flows[i];
+	return NULL;
+}
+
+static void
+test_udp(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	const uint64_t cli = 0xffff888000010000ULL, srv = 0xffff888000020000ULL;
+	const uint64_t multi = 0xffff888000030000ULL;
+	const uint64_t conn = 0xffff888000040000ULL;
+	const struct msg_flow *f;
+	uint8_t rec[512];
+	struct agg_event ev;
+	int i;
+
+	reset();
+	/*
+	 * An unconnected client (tid 10) and a server (tid 20): each
+	 * sendto() is preceded by its route lookup on the same thread.
+	 */
+	for (i = 0; i < 3; i++) {
+		uint64_t t0 = 1000 + (uint64_t)i * 1000;
+
+		push(d, t, rec, fib_sample(rec, "0.0.0.0", "127.0.0.1", 40000,
+		    53, 0, 10, t0));
+		push(d, t, rec, io_sample(rec, 0, cli, 17, 30, 0, 10, t0 + 1));
+		push(d, t, rec, io_sample(rec, 1, srv, 17, 30, 0, 20, t0 + 2));
+		push(d, t, rec, fib_sample(rec, "127.0.0.1", "127.0.0.1", 53,
+		    40000, 0, 20, t0 + 3));
+		push(d, t, rec, io_sample(rec, 0, srv, 17, 90, 0, 20, t0 + 4));
+		push(d, t, rec, io_sample(rec, 1, cli, 17, 90, 0, 10, t0 + 5));
+	}
+	/* A route lookup in softirq context is not a send's. */
+	CHECK(agg_decode_record(d, rec, fib_sample(rec, "0.0.0.0",
+	    "127.0.0.1", 1, 2, 1, 10, 9000), &ev) == 0);
+	CHECK(nflows == 0);
+	agg_flows_flush(t, 10000);
+	CHECK(nflows == 2);
+	/* The client's flow: remote and local port from the lookups. */
+	f = flows[0].sock == cli ? &flows[0] : &flows[1];
+	CHECK(f->sock == cli && f->transport == 17);
+	CHECK(f->direction == FLOW_DIR_OUTBOUND && f->remote_known);
+	CHECK(ip_is(f, f->remote.ip, "127.0.0.1") && f->remote.port == 53);
+	CHECK(f->local.port == 40000 && !f->local_ip_known);
+	CHECK(f->local.bytes == 90 && f->local.packets == 3);
+	CHECK(f->remote.bytes == 270 && f->remote.packets == 3);
+	CHECK(f->packet_source == FLOW_PKTS_DATAGRAMS && f->pid == 10);
+	CHECK(!f->remote_inferred);
+	/* The server received first: its peer is inferred from its reply. */
+	f = flows[0].sock == srv ? &flows[0] : &flows[1];
+	CHECK(f->sock == srv && f->direction == FLOW_DIR_INBOUND);
+	CHECK(f->remote_known && f->remote_inferred && f->remote.port == 40000);
+	CHECK(f->local.port == 53 && f->local_ip_known);
+	CHECK(f->remote.bytes == 90 && f->remote.packets == 3);
+	CHECK(f->local.bytes == 270 && f->local.packets == 3);
+
+	/* One socket, two remotes: one flow each; receives are unknown's. */
+	reset();
+	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "192.0.2.1", 5000, 123, 0,
+	    30, 100));
+	push(d, t, rec, io_sample(rec, 0, multi, 17, 48, 0, 30, 101));
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "192.0.2.2", 5000, 123, 0,
+	    30, 200));
+	push(d, t, rec, io_sample(rec, 0, multi, 17, 48, 0, 30, 201));
+	push(d, t, rec, io_sample(rec, 1, multi, 17, 48, 0, 30, 300));
+	/* Connected: the lookup is inside connect(), sends come later. */
+	push(d, t, rec, fib_sample(rec, "10.1.1.1", "10.1.1.2", 7000, 514, 0,
+	    40, 1000));
+	push(d, t, rec, io_sample(rec, 0, conn, 17, 10, 0, 40, 500000));
+	push(d, t, rec, io_sample(rec, 0, conn, 17, 10, 0, 40, 600000));
+	push(d, t, rec, io_sample(rec, 1, conn, 17, 4, 0, 40, 700000));
+	agg_flows_flush(t, 800000);
+	CHECK(nflows == 4);
+	f = find_flow(123, false);
+	CHECK(f != NULL && f->sock == multi && f->remote.bytes == 48 &&
+	    f->remote.packets == 1 && f->local.bytes == 0);
+	for (i = 0; i < nflows; i++)
+		if (flows[i].sock == multi && flows[i].remote_known)
+			CHECK(flows[i].local.bytes == 48 &&
+			    flows[i].local.packets == 1 &&
+			    flows[i].remote.packets == 0);
+	f = find_flow(514, true);
+	CHECK(f != NULL && f->sock == conn);
+	CHECK(f->local.bytes == 20 && f->local.packets == 2);
+	CHECK(f->remote.bytes == 4 && f->remote.packets == 1);
+	CHECK(f->local_ip_known && ip_is(f, f->local.ip, "10.1.1.1"));
+	agg_flows_free(t);
+
+	/*
+	 * The kernel reuses a closed UDP socket's memory: another process,
+	 * or another local port, at the same address is a new socket, and
+	 * the old one's flows end.
+	 */
+	reset();
+	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "127.0.0.1", 1111, 9, 0,
+	    60, 100));
+	push(d, t, rec, io_sample(rec, 0, multi, 17, 7, 0, 60, 101));
+	push(d, t, rec, io_sample(rec, 1, multi, 17, 70, 0, 61, 200));
+	CHECK(nflows == 1 && flows[0].final && flows[0].pid == 60 &&
+	    flows[0].local.bytes == 7 && flows[0].remote.bytes == 0);
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "127.0.0.1", 2222, 9, 0,
+	    61, 300));
+	push(d, t, rec, io_sample(rec, 0, multi, 17, 8, 0, 61, 301));
+	CHECK(nflows == 1);
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "127.0.0.1", 3333, 9, 0,
+	    61, 400));
+	push(d, t, rec, io_sample(rec, 0, multi, 17, 9, 0, 61, 401));
+	CHECK(nflows == 2 && flows[1].pid == 61 && flows[1].local.port == 2222 &&
+	    flows[1].local.bytes == 8 && flows[1].remote.bytes == 70);
+	CHECK(agg_flows_stats(t)->reused == 2);
+	agg_flows_free(t);
+}
+
+static void
+test_timeouts(struct agg_decoder *d)
+{
+	struct agg_flow_conf c;
+	struct agg_flows *t;
+	const uint64_t sec = 1000000000ULL, u = 0xffff888000050000ULL;
+	uint8_t rec[512];
+	struct st e = outbound4[4];
+
+	c.flow_inactive = 30 * sec;
+	c.socket_inactive = 60 * sec;
+	c.report_interval = 10 * sec;
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+
+	/* A long TCP connection is reported before it closes. */
+	reset();
+	feed(d, t, outbound4, 3);
+	push(d, t, rec, io_sample(rec, 0, outbound4[0].sk, 6, 10, 0, 100,
+	    5 * sec));
+	agg_flows_sweep(t, 9 * sec);
+	CHECK(nflows == 0);
+	agg_flows_sweep(t, 11 * sec);
+	CHECK(nflows == 1 && !flows[0].final && flows[0].local.bytes == 10);
+	/* No new activity: no new interim report. */
+	agg_flows_sweep(t, 25 * sec);
+	CHECK(nflows == 1);
+	push(d, t, rec, io_sample(rec, 0, outbound4[0].sk, 6, 5, 0, 100,
+	    26 * sec));
+	agg_flows_sweep(t, 36 * sec);
+	CHECK(nflows == 2 && !flows[1].final && flows[1].local.bytes == 15);
+	/* An open TCP socket is never given up for being quiet. */
+	agg_flows_sweep(t, 500 * sec);
+	CHECK(nflows == 2 && agg_flows_count(t) == 1);
+	e.time = 501 * sec;
+	push(d, t, rec, destroy_sample(rec, &e, 3));
+	CHECK(nflows == 3 && flows[2].final && flows[2].local.bytes == 15);
+
+	/* A UDP flow ends after flow_inactive_timeout of silence. */
+	agg_flows_free(t);
+	c.report_interval = 0;
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+	reset();
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "192.0.2.9", 6000, 53, 0,
+	    50, 1000 * sec));
+	push(d, t, rec, io_sample(rec, 0, u, 17, 30, 0, 50, 1000 * sec + 1));
+	push(d, t, rec, io_sample(rec, 0, u, 17, 10, 0, 50, 1000 * sec + 5));
+	agg_flows_sweep(t, 1029 * sec);
+	CHECK(nflows == 0);
+	agg_flows_sweep(t, 1031 * sec);
+	CHECK(nflows == 1 && flows[0].final && flows[0].local.bytes == 40);
+	CHECK(flows[0].end_ns - flows[0].start_ns == 4);
+	CHECK(flows[0].local.packets == 2);
+	/* ... and the silent socket is forgotten after socket_inactive. */
+	CHECK(agg_flows_count(t) == 1);
+	agg_flows_sweep(t, 1061 * sec);
+	CHECK(agg_flows_count(t) == 0 && nflows == 1);
+	agg_flows_free(t);
+}
+
 static void
 test_format_refused(void)
 {
@@ -505,6 +869,8 @@ main(void)
 	test_outbound(d);
 	test_inbound6(d);
 	test_reorder(d);
+	test_udp(d);
+	test_timeouts(d);
 	test_reuse_and_limits(d);
 	test_process_records(d);
 	test_bad_records(d);

@@ -86,6 +86,8 @@ make_flow(struct msg_flow *f, int dir)
 	f->final = true;
 	f->complete = true;
 	f->sock = 0xffff8de29d337000ULL;
+	f->local_ip_known = true;
+	f->remote_known = true;
 }
 
 static void
@@ -168,6 +170,47 @@ test_json(void)
 		CHECK(strcmp(get_str(back, "process", "name"), pi.comm) == 0);
 		json_object_put(back);
 	}
+	json_object_put(doc);
+
+	/* Counters: payload only for TCP without packet counts... */
+	make_flow(&f, FLOW_DIR_INBOUND);
+	f.local.bytes = 1000;
+	f.remote.bytes = 250;
+	doc = enr_json_flow(&f, &h, NULL);
+	CHECK(get_int(doc, "source", "bytes") == -1);
+	CHECK(strcmp(get_str(doc, "sockflow", "counters") ? "x" : "", "x") == 0);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	CHECK(strstr(s, "\"source\":{\"payload_bytes\":250}") != NULL);
+	CHECK(strstr(s, "\"destination\":{\"payload_bytes\":1000}") != NULL);
+	CHECK(strstr(s, "\"bytes\":\"payload_only\",\"packets\":\"unknown\"")
+	    != NULL);
+	json_object_put(doc);
+	/* ... and IP-level bytes derived from datagrams for UDP. */
+	make_flow(&f, FLOW_DIR_OUTBOUND);
+	f.transport = 17;
+	f.packet_source = FLOW_PKTS_DATAGRAMS;
+	f.local.bytes = 300;
+	f.local.packets = 3;
+	f.remote.bytes = 600;
+	f.remote.packets = 3;
+	f.remote_known = false;
+	f.local_ip_known = false;
+	doc = enr_json_flow(&f, &h, NULL);
+	CHECK(get_int(doc, "source", "bytes") == 300 + 3 * 28);
+	CHECK(get_int(doc, "source", "packets") == 3);
+	CHECK(get_int(doc, "destination", "bytes") == 600 + 3 * 28);
+	CHECK(get_int(doc, "network", "bytes") == 900 + 6 * 28);
+	CHECK(get_int(doc, "network", "packets") == 6);
+	CHECK(get_str(doc, "source", "ip") == NULL);
+	CHECK(get_str(doc, "destination", "ip") == NULL);
+	CHECK(get_int(doc, "source", "port") == 40192);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	CHECK(strstr(s, "\"remote_unknown\":true") != NULL);
+	CHECK(strstr(s, "\"packets\":\"datagrams\"") != NULL);
+	json_object_put(doc);
+	f.family = 6;
+	doc = enr_json_flow(&f, &h, NULL);
+	CHECK(get_int(doc, "source", "bytes") == 300 + 3 * 48);
 	json_object_put(doc);
 
 	enr_json_time(0, buf, sizeof(buf));

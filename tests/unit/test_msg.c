@@ -776,8 +776,8 @@ test_trailing(void)
 		size_t		 n;
 		const char	*what;
 	} tails[] = {
-		{ "\x78\x01", 2, "unknown varint field 15" },
-		{ "\x7a\x02hi", 4, "unknown bytes field 15" },
+		{ "\x98\x06\x01", 3, "unknown varint field 99" },
+		{ "\x9a\x06\x02hi", 5, "unknown bytes field 99" },
 		{ "\xf8\x3f\x00", 3, "unknown field 1023" },
 		{ "\x0d\x01\x02\x03\x04", 5, "field 1 as fixed32" },
 		{ "\x00", 1, "a zero byte" },
