@@ -53,6 +53,11 @@ struct json_object *enr_json_flow(const struct msg_flow *,
 /* RFC 3339 UTC with microseconds; buf must hold 32 bytes. */
 void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
 
+/* enr_cid.c: Community ID v1 into out (at least 32 bytes). */
+int	enr_community_id(int family, const uint8_t *sip, const uint8_t *dip,
+	    uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed,
+	    char *out, size_t outsz);
+
 /* enr_sandbox.c */
 void	enr_sandbox_enter(const char *user);
 

@@ -174,7 +174,35 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 		json_object_object_add(net, "packets",
 		    json_object_new_int64((int64_t)pk));
 	}
+	/* Community ID and related.ip need what is known of both ends. */
+	if (src_known && dst_known && src->port != 0 && dst->port != 0) {
+		char cid[40];
+
+		if (enr_community_id(f->family, src->ip, dst->ip, f->transport,
+		    src->port, dst->port, 0, cid, sizeof(cid)) == 0)
+			add_str(net, "community_id", cid);
+	}
 	json_object_object_add(doc, "network", net);
+	{
+		struct json_object *rel = json_object_new_object();
+		struct json_object *ips = json_object_new_array();
+		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+		int af = f->family == 4 ? AF_INET : AF_INET6;
+
+		a[0] = b[0] = '\0';
+		if (src_known) {
+			inet_ntop(af, src->ip, a, sizeof(a));
+			json_object_array_add(ips, json_object_new_string(a));
+		}
+		if (dst_known) {
+			inet_ntop(af, dst->ip, b, sizeof(b));
+			if (strcmp(a, b) != 0)
+				json_object_array_add(ips,
+				    json_object_new_string(b));
+		}
+		json_object_object_add(rel, "ip", ips);
+		json_object_object_add(doc, "related", rel);
+	}
 
 	/*
 	 * sockflow's own fields: the exact payload bytes each side sent, and

@@ -3,6 +3,8 @@
 printed: for every connection, exactly one outbound document (the client
 side) and one inbound document (the server side), with the right
 addresses, ports, pids and fields. Exits 1 with a message per mismatch."""
+import base64
+import hashlib
 import ipaddress
 import json
 import re
@@ -25,6 +27,29 @@ hostname = socket.gethostname()
 def check(cond, msg):
     if not cond:
         errors.append(msg)
+
+
+def community_id(sip, sport, dip, dport, proto):
+    """Community ID v1, seed 0, computed here from the specification."""
+    a, b = ipaddress.ip_address(sip).packed, ipaddress.ip_address(dip).packed
+    if (a, sport) > (b, dport):
+        a, b, sport, dport = b, a, dport, sport
+    h = hashlib.sha1(b"\0\0" + a + b + bytes([proto, 0]) +
+                     sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+    return "1:" + base64.b64encode(h.digest()).decode()
+
+
+def check_common(d, tag, proto):
+    """Fields every flow document with both ends known must carry."""
+    s, t = d["source"], d["destination"]
+    if "ip" in s and "ip" in t:
+        want = community_id(s["ip"], s["port"], t["ip"], t["port"], proto)
+        check(d["network"].get("community_id") == want,
+              f"{tag}: community_id {d['network'].get('community_id')} "
+              f"expected {want}")
+    ips = [e["ip"] for e in (s, t) if "ip" in e]
+    check(sorted(d.get("related", {}).get("ip", [])) == sorted(set(ips)),
+          f"{tag}: related.ip {d.get('related')}")
 
 
 truths = [dict(kv.split("=", 1) for kv in l.split()) for l in open(truth_path)
@@ -72,6 +97,7 @@ def check_udp(t):
         check(d.get("process", {}).get("pid") == int(pid),
               f"{tag}: pid {d.get('process')} expected {pid}")
         check(d["flow"]["final"] is True, f"{tag}: flow {d['flow']}")
+        check_common(d, tag, 17)
         check(d["network"]["bytes"] == k * (3 * n + 2 * hdr) and
               d["network"]["packets"] == 2 * k, f"{tag}: network {d['network']}")
 
@@ -121,6 +147,7 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
               sf.get("destination", {}).get("payload_bytes") == n,
               f"{tag}: payload bytes {sf} expected {n} each way")
         check(d["host"]["name"] == hostname, f"{tag}: host.name")
+        check_common(d, tag, 6)
         ksa = d["system"]["audit"]["socket"]["kernel_sock_address"]
         check(re.fullmatch(r"0x[0-9a-f]{16}", ksa) is not None,
               f"{tag}: kernel_sock_address {ksa}")

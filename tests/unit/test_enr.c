@@ -125,6 +125,7 @@ test_json(void)
 	CHECK(strcmp(get_str(doc, "event", "dataset"), "socket") == 0);
 	CHECK(strcmp(get_str(doc, "event", "action"), "network_flow") == 0);
 	CHECK(get_int(doc, "process", "pid") == 4970);
+	CHECK(get_str(doc, "network", "community_id") != NULL);
 	CHECK(strcmp(get_str(doc, "process", "name"), "curl") == 0);
 	CHECK(strcmp(get_str(doc, "host", "name"), "stretch") == 0);
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
@@ -217,6 +218,55 @@ test_json(void)
 	CHECK(strcmp(buf, "1970-01-01T00:00:00.000000Z") == 0);
 	enr_json_time(951782400123456789LL, buf, sizeof(buf));
 	CHECK(strcmp(buf, "2000-02-29T00:00:00.123456Z") == 0);
+}
+
+/* The published test vectors of the Community ID specification. */
+static void
+test_community_id(void)
+{
+	uint8_t a[16], b[16];
+	char out[40];
+
+	inet_pton(AF_INET, "1.2.3.4", a);
+	inet_pton(AF_INET, "5.6.7.8", b);
+	CHECK(enr_community_id(4, a, b, 6, 1122, 3344, 0, out,
+	    sizeof(out)) == 0);
+	CHECK(strcmp(out, "1:wCb3OG7yAFWelaUydu0D+125CLM=") == 0);
+	/* Either direction gives the same id. */
+	CHECK(enr_community_id(4, b, a, 6, 3344, 1122, 0, out,
+	    sizeof(out)) == 0);
+	CHECK(strcmp(out, "1:wCb3OG7yAFWelaUydu0D+125CLM=") == 0);
+	CHECK(enr_community_id(4, a, b, 17, 1122, 3344, 0, out,
+	    sizeof(out)) == 0);
+	CHECK(strcmp(out, "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg=") == 0);
+	CHECK(enr_community_id(4, a, b, 6, 1122, 3344, 1, out,
+	    sizeof(out)) == 0);
+	CHECK(strcmp(out, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=") == 0);
+	CHECK(enr_community_id(4, b, a, 17, 3344, 1122, 1, out,
+	    sizeof(out)) == 0);
+	CHECK(strcmp(out, "1:OShq+iKDAMVouh/4bMxB9Sz4amw=") == 0);
+	/* Same address both ends: the ports decide the order. */
+	{
+		char x[40], y[40];
+
+		CHECK(enr_community_id(4, a, a, 6, 80, 40000, 0, x,
+		    sizeof(x)) == 0);
+		CHECK(enr_community_id(4, a, a, 6, 40000, 80, 0, y,
+		    sizeof(y)) == 0);
+		CHECK(strcmp(x, y) == 0);
+	}
+	CHECK(enr_community_id(4, a, b, 6, 1, 2, 0, out, 16) == -1);
+	/* IPv6 addresses hash all 16 bytes. */
+	inet_pton(AF_INET6, "2001:db8::1", a);
+	inet_pton(AF_INET6, "2001:db8::2", b);
+	{
+		char x[40], y[40];
+
+		CHECK(enr_community_id(6, a, b, 6, 1, 2, 0, x, sizeof(x)) == 0);
+		b[15] = 3;
+		CHECK(enr_community_id(6, a, b, 6, 1, 2, 0, y, sizeof(y)) == 0);
+		CHECK(strcmp(x, y) != 0 && strlen(x) == 30);
+	}
 }
 
 static void
@@ -312,6 +362,7 @@ main(void)
 		return 1;
 	}
 	test_json();
+	test_community_id();
 	test_procs();
 	test_host();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
