@@ -63,6 +63,8 @@ struct agg {
 	uint64_t		 probe_lost;
 	uint64_t		 refused_peers;
 	uint64_t		 out_dropped;
+	uint64_t		 diag_bad;
+	uint64_t		 diag_overruns;
 	struct msg_stats	 probe_stats;
 };
 
@@ -124,6 +126,14 @@ on_process(const struct msg_process *p, void *arg)
 }
 
 static void
+on_diag(const struct agg_diag *d, void *arg)
+{
+	struct agg *a = arg;
+
+	agg_flows_diag(a->flows, d);
+}
+
+static void
 on_event(const struct agg_event *ev, void *arg)
 {
 	struct agg *a = arg;
@@ -157,6 +167,11 @@ send_stats(struct agg *a)
 	COUNTER("sockets_evicted", fs->evicted);
 	COUNTER("interim_reports", fs->interim);
 	COUNTER("fib_collisions", fs->fib_collisions);
+	COUNTER("diag_received", fs->diag_received);
+	COUNTER("diag_matched", fs->diag_matched);
+	COUNTER("diag_missing", fs->diag_missing);
+	COUNTER("diag_malformed", a->diag_bad);
+	COUNTER("diag_overruns", a->diag_overruns);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("reorder_late", agg_reorder_late(a->reorder));
@@ -292,6 +307,20 @@ handle_frame(struct agg *a, const struct frame *f)
 				    (unsigned long long)(total - a->probe_lost));
 			a->probe_lost = total;
 			msg_lost_free(&l);
+			break;
+		}
+		case FRAME_DIAG: {
+			struct msg_diag dg;
+			size_t i;
+
+			if (msg_decode_diag(f->payload, f->hdr.len, &dg,
+			    &errstr) == -1)
+				fatalx("probe: bad sock_diag batch: %s", errstr);
+			for (i = 0; i < dg.n; i++)
+				agg_diag_parse(dg.dgram[i], dg.len[i], on_diag,
+				    a, &a->diag_bad);
+			a->diag_overruns = dg.overruns;
+			msg_diag_free(&dg);
 			break;
 		}
 		case FRAME_STATS: {

@@ -90,6 +90,24 @@ int		 agg_decode_record(struct agg_decoder *, const uint8_t *rec,
 		    size_t len, struct agg_event *ev);
 const struct agg_decode_stats *agg_decoder_stats(const struct agg_decoder *);
 
+/* agg_diag.c: sock_diag destroy notifications. */
+struct agg_diag {
+	uint64_t	cookie;
+	uint8_t		family;		/* 4 or 6 */
+	uint8_t		proto;		/* 6 or 17; 0 when not given */
+	uint8_t		state;
+	uint16_t	sport, dport;
+	uint8_t		src[16], dst[16];
+	bool		have_info;	/* TCP: tcp_info with segment counts */
+	bool		timestamps;	/* TCP timestamps option in use */
+	uint32_t	segs_in, segs_out;
+	uint64_t	bytes_retrans;	/* payload sent again */
+};
+typedef void (*agg_diag_cb)(const struct agg_diag *, void *);
+/* Parse one netlink datagram; malformed messages are counted in *bad. */
+size_t		 agg_diag_parse(const uint8_t *, size_t, agg_diag_cb, void *,
+		    uint64_t *bad);
+
 /* agg_reorder.c: a bounded min-heap ordered by (time, seq). */
 struct agg_reorder;
 typedef void (*agg_event_cb)(const struct agg_event *, void *);
@@ -116,6 +134,9 @@ struct agg_flow_stats {
 	uint64_t	evicted;	/* silent sockets given up */
 	uint64_t	interim;	/* interim reports */
 	uint64_t	fib_collisions;
+	uint64_t	diag_received;	/* destroy notifications with tcp_info */
+	uint64_t	diag_matched;	/* TCP flows given exact segments */
+	uint64_t	diag_missing;	/* TCP flows ended without them */
 };
 /* Timeouts, in ns. */
 struct agg_flow_conf {
@@ -129,6 +150,8 @@ struct agg_flows *agg_flows_new(size_t cap, const struct agg_flow_conf *,
 /* Timeouts and interim reports, as of now (CLOCK_MONOTONIC ns). */
 void		 agg_flows_sweep(struct agg_flows *, uint64_t now);
 size_t		 agg_flows_count(const struct agg_flows *);
+/* A sock_diag destroy notification, as it arrives. */
+void		 agg_flows_diag(struct agg_flows *, const struct agg_diag *);
 void		 agg_flows_free(struct agg_flows *);
 void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */

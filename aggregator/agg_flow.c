@@ -47,6 +47,7 @@
 #define MAX_UDP_FLOWS	64		/* remotes followed per socket */
 #define FIB_SLOTS	1024		/* pending route lookups, by tid */
 #define FIB_MAX_AGE	(1000ULL * 1000 * 1000)	/* ns */
+#define DIAG_SLOTS	4096		/* tcp_info of recent closes, by cookie */
 
 struct agg_flow {
 	struct agg_flow	*next;
@@ -77,6 +78,10 @@ struct agg_sock {
 	uint16_t	 lport;
 	uint32_t	 pid;
 	uint64_t	 cookie;
+	bool		 have_segs;
+	bool		 timestamps;
+	uint32_t	 segs_in, segs_out;
+	uint64_t	 bytes_retrans;
 	uint64_t	 start;
 	uint64_t	 last;
 	struct agg_flow	*flows;
@@ -92,8 +97,16 @@ struct fib_key {
 	uint16_t	 sport, dport;
 };
 
+struct diag_slot {
+	uint64_t	 cookie;	/* 0 = empty */
+	uint32_t	 segs_in, segs_out;
+	bool		 timestamps;
+	uint64_t	 bytes_retrans;
+};
+
 struct agg_flows {
 	struct agg_sock		**buckets;
+	struct diag_slot	 diag[DIAG_SLOTS];
 	size_t			 nbuckets;
 	size_t			 count;
 	size_t			 cap;
@@ -283,6 +296,36 @@ flow_remove(struct agg_sock *s, struct agg_flow *f)
 		}
 }
 
+/*
+ * IP-level bytes of each side, derived: payload plus, per packet, the IP
+ * header (20 or 40 bytes) and the transport header (UDP 8, TCP 20) and,
+ * for TCP, the options Linux puts on every segment when timestamps are in
+ * use (12 bytes) and on its SYN (MSS, SACK-permitted, window scale: 8
+ * bytes more with timestamps, 12 without). Retransmitted payload comes
+ * from tcp_info for the local side; the remote side's retransmissions and
+ * SACK blocks are not seen, so the true figure can only be higher.
+ */
+static void
+ip_bytes(const struct agg_sock *s, struct msg_flow *f)
+{
+	uint64_t iph = s->family == 4 ? 20 : 40, per, syn;
+
+	if (f->packet_source == FLOW_PKTS_NONE)
+		return;
+	if (s->proto == 17) {
+		f->local.ip_bytes = f->local.bytes + f->local.packets *
+		    (iph + 8);
+		f->remote.ip_bytes = f->remote.bytes + f->remote.packets *
+		    (iph + 8);
+		return;
+	}
+	per = iph + 20 + (s->timestamps ? 12 : 0);
+	syn = s->saw_start ? (s->timestamps ? 8 : 12) : 0;
+	f->local.ip_bytes = f->local.bytes + s->bytes_retrans +
+	    f->local.packets * per + syn;
+	f->remote.ip_bytes = f->remote.bytes + f->remote.packets * per + syn;
+}
+
 static void
 emit_flow(struct agg_flows *t, const struct agg_sock *s,
     const struct agg_flow *fl, uint64_t end, bool final)
@@ -312,7 +355,18 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		f.local.packets = fl->tx_pkts;
 		f.remote.packets = fl->rx_pkts;
 		f.packet_source = FLOW_PKTS_DATAGRAMS;
+	} else if (s->have_segs) {
+		f.local.packets = s->segs_out;
+		f.remote.packets = s->segs_in;
+		/*
+		 * An accepted socket's tcp_info does not count the SYN-ACK:
+		 * the request socket sent it, before this one existed.
+		 */
+		if (s->direction == FLOW_DIR_INBOUND && s->saw_start)
+			f.local.packets++;
+		f.packet_source = FLOW_PKTS_TCP_INFO;
 	}
+	ip_bytes(s, &f);
 	f.pid = s->pid;
 	/* One offset for both ends, so the duration is exact. */
 	off = agg_mono_to_wall(0);
@@ -435,6 +489,53 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 		s->pid = ev->pid;
 }
 
+static struct diag_slot *
+diag_slot(struct agg_flows *t, uint64_t cookie)
+{
+	return &t->diag[(cookie * 0x9e3779b97f4a7c15ULL) >> 52];
+}
+
+void
+agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
+{
+	struct diag_slot *sl;
+
+	/* UDP notifications carry no counters; TCP ones are kept briefly. */
+	if (d->proto != 6 || !d->have_info || d->cookie == 0)
+		return;
+	t->stats.diag_received++;
+	sl = diag_slot(t, d->cookie);
+	sl->cookie = d->cookie;
+	sl->segs_in = d->segs_in;
+	sl->segs_out = d->segs_out;
+	sl->timestamps = d->timestamps;
+	sl->bytes_retrans = d->bytes_retrans;
+}
+
+/*
+ * The final tcp_info of a socket that tcp_destroy_sock just ended. The
+ * notification comes from a kernel worker within milliseconds, while the
+ * destroy sample waits in the reorder buffer for longer, so it is usually
+ * here already. Only sockets of the probe's network namespace have one.
+ */
+static void
+diag_take(struct agg_flows *t, struct agg_sock *s)
+{
+	struct diag_slot *sl = diag_slot(t, s->cookie);
+
+	if (s->cookie == 0 || sl->cookie != s->cookie) {
+		t->stats.diag_missing++;
+		return;
+	}
+	s->have_segs = true;
+	s->segs_in = sl->segs_in;
+	s->segs_out = sl->segs_out;
+	s->timestamps = sl->timestamps;
+	s->bytes_retrans = sl->bytes_retrans;
+	sl->cookie = 0;
+	t->stats.diag_matched++;
+}
+
 static void
 on_destroy(struct agg_flows *t, const struct agg_event *ev)
 {
@@ -460,6 +561,7 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 		set_tuple(s, ev, true);
 	s->cookie = ev->u.st.cookie;
 	s->last = ev->time;
+	diag_take(t, s);
 	sock_end(t, s, ev->time, true);
 }
 

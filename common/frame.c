@@ -24,6 +24,7 @@ static const struct {
 	[FRAME_FLOW] =		{ "flow",	1024 },
 	[FRAME_PROCESS] =	{ "process",	256 },
 	[FRAME_STATS] =		{ "stats",	64 * 1024 },
+	[FRAME_DIAG] =		{ "diag",	FRAME_MAX_PAYLOAD },
 };
 
 const char *

@@ -22,6 +22,7 @@ enum frame_type {
 	FRAME_FLOW,
 	FRAME_PROCESS,
 	FRAME_STATS,
+	FRAME_DIAG,
 	FRAME_TYPE_MAX
 };
 

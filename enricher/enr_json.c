@@ -49,13 +49,6 @@ add_nonempty(struct json_object *o, const char *k, const char *v)
 		add_str(o, k, v);
 }
 
-/* IP and transport header bytes of one packet, options not counted. */
-static uint64_t
-header_bytes(const struct msg_flow *f)
-{
-	return (f->family == 4 ? 20 : 40) + (f->transport == 6 ? 20 : 8);
-}
-
 static bool
 packets_known(const struct msg_flow *f)
 {
@@ -81,8 +74,8 @@ endpoint(const struct msg_flow *f, const struct flow_endpoint *e,
 	if (e->port != 0)
 		json_object_object_add(o, "port", json_object_new_int(e->port));
 	if (packets_known(f)) {
-		json_object_object_add(o, "bytes", json_object_new_int64(
-		    (int64_t)(e->bytes + e->packets * header_bytes(f))));
+		json_object_object_add(o, "bytes",
+		    json_object_new_int64((int64_t)e->ip_bytes));
 		json_object_object_add(o, "packets",
 		    json_object_new_int64((int64_t)e->packets));
 	}
@@ -169,8 +162,7 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 		uint64_t pk = f->local.packets + f->remote.packets;
 
 		json_object_object_add(net, "bytes", json_object_new_int64(
-		    (int64_t)(f->local.bytes + f->remote.bytes +
-		    pk * header_bytes(f))));
+		    (int64_t)(f->local.ip_bytes + f->remote.ip_bytes)));
 		json_object_object_add(net, "packets",
 		    json_object_new_int64((int64_t)pk));
 	}

@@ -63,6 +63,11 @@ struct probe {
 	struct perf_set		 perf;
 	struct event		**ring_ev;
 	struct event		*drain_ev;
+	struct event		*diag_ev;
+	int			 diag_fd;
+	uint64_t		 diag_overruns;
+	uint64_t		 diag_sent_overruns;
+	uint64_t		 diag_msgs;
 	struct event		*sigterm_ev, *sigint_ev;
 	uint64_t		 records;
 	uint64_t		 batches;
@@ -105,6 +110,38 @@ on_batch(const struct msg_samples *s, void *arg)
 }
 
 static void
+on_diag(const struct msg_diag *d, void *arg)
+{
+	struct probe *p = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_diag(d, &len);
+	send_frame(p, frame, len, "sock_diag batch");
+	p->diag_msgs += d->n;
+	p->diag_sent_overruns = d->overruns;
+}
+
+static void
+diag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	diag_read(p->diag_fd, &p->diag_overruns, on_diag, p);
+	if (p->diag_overruns != p->diag_sent_overruns) {
+		struct msg_diag d;
+		uint8_t *frame;
+		size_t len;
+
+		memset(&d, 0, sizeof(d));
+		d.overruns = p->diag_overruns;
+		frame = msg_encode_diag(&d, &len);
+		send_frame(p, frame, len, "sock_diag overruns");
+		p->diag_sent_overruns = p->diag_overruns;
+	}
+}
+
+static void
 drain_ring(struct probe *p, int i)
 {
 	if (evbuffer_get_length(bufferevent_get_output(p->out)) >
@@ -142,7 +179,7 @@ send_lost(struct probe *p)
 static void
 send_stats(struct probe *p)
 {
-	struct msg_counter c[5];
+	struct msg_counter c[7];
 	struct msg_stats s;
 	uint8_t *frame;
 	size_t len;
@@ -159,8 +196,12 @@ send_stats(struct probe *p)
 	c[3].value = perf_corrupt(&p->perf);
 	snprintf(c[4].name, sizeof(c[4].name), "output_paused");
 	c[4].value = p->paused;
+	snprintf(c[5].name, sizeof(c[5].name), "diag_messages");
+	c[5].value = p->diag_msgs;
+	snprintf(c[6].name, sizeof(c[6].name), "diag_overruns");
+	c[6].value = p->diag_overruns;
 	s.v = c;
-	s.n = 5;
+	s.n = 7;
 	frame = msg_encode_stats(&s, &len);
 	send_frame(p, frame, len, "stats");
 }
@@ -205,6 +246,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	log_info("signal %d: final drain and exit", (int)sig);
 	drain_all(p);
+	diag_cb(p->diag_fd, EV_READ, p);
 	send_stats(p);
 	sock_flush_blocking(p->out);
 	perf_close(&p->perf);
@@ -289,6 +331,7 @@ main(int argc, char *argv[])
 	fmts.ncpus = (uint32_t)ncpus;
 
 	memset(&p, 0, sizeof(p));
+	p.diag_fd = diag_open();
 	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events,
 	    (int)cfg.ring_size_exponent);
 
@@ -311,6 +354,10 @@ main(int argc, char *argv[])
 			fatalx("ring event");
 	}
 	p.drain_ev = event_new(p.base, -1, EV_PERSIST, drain_timer_cb, &p);
+	p.diag_ev = event_new(p.base, p.diag_fd, EV_READ | EV_PERSIST, diag_cb,
+	    &p);
+	if (p.diag_ev == NULL || event_add(p.diag_ev, NULL) == -1)
+		fatalx("sock_diag event");
 	p.sigterm_ev = evsignal_new(p.base, SIGTERM, signal_cb, &p);
 	p.sigint_ev = evsignal_new(p.base, SIGINT, signal_cb, &p);
 	if (p.drain_ev == NULL || event_add(p.drain_ev, &tv) == -1 ||

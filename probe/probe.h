@@ -51,6 +51,12 @@ size_t		 perf_drain(struct perf_set *, int idx, perf_batch_cb, void *);
 uint64_t	 perf_lost(const struct perf_set *, int idx);
 uint64_t	 perf_corrupt(const struct perf_set *);
 
+/* probe_diag.c: sock_diag destroy notifications. */
+int		 diag_open(void);
+/* Read every pending datagram; batches go to cb. Returns how many. */
+size_t		 diag_read(int fd, uint64_t *overruns,
+		    void (*cb)(const struct msg_diag *, void *), void *arg);
+
 /* probe_privs.c */
 void		 probe_privs_drop(void);
 

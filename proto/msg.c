@@ -399,6 +399,7 @@ endpoint_to_pb(Sockflow__Endpoint *e, const struct flow_endpoint *f,
 	e->port = f->port;
 	e->bytes = f->bytes;
 	e->packets = f->packets;
+	e->ip_bytes = f->ip_bytes;
 }
 
 static int
@@ -411,6 +412,7 @@ endpoint_from_pb(struct flow_endpoint *f, const Sockflow__Endpoint *e,
 	f->port = (uint16_t)e->port;
 	f->bytes = e->bytes;
 	f->packets = e->packets;
+	f->ip_bytes = e->ip_bytes;
 	return 0;
 }
 
@@ -633,4 +635,93 @@ msg_decode_stats(const uint8_t *p, size_t len, struct msg_stats *out,
  out:
 	sockflow__stats__free_unpacked(m, NULL);
 	return rv;
+}
+
+/* ---- diag ---- */
+
+uint8_t *
+msg_encode_diag(const struct msg_diag *d, size_t *lenp)
+{
+	Sockflow__DiagBatch m = SOCKFLOW__DIAG_BATCH__INIT;
+	ProtobufCBinaryData *b;
+	uint8_t *buf;
+	size_t i;
+
+	if (d->n > MSG_MAX_DIAG_DGRAMS)
+		return NULL;
+	if ((b = calloc(d->n ? d->n : 1, sizeof(*b))) == NULL)
+		return NULL;
+	for (i = 0; i < d->n; i++) {
+		b[i].data = d->dgram[i];
+		b[i].len = d->len[i];
+	}
+	m.n_datagrams = d->n;
+	m.datagrams = b;
+	m.overruns = d->overruns;
+	buf = frame_pack(FRAME_DIAG, &m.base, lenp);
+	free(b);
+	return buf;
+}
+
+void
+msg_diag_free(struct msg_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->dgram[i]);
+	free(d->dgram);
+	free(d->len);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+msg_decode_diag(const uint8_t *p, size_t len, struct msg_diag *out,
+    const char **errstr)
+{
+	Sockflow__DiagBatch *m;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__diag_batch__descriptor, p, len,
+	    errstr)) == NULL)
+		return -1;
+	if (m->n_datagrams > MSG_MAX_DIAG_DGRAMS) {
+		*errstr = "diag: too many datagrams";
+		goto fail;
+	}
+	if (m->n_datagrams == 0 && m->overruns == 0) {
+		*errstr = "diag: empty batch";
+		goto fail;
+	}
+	for (i = 0; i < m->n_datagrams; i++)
+		if (m->datagrams[i].len == 0 ||
+		    m->datagrams[i].len > MSG_MAX_DIAG_DGRAM) {
+			*errstr = "diag: bad datagram length";
+			goto fail;
+		}
+	if (m->n_datagrams > 0 &&
+	    ((out->dgram = calloc(m->n_datagrams, sizeof(*out->dgram))) ==
+	    NULL || (out->len = calloc(m->n_datagrams,
+	    sizeof(*out->len))) == NULL)) {
+		*errstr = "diag: out of memory";
+		goto fail;
+	}
+	for (i = 0; i < m->n_datagrams; i++) {
+		if ((out->dgram[i] = malloc(m->datagrams[i].len)) == NULL) {
+			*errstr = "diag: out of memory";
+			goto fail;
+		}
+		out->n = i + 1;
+		memcpy(out->dgram[i], m->datagrams[i].data,
+		    m->datagrams[i].len);
+		out->len[i] = m->datagrams[i].len;
+	}
+	out->overruns = m->overruns;
+	sockflow__diag_batch__free_unpacked(m, NULL);
+	return 0;
+ fail:
+	msg_diag_free(out);
+	sockflow__diag_batch__free_unpacked(m, NULL);
+	return -1;
 }

@@ -53,6 +53,16 @@ struct msg_samples {
 	uint32_t	nrecords;
 };
 
+#define MSG_MAX_DIAG_DGRAMS	4096
+#define MSG_MAX_DIAG_DGRAM	(64 * 1024)
+
+struct msg_diag {
+	uint8_t		**dgram;	/* netlink datagrams, unparsed */
+	size_t		*len;
+	size_t		n;
+	uint64_t	overruns;
+};
+
 struct msg_lost {
 	uint64_t	*lost;		/* index = CPU */
 	size_t		n;
@@ -69,6 +79,7 @@ struct flow_endpoint {
 	uint16_t	port;
 	uint64_t	bytes;
 	uint64_t	packets;
+	uint64_t	ip_bytes;
 };
 
 enum flow_packet_source {
@@ -131,6 +142,7 @@ uint8_t	*msg_encode_lost(const struct msg_lost *, size_t *);
 uint8_t	*msg_encode_flow(const struct msg_flow *, size_t *);
 uint8_t	*msg_encode_process(const struct msg_process *, size_t *);
 uint8_t	*msg_encode_stats(const struct msg_stats *, size_t *);
+uint8_t	*msg_encode_diag(const struct msg_diag *, size_t *);
 
 int	msg_decode_hello(const uint8_t *, size_t, struct msg_hello *,
 	    const char **);
@@ -147,6 +159,9 @@ int	msg_decode_process(const uint8_t *, size_t, struct msg_process *,
 int	msg_decode_stats(const uint8_t *, size_t, struct msg_stats *,
 	    const char **);
 
+int	msg_decode_diag(const uint8_t *, size_t, struct msg_diag *,
+	    const char **);
+void	msg_diag_free(struct msg_diag *);
 void	msg_formats_free(struct msg_formats *);
 void	msg_samples_free(struct msg_samples *);
 void	msg_lost_free(struct msg_lost *);

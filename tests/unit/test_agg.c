@@ -9,6 +9,11 @@
 #include <linux/perf_event.h>
 
 #include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -706,6 +711,9 @@ test_udp(struct agg_decoder *d)
 	CHECK(f->local.port == 40000 && !f->local_ip_known);
 	CHECK(f->local.bytes == 90 && f->local.packets == 3);
 	CHECK(f->remote.bytes == 270 && f->remote.packets == 3);
+	/* IP-level: payload plus 20 (IPv4) + 8 (UDP) per datagram. */
+	CHECK(f->local.ip_bytes == 90 + 3 * 28);
+	CHECK(f->remote.ip_bytes == 270 + 3 * 28);
 	CHECK(f->packet_source == FLOW_PKTS_DATAGRAMS && f->pid == 10);
 	CHECK(!f->remote_inferred);
 	/* The server received first: its peer is inferred from its reply. */
@@ -772,6 +780,137 @@ test_udp(struct agg_decoder *d)
 	CHECK(nflows == 2 && flows[1].pid == 61 && flows[1].local.port == 2222 &&
 	    flows[1].local.bytes == 8 && flows[1].remote.bytes == 70);
 	CHECK(agg_flows_stats(t)->reused == 2);
+	agg_flows_free(t);
+}
+
+/* A sock_diag destroy message as the kernel builds it. */
+static size_t
+make_diag(uint8_t *buf, uint64_t cookie, uint8_t proto, uint32_t segs_in,
+    uint32_t segs_out, int ts, uint64_t retrans, int info_len)
+{
+	struct nlmsghdr h;
+	struct inet_diag_msg m;
+	struct rtattr ra;
+	struct tcp_info ti;
+	size_t off = NLMSG_HDRLEN;
+
+	memset(buf, 0, 1024);
+	memset(&m, 0, sizeof(m));
+	m.idiag_family = AF_INET;
+	m.idiag_state = 7;
+	m.id.idiag_sport = htons(40000);
+	m.id.idiag_dport = htons(80);
+	m.id.idiag_cookie[0] = (uint32_t)cookie;
+	m.id.idiag_cookie[1] = (uint32_t)(cookie >> 32);
+	memcpy(buf + off, &m, sizeof(m));
+	off += NLMSG_ALIGN(sizeof(m));
+	ra.rta_type = INET_DIAG_PROTOCOL;
+	ra.rta_len = RTA_LENGTH(1);
+	memcpy(buf + off, &ra, sizeof(ra));
+	buf[off + RTA_LENGTH(0)] = proto;
+	off += RTA_ALIGN(ra.rta_len);
+	memset(&ti, 0, sizeof(ti));
+	ti.tcpi_segs_in = segs_in;
+	ti.tcpi_segs_out = segs_out;
+	ti.tcpi_options = ts ? TCPI_OPT_TIMESTAMPS : 0;
+	ti.tcpi_bytes_retrans = retrans;
+	ra.rta_type = INET_DIAG_INFO;
+	ra.rta_len = (unsigned short)RTA_LENGTH(info_len);
+	memcpy(buf + off, &ra, sizeof(ra));
+	memcpy(buf + off + RTA_LENGTH(0), &ti, (size_t)info_len);
+	off += RTA_ALIGN(ra.rta_len);
+	memset(&h, 0, sizeof(h));
+	h.nlmsg_len = (uint32_t)off;
+	h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	memcpy(buf, &h, sizeof(h));
+	return off;
+}
+
+static void
+diag_to_flows(const struct agg_diag *dg, void *arg)
+{
+	agg_flows_diag(arg, dg);
+}
+
+static void
+test_diag(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	uint8_t rec[512], nl[2048];
+	size_t len, len2;
+	uint64_t bad = 0;
+	struct st end = outbound4[4];
+	uint64_t sk = outbound4[0].sk;
+
+	/* Two messages in one datagram; a tcp_info too short is no info. */
+	len = make_diag(nl, 4242, 6, 4, 6, 1, 0, (int)sizeof(struct tcp_info));
+	len2 = make_diag(nl + len, 77, 6, 1, 1, 0, 0, 8);
+	CHECK(agg_diag_parse(nl, len + len2, diag_to_flows, t, &bad) == 2);
+	CHECK(bad == 0 && agg_flows_stats(t)->diag_received == 1);
+	/* A message longer than its datagram, an attribute past its end. */
+	CHECK(agg_diag_parse(nl, len - 1, diag_to_flows, t, &bad) == 0 &&
+	    bad == 1);
+	{
+		struct nlmsghdr h;
+		uint8_t cut[2048];
+
+		memcpy(cut, nl, len);
+		memcpy(&h, cut, sizeof(h));
+		h.nlmsg_len -= 8;
+		memcpy(cut, &h, sizeof(h));
+		CHECK(agg_diag_parse(cut, len, diag_to_flows, t, &bad) == 0 &&
+		    bad == 2);
+	}
+
+	/* The outbound connection of test_outbound, with its tcp_info. */
+	reset();
+	feed(d, t, outbound4, 3);
+	push(d, t, rec, io_sample(rec, 0, sk, 6, 100, 0, 100, 3100));
+	push(d, t, rec, io_sample(rec, 1, sk, 6, 300, 0, 100, 3200));
+	feed(d, t, outbound4 + 3, 2);
+	end.time = 6000;
+	push(d, t, rec, destroy_sample(rec, &end, 4242));
+	CHECK(nflows == 1 && flows[0].packet_source == FLOW_PKTS_TCP_INFO);
+	CHECK(flows[0].local.packets == 6 && flows[0].remote.packets == 4);
+	/* 20 + 20 + 12 (timestamps) per segment, 8 more on the SYN. */
+	CHECK(flows[0].local.ip_bytes == 100 + 6 * 52 + 8);
+	CHECK(flows[0].remote.ip_bytes == 300 + 4 * 52 + 8);
+	CHECK(agg_flows_stats(t)->diag_matched == 1);
+
+	/* No notification for a socket: packets stay unknown. */
+	reset();
+	feed(d, t, outbound4, 3);
+	push(d, t, rec, destroy_sample(rec, &end, 999));
+	CHECK(nflows == 1 && flows[0].packet_source == FLOW_PKTS_NONE);
+	CHECK(flows[0].local.ip_bytes == 0);
+	CHECK(agg_flows_stats(t)->diag_missing == 1);
+
+	/*
+	 * An accepted socket: its tcp_info misses the SYN-ACK the request
+	 * socket sent; no timestamps; 40 bytes of retransmitted payload.
+	 */
+	{
+		const struct st in[] = {
+			{ 100, 7, 1, 0xffff888000070000ULL, 3, 1, 2,
+			    "10.0.0.2", "10.0.0.1", 80, 40000 },
+			{ 200, 7, 1, 0xffff888000070000ULL, 1, 7, 2,
+			    "10.0.0.2", "10.0.0.1", 80, 40000 },
+		};
+		struct st e = in[1];
+
+		reset();
+		len = make_diag(nl, 555, 6, 6, 3, 0, 40,
+		    (int)sizeof(struct tcp_info));
+		agg_diag_parse(nl, len, diag_to_flows, t, &bad);
+		feed(d, t, in, 2);
+		push(d, t, rec, io_sample(rec, 1, in[0].sk, 6, 1000, 0, 7, 150));
+		e.time = 300;
+		push(d, t, rec, destroy_sample(rec, &e, 555));
+		CHECK(nflows == 1 && flows[0].direction == FLOW_DIR_INBOUND);
+		CHECK(flows[0].local.packets == 4 && flows[0].remote.packets == 6);
+		CHECK(flows[0].local.ip_bytes == 40 + 4 * 40 + 12);
+		CHECK(flows[0].remote.ip_bytes == 1000 + 6 * 40 + 12);
+	}
 	agg_flows_free(t);
 }
 
@@ -870,6 +1009,7 @@ main(void)
 	test_inbound6(d);
 	test_reorder(d);
 	test_udp(d);
+	test_diag(d);
 	test_timeouts(d);
 	test_reuse_and_limits(d);
 	test_process_records(d);

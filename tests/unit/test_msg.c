@@ -155,6 +155,20 @@ process_sane(const struct msg_process *p)
 }
 
 static int
+diag_sane(const struct msg_diag *d)
+{
+	size_t i;
+
+	if (d->n > MSG_MAX_DIAG_DGRAMS)
+		return 0;
+	for (i = 0; i < d->n; i++)
+		if (d->dgram[i] == NULL || d->len[i] == 0 ||
+		    d->len[i] > MSG_MAX_DIAG_DGRAM)
+			return 0;
+	return 1;
+}
+
+static int
 stats_sane(const struct msg_stats *s)
 {
 	size_t i;
@@ -212,6 +226,7 @@ try_decode(unsigned int t, const uint8_t *p, size_t len, const char **errstr,
 		struct msg_flow		fl;
 		struct msg_process	pr;
 		struct msg_stats	st;
+		struct msg_diag		dg;
 	} u;
 	size_t usz = 0;
 	int rv = -2, sane = 0;
@@ -260,6 +275,13 @@ try_decode(unsigned int t, const uint8_t *p, size_t len, const char **errstr,
 		if ((rv = msg_decode_stats(p, len, &u.st, errstr)) == 0) {
 			sane = stats_sane(&u.st);
 			msg_stats_free(&u.st);
+		}
+		break;
+	case FRAME_DIAG:
+		usz = sizeof(u.dg);
+		if ((rv = msg_decode_diag(p, len, &u.dg, errstr)) == 0) {
+			sane = diag_sane(&u.dg);
+			msg_diag_free(&u.dg);
 		}
 		break;
 	default:
@@ -500,6 +522,49 @@ make_valid(void)
 	    &valid[FRAME_PROCESS].len);
 	valid[FRAME_STATS].frame = msg_encode_stats(&stats0,
 	    &valid[FRAME_STATS].len);
+	{
+		static uint8_t d1[] = { 1, 2, 3, 4 }, d2[20];
+		static uint8_t *dg[] = { d1, d2 };
+		static size_t dl[] = { sizeof(d1), sizeof(d2) };
+		struct msg_diag diag0 = { dg, dl, 2, 3 };
+
+		valid[FRAME_DIAG].frame = msg_encode_diag(&diag0,
+		    &valid[FRAME_DIAG].len);
+	}
+}
+
+static void
+test_roundtrip_diag(void)
+{
+	struct msg_diag d;
+	const char *errstr;
+	uint8_t big[MSG_MAX_DIAG_DGRAM + 1], *bp = big, *zp = big;
+	size_t bl = sizeof(big), zl = 0, len;
+	struct msg_diag bad = { &bp, &bl, 1, 0 }, empty = { &zp, &zl, 1, 0 };
+	uint8_t *frame;
+
+	CHECK(msg_decode_diag(VPAY(FRAME_DIAG), VLEN(FRAME_DIAG), &d,
+	    &errstr) == 0);
+	CHECK(d.n == 2 && d.len[0] == 4 && d.len[1] == 20 && d.overruns == 3);
+	CHECK(d.n == 2 && d.dgram[0][3] == 4);
+	msg_diag_free(&d);
+	/* A datagram over 64 KiB, or an empty one, is refused. */
+	memset(big, 0, sizeof(big));
+	frame = msg_encode_diag(&bad, &len);
+	CHECK(frame != NULL);
+	if (frame != NULL) {
+		CHECK(msg_decode_diag(frame + FRAME_HDR_LEN,
+		    len - FRAME_HDR_LEN, &d, &errstr) == -1 &&
+		    strstr(errstr, "datagram length") != NULL);
+		free(frame);
+	}
+	frame = msg_encode_diag(&empty, &len);
+	CHECK(frame != NULL);
+	if (frame != NULL) {
+		CHECK(msg_decode_diag(frame + FRAME_HDR_LEN,
+		    len - FRAME_HDR_LEN, &d, &errstr) == -1);
+		free(frame);
+	}
 }
 
 static int
@@ -1529,7 +1594,7 @@ gen_input(uint8_t *p)
 		return gen_fields(p, FUZZ_MAX, 2);
 	default:
 		/* A valid payload of any type with a few bytes changed. */
-		t = FRAME_HELLO + (unsigned int)(rnd() % (FRAME_STATS));
+		t = FRAME_HELLO + (unsigned int)(rnd() % (FRAME_TYPE_MAX - 1));
 		len = VLEN(t);
 		memcpy(p, VPAY(t), len);
 		n = 1 + rnd() % 4;
@@ -1604,6 +1669,7 @@ main(void)
 		test_roundtrip_flow();
 		test_roundtrip_process();
 		test_roundtrip_stats();
+		test_roundtrip_diag();
 		test_truncated();
 		test_trailing();
 		test_fuzz();
