@@ -32,7 +32,6 @@
 #include "sfconfig.h"
 #include "sock.h"
 
-#define REORDER_CAP		(256 * 1024)
 #define SOCK_TABLE_CAP		(256 * 1024)
 #define RELEASE_INTERVAL_MS	50
 /* The probe drains every 100 ms; wait longer than that for stragglers. */
@@ -52,6 +51,7 @@ struct agg {
 	struct event_base	*base;
 	struct event		*accept_ev;
 	struct event		*release_ev, *stats_ev, *stop_ev, *sweep_ev;
+	struct event		*clock_ev;
 	struct event		*sigterm_ev, *sigint_ev;
 	struct bufferevent	*probe;		/* NULL when none */
 	enum conn_state		 state;
@@ -175,6 +175,7 @@ send_stats(struct agg *a)
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("reorder_late", agg_reorder_late(a->reorder));
+	COUNTER("clock_steps", agg_clock_steps());
 	COUNTER("reorder_forced", agg_reorder_forced(a->reorder));
 	COUNTER("refused_peers", a->refused_peers);
 	COUNTER("output_dropped", a->out_dropped);
@@ -430,6 +431,14 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+clock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (agg_clock_sync())
+		log_warnx("wall clock moved against the kernel clock; "
+		    "times corrected");
+}
+
+static void
 stats_cb(evutil_socket_t fd, short what, void *arg)
 {
 	send_stats(arg);
@@ -482,7 +491,7 @@ main(int argc, char *argv[])
 	int nsets = 0;
 	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
 	struct timeval stv = { STATS_INTERVAL_S, 0 };
-	struct timeval swtv = { 1, 0 };
+	struct timeval swtv = { 1, 0 }, ctv;
 	struct agg_flow_conf fconf;
 	int ch, lfd, efd, verbose = 1;
 	uint8_t *frame;
@@ -542,11 +551,15 @@ main(int argc, char *argv[])
 	memset(&a, 0, sizeof(a));
 	agg_flow_conf_default(&fconf);
 	fconf.flow_inactive = (uint64_t)cfg.flow_inactive_timeout;
+	fconf.flow_termination = (uint64_t)cfg.flow_termination_timeout;
 	fconf.socket_inactive = (uint64_t)cfg.socket_inactive_timeout;
 	fconf.report_interval = (uint64_t)cfg.flow_report_interval;
 	if ((a.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((a.reorder = agg_reorder_new(REORDER_CAP, on_event, &a)) == NULL ||
+	agg_clock_init(cfg.clock_max_drift);
+	agg_clock_sync();
+	if ((a.reorder = agg_reorder_new((size_t)cfg.perf_queue_size, on_event,
+	    &a)) == NULL ||
 	    (a.flows = agg_flows_new(SOCK_TABLE_CAP, &fconf, on_flow,
 	    on_process, &a)) == NULL)
 		fatalx("out of memory");
@@ -560,6 +573,9 @@ main(int argc, char *argv[])
 	a.release_ev = event_new(a.base, -1, EV_PERSIST, release_cb, &a);
 	a.stats_ev = event_new(a.base, -1, EV_PERSIST, stats_cb, &a);
 	a.sweep_ev = event_new(a.base, -1, EV_PERSIST, sweep_cb, &a);
+	a.clock_ev = event_new(a.base, -1, EV_PERSIST, clock_cb, &a);
+	ctv.tv_sec = (time_t)(cfg.clock_sync_period / 1000000000);
+	ctv.tv_usec = (suseconds_t)(cfg.clock_sync_period % 1000000000 / 1000);
 	a.stop_ev = evtimer_new(a.base, stop_timeout_cb, &a);
 	a.sigterm_ev = evsignal_new(a.base, SIGTERM, signal_cb, &a);
 	a.sigint_ev = evsignal_new(a.base, SIGINT, signal_cb, &a);
@@ -567,6 +583,7 @@ main(int argc, char *argv[])
 	    a.release_ev == NULL || event_add(a.release_ev, &rtv) == -1 ||
 	    a.stats_ev == NULL || event_add(a.stats_ev, &stv) == -1 ||
 	    a.sweep_ev == NULL || event_add(a.sweep_ev, &swtv) == -1 ||
+	    a.clock_ev == NULL || event_add(a.clock_ev, &ctv) == -1 ||
 	    a.stop_ev == NULL || a.sigterm_ev == NULL ||
 	    event_add(a.sigterm_ev, NULL) == -1 || a.sigint_ev == NULL ||
 	    event_add(a.sigint_ev, NULL) == -1)

@@ -141,6 +141,7 @@ struct agg_flow_stats {
 /* Timeouts, in ns. */
 struct agg_flow_conf {
 	uint64_t	flow_inactive;	/* a silent UDP flow ends */
+	uint64_t	flow_termination;	/* TCP_CLOSE without destroy */
 	uint64_t	socket_inactive;	/* a silent socket is forgotten */
 	uint64_t	report_interval;	/* interim reports; 0 = none */
 };
@@ -157,8 +158,13 @@ void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */
 void		 agg_flows_flush(struct agg_flows *, uint64_t now);
 const struct agg_flow_stats *agg_flows_stats(const struct agg_flows *);
-/* CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */
+/* agg_clock.c: CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */
+void		 agg_clock_init(int64_t max_drift_ns);
+/* Take a new clock pair; 1 when it moved the offset beyond max drift. */
+int		 agg_clock_pair(int64_t mono, int64_t real);
+int		 agg_clock_sync(void);
 int64_t		 agg_mono_to_wall(uint64_t mono);
+uint64_t	 agg_clock_steps(void);
 
 /* agg_sandbox.c */
 void		 agg_sandbox_enter(const char *user);

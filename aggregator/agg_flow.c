@@ -119,23 +119,11 @@ struct agg_flows {
 	struct agg_flow_stats	 stats;
 };
 
-int64_t
-agg_mono_to_wall(uint64_t mono)
-{
-	struct timespec m, r;
-	int64_t off;
-
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r);
-	off = ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000LL +
-	    ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
-	return (int64_t)mono + off;
-}
-
 void
 agg_flow_conf_default(struct agg_flow_conf *c)
 {
 	c->flow_inactive = 30ULL * 1000000000;
+	c->flow_termination = 5ULL * 1000000000;
 	c->socket_inactive = 60ULL * 1000000000;
 	c->report_interval = 60ULL * 1000000000;
 }
@@ -869,8 +857,19 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 			 * sample, and one never seen opening that stays
 			 * silent may be long gone. Open ones are kept.
 			 */
+			/*
+			 * After TCP_CLOSE only the destroy sample is missing;
+			 * wait flow_termination_timeout for it and any last
+			 * read, then end the flow: the connection is over.
+			 */
+			if (s->state == TCP_CLOSE &&
+			    now - s->last >= c->flow_termination) {
+				t->stats.evicted++;
+				sock_end(t, s, s->last, true);
+				continue;
+			}
 			if (now - s->last >= c->socket_inactive &&
-			    (s->state == TCP_CLOSE || !s->saw_start)) {
+			    !s->saw_start && s->state == 0) {
 				t->stats.evicted++;
 				sock_end(t, s, s->last, false);
 				continue;

@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,25 +39,47 @@
 /*
  * The tracepoints of the tracepoint backend with their in-kernel filters,
  * which keep AF_UNIX, netlink, listeners, errors and MSG_PEEK out of the
- * rings.
+ * rings. With IPv6 off, AF_INET6 sockets are filtered out as well.
  */
-#define INET_TCP_UDP \
-	"(family == 2 || family == 10) && (protocol == 6 || protocol == 17)"
-static const struct probe_event tracepoint_events[] = {
+#define TCP_UDP		"(protocol == 6 || protocol == 17)"
+static const struct probe_event events_v46[] = {
 	/* TCP only, and no listener transitions. */
 	{ "sock", "inet_sock_set_state",
 	    "protocol == 6 && oldstate != 10 && newstate != 10" },
 	/* Payload bytes of every send and receive that moved data. */
-	{ "sock", "sock_send_length", INET_TCP_UDP " && ret > 0" },
+	{ "sock", "sock_send_length",
+	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0" },
 	{ "sock", "sock_recv_length",
-	    INET_TCP_UDP " && ret > 0 && !(flags & 2)" },
+	    "(family == 2 || family == 10) && " TCP_UDP
+	    " && ret > 0 && !(flags & 2)" },
 	/* The end of a connected TCP socket (not of listeners). */
 	{ "tcp", "tcp_destroy_sock", "dport != 0" },
 	/* UDP route lookups of sendto() and connect(): the remote. */
 	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
 	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0" },
 };
-#define NEVENTS (sizeof(tracepoint_events) / sizeof(tracepoint_events[0]))
+static const struct probe_event events_v4[] = {
+	{ "sock", "inet_sock_set_state", "family == 2 && protocol == 6 && "
+	    "oldstate != 10 && newstate != 10" },
+	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0" },
+	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
+	    " && ret > 0 && !(flags & 2)" },
+	{ "tcp", "tcp_destroy_sock", "family == 2 && dport != 0" },
+	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
+};
+
+/* Whether this host can do IPv6 at all: an AF_INET6 socket opens. */
+static int
+ipv6_available(void)
+{
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 
 struct probe {
 	struct event_base	*base;
@@ -280,8 +304,10 @@ main(int argc, char *argv[])
 	char *sets[CONFIG_MAX_SETS];
 	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, nsets = 0, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
+	const struct probe_event *tracepoint_events;
 	uint8_t *frame;
-	size_t j, len;
+	size_t j, len, nevents;
+	int use_v6;
 
 	log_init("sockflow-probe", verbose);
 	while ((ch = getopt(argc, argv, "c:df:o:v")) != -1) {
@@ -318,8 +344,15 @@ main(int argc, char *argv[])
 	/* 1. Privileged resources: tracefs, event formats, perf rings. */
 	tracefs = tracefs_locate(cfg.tracefs_path[0] ? cfg.tracefs_path : NULL);
 	memset(&fmts, 0, sizeof(fmts));
-	fmts.v = xcalloc(NEVENTS, sizeof(*fmts.v));
-	for (j = 0; j < NEVENTS; j++) {
+	if (cfg.enable_ipv6 == -1)
+		use_v6 = ipv6_available();
+	else if ((use_v6 = cfg.enable_ipv6) && !ipv6_available())
+		fatalx("socket.enable_ipv6 is true but this host has no IPv6");
+	tracepoint_events = use_v6 ? events_v46 : events_v4;
+	nevents = use_v6 ? sizeof(events_v46) / sizeof(events_v46[0]) :
+	    sizeof(events_v4) / sizeof(events_v4[0]);
+	fmts.v = xcalloc(nevents, sizeof(*fmts.v));
+	for (j = 0; j < nevents; j++) {
 		if (tracefs_read_event(tracefs, tracepoint_events[j].system,
 		    tracepoint_events[j].name, &fmts.v[j]) == -1)
 			fatal("tracepoint %s:%s", tracepoint_events[j].system,
@@ -383,8 +416,8 @@ main(int argc, char *argv[])
 
 	/* 4. Start sampling and run. */
 	perf_enable(&p.perf);
-	log_info("tracepoint backend: %zu event(s) on %d cpu(s), tracefs %s",
-	    NEVENTS, ncpus, tracefs);
+	log_info("tracepoint backend: %zu event(s) on %d cpu(s), IPv6 %s, "
+	    "tracefs %s", nevents, ncpus, use_v6 ? "on" : "off", tracefs);
 	event_base_dispatch(p.base);
 	fatalx("event loop ended");
 }

@@ -974,6 +974,51 @@ test_timeouts(struct agg_decoder *d)
 }
 
 static void
+test_clock(void)
+{
+	const int64_t ms = 1000000;
+
+	agg_clock_init(100 * ms);
+	CHECK(agg_clock_pair(1000 * ms, 5000 * ms) == 0);
+	CHECK(agg_mono_to_wall(2000 * ms) == 6000 * ms);
+	/* Drift within clock_max_drift: times stay on the old offset. */
+	CHECK(agg_clock_pair(3000 * ms, 7050 * ms) == 0);
+	CHECK(agg_mono_to_wall(2000 * ms) == 6000 * ms);
+	CHECK(agg_clock_steps() == 0);
+	/* Beyond it: corrected and counted, backwards as well. */
+	CHECK(agg_clock_pair(4000 * ms, 8150 * ms) == 1);
+	CHECK(agg_mono_to_wall(2000 * ms) == 6150 * ms);
+	CHECK(agg_clock_pair(5000 * ms, 8000 * ms) == 1);
+	CHECK(agg_mono_to_wall(2000 * ms) == 5000 * ms);
+	CHECK(agg_clock_steps() == 2);
+	/* Back to the real clocks for the other tests. */
+	agg_clock_init(100 * ms);
+	agg_clock_sync();
+}
+
+static void
+test_termination(struct agg_decoder *d)
+{
+	struct agg_flow_conf c;
+	struct agg_flows *t;
+	const uint64_t sec = 1000000000ULL;
+
+	agg_flow_conf_default(&c);
+	c.flow_termination = 5 * sec;
+	c.report_interval = 0;
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+	/* Closed, but the destroy sample never comes (it was lost). */
+	reset();
+	feed(d, t, outbound4, 5);
+	agg_flows_sweep(t, 4 * sec);
+	CHECK(nflows == 0);
+	agg_flows_sweep(t, 6 * sec);
+	CHECK(nflows == 1 && flows[0].final && flows[0].complete);
+	CHECK(agg_flows_count(t) == 0);
+	agg_flows_free(t);
+}
+
+static void
 test_format_refused(void)
 {
 	char *text = strdup(ss_text), *p, err[256];
@@ -1011,6 +1056,8 @@ main(void)
 	test_udp(d);
 	test_diag(d);
 	test_timeouts(d);
+	test_termination(d);
+	test_clock();
 	test_reuse_and_limits(d);
 	test_process_records(d);
 	test_bad_records(d);

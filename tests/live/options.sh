@@ -1,0 +1,50 @@
+#!/bin/sh
+# Options that change what sockflow reports, on the live pipeline:
+# socket.enable_ipv6=false follows no IPv6 socket; interim reports of a
+# long connection (sockflow.flow_report_interval) come before its final
+# record and carry the totals so far.
+. "${top_srcdir:-.}/tests/live/lib.sh"
+need_root
+
+TCPFLOW="$top_builddir/tests/live/tcpflow"
+start_pipeline -o socket.enable_ipv6=false \
+    -o sockflow.flow_report_interval=1s
+grep -q "IPv6 off" "$TMP/err.log" || fail "the probe did not turn IPv6 off"
+unshare -n sh -c "
+	ip link set lo up || exit 1
+	'$TCPFLOW' 127.0.0.1 5501 100 client-first || exit 1
+	'$TCPFLOW' ::1 5502 100 client-first || exit 1
+	python3 '$top_srcdir/tests/live/holdconn.py' 127.0.0.1 5503 3.2
+" >"$TMP/truth.txt" 2>"$TMP/workload.err" ||
+    fail "workload failed: $(cat "$TMP/workload.err")"
+sleep 1
+stop_pipeline
+[ "$STATUS" = 0 ] || fail "sockflow exited with status $STATUS"
+python3 - "$TMP/out.json" <<'PY' || fail "options not honoured"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+bad = []
+def ports(p):
+    return [d for d in docs if d.get("destination", {}).get("port") == p]
+if len(ports(5501)) != 2:
+    bad.append(f"IPv4 flow: {len(ports(5501))} documents, expected 2")
+if ports(5502):
+    bad.append("an IPv6 flow was reported with socket.enable_ipv6=false")
+held = [d for d in ports(5503) if d["network"]["direction"] == "outbound"]
+interim = [d for d in held if not d["flow"]["final"]]
+final = [d for d in held if d["flow"]["final"]]
+if len(final) != 1:
+    bad.append(f"held connection: {len(final)} final records")
+if len(interim) < 2:
+    bad.append(f"held connection: {len(interim)} interim reports, want >= 2")
+sent = [d["sockflow"]["source"]["payload_bytes"] for d in interim + final]
+if sent != sorted(sent) or len(set(sent)) < 2:
+    bad.append(f"interim totals do not grow: {sent}")
+if final and interim and final[0]["sockflow"]["source"]["payload_bytes"] < max(sent):
+    bad.append("final total below an interim one")
+for b in bad:
+    print("FAIL:", b)
+print(f"held connection: {len(interim)} interim report(s), totals {sent}")
+sys.exit(1 if bad else 0)
+PY
+finish
