@@ -36,7 +36,8 @@
 #define RELEASE_INTERVAL_MS	50
 /* The probe drains every 100 ms; wait longer than that for stragglers. */
 #define REORDER_HORIZON_NS	(300ULL * 1000 * 1000)
-#define STATS_INTERVAL_S	10
+/* Counters go to the enricher this often, whatever it does with them. */
+#define STATS_INTERVAL_NS	(10LL * 1000000000)
 #define STOP_TIMEOUT_S		5
 /* Beyond this much unsent output, new flow records are dropped. */
 #define OUTPUT_CAP		(64 * 1024 * 1024)
@@ -61,6 +62,8 @@ struct agg {
 	struct bufferevent	*enr;
 	int			 stopping;
 	uint64_t		 probe_lost;
+	uint64_t		*lost_cpu;	/* per CPU, from the probe */
+	size_t			 nlost_cpu;
 	uint64_t		 refused_peers;
 	uint64_t		 out_dropped;
 	uint64_t		 diag_bad;
@@ -183,6 +186,15 @@ send_stats(struct agg *a)
 		COUNTER("records", ds->records);
 		COUNTER("bad_records", ds->bad_records);
 		COUNTER("unknown_event", ds->unknown_event);
+	}
+	/* Per-CPU losses, for the CPUs that lost any. */
+	for (i = 0; i < a->nlost_cpu && n < MSG_MAX_COUNTERS / 2; i++) {
+		char name[MSG_NAME_LEN];
+
+		if (a->lost_cpu[i] == 0)
+			continue;
+		snprintf(name, sizeof(name), "lost_samples_cpu%zu", i);
+		COUNTER(name, a->lost_cpu[i]);
 	}
 	for (i = 0; i < a->probe_stats.n && n < MSG_MAX_COUNTERS; i++) {
 		char name[MSG_NAME_LEN];
@@ -307,6 +319,10 @@ handle_frame(struct agg *a, const struct frame *f)
 				log_warnx("the kernel lost %llu sample(s)",
 				    (unsigned long long)(total - a->probe_lost));
 			a->probe_lost = total;
+			free(a->lost_cpu);
+			a->lost_cpu = l.lost;
+			a->nlost_cpu = l.n;
+			l.lost = NULL;
 			msg_lost_free(&l);
 			break;
 		}
@@ -490,7 +506,7 @@ main(int argc, char *argv[])
 	char *sets[CONFIG_MAX_SETS];
 	int nsets = 0;
 	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
-	struct timeval stv = { STATS_INTERVAL_S, 0 };
+	struct timeval stv;
 	struct timeval swtv = { 1, 0 }, ctv;
 	struct agg_flow_conf fconf;
 	int ch, lfd, efd, verbose = 1;
@@ -573,6 +589,14 @@ main(int argc, char *argv[])
 	a.release_ev = event_new(a.base, -1, EV_PERSIST, release_cb, &a);
 	a.stats_ev = event_new(a.base, -1, EV_PERSIST, stats_cb, &a);
 	a.sweep_ev = event_new(a.base, -1, EV_PERSIST, sweep_cb, &a);
+	{
+		int64_t iv = cfg.stats_interval != 0 &&
+		    cfg.stats_interval < STATS_INTERVAL_NS ?
+		    cfg.stats_interval : STATS_INTERVAL_NS;
+
+		stv.tv_sec = (time_t)(iv / 1000000000);
+		stv.tv_usec = (suseconds_t)(iv % 1000000000 / 1000);
+	}
 	a.clock_ev = event_new(a.base, -1, EV_PERSIST, clock_cb, &a);
 	ctv.tv_sec = (time_t)(cfg.clock_sync_period / 1000000000);
 	ctv.tv_usec = (suseconds_t)(cfg.clock_sync_period % 1000000000 / 1000);

@@ -44,6 +44,7 @@ struct config_key {
 	size_t		 size;		/* strings */
 	int64_t		 min, max;	/* durations and integers */
 	int64_t		 def;
+	int		 zero_or_second;	/* 0 = off, else at least 1s */
 };
 
 #define O(f)	offsetof(struct sf_config, f)
@@ -52,28 +53,30 @@ struct config_key {
 static const struct config_key keys[] = {
 	/* The system/socket dataset's options, its names and defaults. */
 	{ "socket.flow_inactive_timeout", K_DURATION,
-	    O(flow_inactive_timeout), 0, 100 * MS, 24 * HOUR, 30 * SEC },
+	    O(flow_inactive_timeout), 0, 100 * MS, 24 * HOUR, 30 * SEC, 0 },
 	{ "socket.flow_termination_timeout", K_DURATION,
-	    O(flow_termination_timeout), 0, 0, HOUR, 5 * SEC },
+	    O(flow_termination_timeout), 0, 0, HOUR, 5 * SEC, 0 },
 	{ "socket.socket_inactive_timeout", K_DURATION,
-	    O(socket_inactive_timeout), 0, 100 * MS, 7 * 24 * HOUR, MIN },
+	    O(socket_inactive_timeout), 0, 100 * MS, 7 * 24 * HOUR, MIN, 0 },
 	{ "socket.perf_queue_size", K_INT, O(perf_queue_size), 0,
-	    1, 1 << 24, 4096 },
+	    1, 1 << 24, 4096, 0 },
 	{ "socket.lost_queue_size", K_INT, O(lost_queue_size), 0,
-	    1, 1 << 20, 128 },
+	    1, 1 << 20, 128, 0 },
 	{ "socket.ring_size_exponent", K_INT, O(ring_size_exponent), 0,
-	    1, 14, 7 },
+	    1, 14, 7, 0 },
 	{ "socket.tracefs_path", K_PATH, O(tracefs_path), S(tracefs_path),
-	    0, 0, 0 },
-	{ "socket.enable_ipv6", K_BOOL_AUTO, O(enable_ipv6), 0, 0, 0, -1 },
+	    0, 0, 0, 0 },
+	{ "socket.enable_ipv6", K_BOOL_AUTO, O(enable_ipv6), 0, 0, 0, -1, 0 },
 	{ "socket.clock_max_drift", K_DURATION, O(clock_max_drift), 0,
-	    1 * MS, MIN, 100 * MS },
+	    1 * MS, MIN, 100 * MS, 0 },
 	{ "socket.clock_sync_period", K_DURATION, O(clock_sync_period), 0,
-	    100 * MS, HOUR, 10 * SEC },
+	    100 * MS, HOUR, 10 * SEC, 0 },
 	/* sockflow's own. */
 	{ "sockflow.flow_report_interval", K_DURATION,
-	    O(flow_report_interval), 0, 0, 7 * 24 * HOUR, MIN },
-	{ "sockflow.user", K_NAME, O(user), S(user), 0, 0, 0 },
+	    O(flow_report_interval), 0, 0, 7 * 24 * HOUR, MIN, 1 },
+	{ "sockflow.stats_interval", K_DURATION, O(stats_interval), 0,
+	    0, 24 * HOUR, MIN, 1 },
+	{ "sockflow.user", K_NAME, O(user), S(user), 0, 0, 0, 0 },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -197,6 +200,11 @@ set_value(struct sf_config *c, const char *where, const char *key,
 			seterr(err, errsz, "%s: %s: %s is out of range (%"
 			    PRId64 "ms to %" PRId64 "ms)", where, key, val,
 			    k->min / MS, k->max / MS);
+			return -1;
+		}
+		if (k->zero_or_second && v != 0 && v < SEC) {
+			seterr(err, errsz, "%s: %s: %s is out of range (0s "
+			    "for never, or at least 1s)", where, key, val);
 			return -1;
 		}
 		memcpy(p, &v, sizeof(v));

@@ -32,6 +32,7 @@ struct sf_config {
 	int64_t	clock_max_drift;		/* ns */
 	int64_t	clock_sync_period;		/* ns */
 	int64_t	flow_report_interval;		/* ns, 0 = never */
+	int64_t	stats_interval;			/* ns, 0 = never */
 	char	user[64];			/* "" = sockflow or nobody */
 };
 

@@ -52,6 +52,9 @@ struct enr {
 	uint64_t		 flows;
 	uint64_t		 bad_frames;
 	uint64_t		 refused_peers;
+	int64_t			 stats_interval;	/* ns, 0 = never */
+	int64_t			 stats_written;		/* wall ns */
+	struct msg_stats	 agg_stats;		/* the latest */
 };
 
 static char outbuf[64 * 1024];
@@ -91,6 +94,62 @@ write_flow(struct enr *e, const struct msg_flow *f)
 	fflush(stdout);
 	json_object_put(doc);
 	e->flows++;
+}
+
+/*
+ * The periodic stats document: the aggregator's counters (its own, and
+ * the probe's prefixed probe_, with lost samples per CPU) and the
+ * enricher's, on the same output as the flows.
+ */
+static void
+write_stats(struct enr *e)
+{
+	struct json_object *doc, *ev, *sf, *st, *o;
+	char ts[40];
+	const char *s;
+	size_t i;
+
+	e->stats_written = now_wall();
+	enr_json_time(e->stats_written, ts, sizeof(ts));
+	doc = json_object_new_object();
+	json_object_object_add(doc, "@timestamp", json_object_new_string(ts));
+	ev = json_object_new_object();
+	json_object_object_add(ev, "kind", json_object_new_string("metric"));
+	json_object_object_add(ev, "module",
+	    json_object_new_string("sockflow"));
+	json_object_object_add(ev, "dataset",
+	    json_object_new_string("sockflow.stats"));
+	json_object_object_add(doc, "event", ev);
+	o = json_object_new_object();
+	json_object_object_add(o, "name",
+	    json_object_new_string(e->host.hostname));
+	json_object_object_add(doc, "host", o);
+	sf = json_object_new_object();
+	st = json_object_new_object();
+	o = json_object_new_object();
+	for (i = 0; i < e->agg_stats.n; i++)
+		json_object_object_add(o, e->agg_stats.v[i].name,
+		    json_object_new_int64((int64_t)e->agg_stats.v[i].value));
+	json_object_object_add(st, "aggregator", o);
+	o = json_object_new_object();
+	json_object_object_add(o, "flows_written",
+	    json_object_new_int64((int64_t)e->flows));
+	json_object_object_add(o, "bad_frames",
+	    json_object_new_int64((int64_t)e->bad_frames));
+	json_object_object_add(o, "refused_peers",
+	    json_object_new_int64((int64_t)e->refused_peers));
+	json_object_object_add(o, "processes",
+	    json_object_new_int64((int64_t)enr_procs_count(e->procs)));
+	json_object_object_add(o, "process_table_full",
+	    json_object_new_int64((int64_t)enr_procs_full(e->procs)));
+	json_object_object_add(st, "enricher", o);
+	json_object_object_add(sf, "stats", st);
+	json_object_object_add(doc, "sockflow", sf);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_object_put(doc);
 }
 
 static void
@@ -166,7 +225,11 @@ handle_frame(struct enr *e, const struct frame *f)
 		    &errstr) == -1)
 			break;
 		log_stats(&st);
-		msg_stats_free(&st);
+		msg_stats_free(&e->agg_stats);
+		e->agg_stats = st;
+		if (e->stats_interval != 0 &&
+		    now_wall() - e->stats_written >= e->stats_interval)
+			write_stats(e);
 		return 0;
 	}
 	default:
@@ -207,6 +270,9 @@ agg_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_info("aggregator disconnected");
 		bufferevent_free(e->agg);
 		e->agg = NULL;
+		/* Its last counters, which show any gap, are written now. */
+		if (e->stats_interval != 0 && e->agg_stats.n > 0)
+			write_stats(e);
 		if (e->stopping)
 			exit(0);
 	}
@@ -290,6 +356,7 @@ main(int argc, char *argv[])
 	int ch, lfd, verbose = 1;
 
 	log_init("sockflow-enricher", verbose);
+	memset(&e, 0, sizeof(e));
 	while ((ch = getopt(argc, argv, "a:df:l:o:u:v")) != -1) {
 		switch (ch) {
 		case 'f':
@@ -325,10 +392,11 @@ main(int argc, char *argv[])
 	config_init(&cfg, cfgpath, sets, nsets);
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
+	e.stats_interval = cfg.stats_interval;
+	e.stats_written = now_wall();
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
-	memset(&e, 0, sizeof(e));
 	/* 1. Resources: listener, host facts, the process table. */
 	if ((lfd = sock_listen_fd_from_env()) == -1) {
 		if (listen_path == NULL)

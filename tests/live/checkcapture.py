@@ -19,7 +19,7 @@ import struct
 import sys
 
 out_path, cap_path, truth_path = sys.argv[1:4]
-docs = [json.loads(l) for l in open(out_path)]
+docs = [d for d in (json.loads(l) for l in open(out_path)) if "network" in d]
 errors = []
 
 

@@ -2,13 +2,15 @@
 # Options that change what sockflow reports, on the live pipeline:
 # socket.enable_ipv6=false follows no IPv6 socket; interim reports of a
 # long connection (sockflow.flow_report_interval) come before its final
-# record and carry the totals so far.
+# record and carry the totals so far; stats documents come every
+# sockflow.stats_interval with the aggregator's and the enricher's
+# counters.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
 
 TCPFLOW="$top_builddir/tests/live/tcpflow"
 start_pipeline -o socket.enable_ipv6=false \
-    -o sockflow.flow_report_interval=1s
+    -o sockflow.flow_report_interval=1s -o sockflow.stats_interval=1s
 grep -q "IPv6 off" "$TMP/err.log" || fail "the probe did not turn IPv6 off"
 unshare -n sh -c "
 	ip link set lo up || exit 1
@@ -42,6 +44,20 @@ if sent != sorted(sent) or len(set(sent)) < 2:
     bad.append(f"interim totals do not grow: {sent}")
 if final and interim and final[0]["sockflow"]["source"]["payload_bytes"] < max(sent):
     bad.append("final total below an interim one")
+stats = [d for d in docs if d.get("event", {}).get("dataset") == "sockflow.stats"]
+if len(stats) < 2:
+    bad.append(f"{len(stats)} stats documents in a run of about 5 s, want >= 2")
+else:
+    last = stats[-1]["sockflow"]["stats"]
+    agg, enr = last.get("aggregator", {}), last.get("enricher", {})
+    flows = [d for d in docs if "network" in d]
+    if agg.get("flows", -1) < len(flows):
+        bad.append(f"stats: aggregator flows {agg.get('flows')} < {len(flows)} written")
+    if enr.get("flows_written") != len(flows):
+        bad.append(f"stats: enricher flows_written {enr.get('flows_written')} != {len(flows)}")
+    for k in ("lost_samples", "probe_records", "probe_lost", "reorder_late"):
+        if k not in agg:
+            bad.append(f"stats: no aggregator counter {k}")
 for b in bad:
     print("FAIL:", b)
 print(f"held connection: {len(interim)} interim report(s), totals {sent}")

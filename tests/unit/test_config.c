@@ -40,6 +40,7 @@ test_defaults(void)
 	CHECK(c.clock_max_drift == 100 * MS);
 	CHECK(c.clock_sync_period == 10 * SEC);
 	CHECK(c.flow_report_interval == 60 * SEC);
+	CHECK(c.stats_interval == 60 * SEC);
 	CHECK(c.user[0] == '\0');
 }
 
@@ -62,6 +63,7 @@ test_every_option(void)
 	    "socket.clock_sync_period: 30s\n"
 	    "sockflow:\n"
 	    "  flow_report_interval: 5m\n"
+	    "  stats_interval: 0s\n"
 	    "  user: daemon\n";
 
 	config_defaults(&c);
@@ -77,6 +79,7 @@ test_every_option(void)
 	CHECK(c.clock_max_drift == 250 * MS);
 	CHECK(c.clock_sync_period == 30 * SEC);
 	CHECK(c.flow_report_interval == 300 * SEC);
+	CHECK(c.stats_interval == 0);
 	CHECK(strcmp(c.user, "daemon") == 0);
 
 	/* Nested form of the dataset's keys. */
@@ -167,6 +170,8 @@ test_bad_values(void)
 	bad("socket.tracefs_path: \"/a b\"\n", 1, "bad character");
 	bad("sockflow.user: \"../etc\"\n", 1, "bad user name");
 	bad("socket.flow_timeout: 5s\n", 1, "unknown option socket.flow_timeout");
+	bad("sockflow.stats_interval: 500ms\n", 1, "at least 1s");
+	bad("sockflow.flow_report_interval: 1ms\n", 1, "at least 1s");
 	bad("socket:\n  unknown_thing: 1\n", 2, "unknown option "
 	    "socket.unknown_thing");
 	bad("socket.perf_queue_size: [1, 2]\n", 1, "lists");
