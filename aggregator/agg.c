@@ -67,6 +67,8 @@ struct agg {
 	uint64_t		 refused_peers;
 	uint64_t		 out_dropped;
 	uint64_t		 diag_bad;
+	int			 dump_pass;
+	uint8_t			 dump_proto;
 	uint64_t		 diag_overruns;
 	struct msg_stats	 probe_stats;
 };
@@ -137,6 +139,18 @@ on_diag(const struct agg_diag *d, void *arg)
 }
 
 static void
+on_dump(const struct agg_diag *d, void *arg)
+{
+	struct agg *a = arg;
+	struct agg_diag dd = *d;
+
+	/* Dump answers carry no protocol attribute: it is the request's. */
+	if (dd.proto == 0)
+		dd.proto = a->dump_proto;
+	agg_flows_existing(a->flows, &dd, a->dump_pass, now_mono());
+}
+
+static void
 on_event(const struct agg_event *ev, void *arg)
 {
 	struct agg *a = arg;
@@ -174,6 +188,8 @@ send_stats(struct agg *a)
 	COUNTER("diag_matched", fs->diag_matched);
 	COUNTER("diag_missing", fs->diag_missing);
 	COUNTER("diag_malformed", a->diag_bad);
+	COUNTER("existing_connections", fs->existing);
+	COUNTER("existing_table_full", fs->existing_full);
 	COUNTER("diag_overruns", a->diag_overruns);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
@@ -333,10 +349,21 @@ handle_frame(struct agg *a, const struct frame *f)
 			if (msg_decode_diag(f->payload, f->hdr.len, &dg,
 			    &errstr) == -1)
 				fatalx("probe: bad sock_diag batch: %s", errstr);
-			for (i = 0; i < dg.n; i++)
-				agg_diag_parse(dg.dgram[i], dg.len[i], on_diag,
-				    a, &a->diag_bad);
-			a->diag_overruns = dg.overruns;
+			if (dg.dump_protocol != 0) {
+				/* Listeners first, then the connections. */
+				a->dump_proto = dg.dump_protocol;
+				for (a->dump_pass = 0; a->dump_pass < 2;
+				    a->dump_pass++)
+					for (i = 0; i < dg.n; i++)
+						agg_diag_parse(dg.dgram[i],
+						    dg.len[i], on_dump, a,
+						    &a->diag_bad);
+			} else {
+				for (i = 0; i < dg.n; i++)
+					agg_diag_parse(dg.dgram[i], dg.len[i],
+					    on_diag, a, &a->diag_bad);
+				a->diag_overruns = dg.overruns;
+			}
 			msg_diag_free(&dg);
 			break;
 		}

@@ -137,6 +137,8 @@ struct agg_flow_stats {
 	uint64_t	diag_received;	/* destroy notifications with tcp_info */
 	uint64_t	diag_matched;	/* TCP flows given exact segments */
 	uint64_t	diag_missing;	/* TCP flows ended without them */
+	uint64_t	existing;	/* connections open at start */
+	uint64_t	existing_full;	/* ... not followed */
 };
 /* Timeouts, in ns. */
 struct agg_flow_conf {
@@ -153,6 +155,12 @@ void		 agg_flows_sweep(struct agg_flows *, uint64_t now);
 size_t		 agg_flows_count(const struct agg_flows *);
 /* A sock_diag destroy notification, as it arrives. */
 void		 agg_flows_diag(struct agg_flows *, const struct agg_diag *);
+/*
+ * A socket of the start-up dump; pass 0 learns the listening ports, pass 1
+ * reports each open connection once.
+ */
+void		 agg_flows_existing(struct agg_flows *, const struct agg_diag *,
+		    int pass, uint64_t now);
 void		 agg_flows_free(struct agg_flows *);
 void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */

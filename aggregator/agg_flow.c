@@ -48,6 +48,11 @@
 #define FIB_SLOTS	1024		/* pending route lookups, by tid */
 #define FIB_MAX_AGE	(1000ULL * 1000 * 1000)	/* ns */
 #define DIAG_SLOTS	4096		/* tcp_info of recent closes, by cookie */
+#define EXISTING_CAP	65536		/* connections open at start */
+#define LISTEN_CAP	4096		/* listening ports seen at start */
+#define TCP_LISTEN	10
+#define TCP_TIME_WAIT	6
+#define TCP_NEW_SYN_RECV 12
 
 struct agg_flow {
 	struct agg_flow	*next;
@@ -79,6 +84,7 @@ struct agg_sock {
 	uint32_t	 pid;
 	uint64_t	 cookie;
 	bool		 have_segs;
+	bool		 existing;	/* open before sockflow started */
 	bool		 timestamps;
 	uint32_t	 segs_in, segs_out;
 	uint64_t	 bytes_retrans;
@@ -104,7 +110,21 @@ struct diag_slot {
 	uint64_t	 bytes_retrans;
 };
 
+/* A connection open when sockflow started, from the sock_diag dump. */
+struct existing {
+	struct existing	*next;
+	uint64_t	 cookie;
+	uint8_t		 direction;
+};
+
 struct agg_flows {
+	struct existing		*existing[1024];
+	size_t			 nexisting;
+	struct {
+		uint8_t		 family;
+		uint16_t	 port;
+	}			 listen[LISTEN_CAP];
+	size_t			 nlisten;
 	struct agg_sock		**buckets;
 	struct diag_slot	 diag[DIAG_SLOTS];
 	size_t			 nbuckets;
@@ -177,6 +197,14 @@ agg_flows_free(struct agg_flows *t)
 			n = s->next;
 			sock_free(s);
 		}
+	for (i = 0; i < 1024; i++) {
+		struct existing *e, *en;
+
+		for (e = t->existing[i]; e != NULL; e = en) {
+			en = e->next;
+			free(e);
+		}
+	}
 	free(t->buckets);
 	free(t);
 }
@@ -370,6 +398,7 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	f.cookie = s->cookie;
 	f.samples_lost = s->lost;
 	f.remote_inferred = fl->inferred;
+	f.existing = s->existing;
 	t->stats.flows++;
 	t->flow_cb(&f, t->arg);
 }
@@ -524,6 +553,103 @@ diag_take(struct agg_flows *t, struct agg_sock *s)
 	t->stats.diag_matched++;
 }
 
+static struct existing **
+existing_slot(struct agg_flows *t, uint64_t cookie)
+{
+	struct existing **pp;
+
+	for (pp = &t->existing[cookie % 1024]; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->cookie == cookie)
+			break;
+	return pp;
+}
+
+static int
+is_listening(const struct agg_flows *t, uint8_t family, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < t->nlisten; i++)
+		if (t->listen[i].port == port && t->listen[i].family == family)
+			return 1;
+	return 0;
+}
+
+void
+agg_flows_existing(struct agg_flows *t, const struct agg_diag *d, int pass,
+    uint64_t now)
+{
+	struct existing **pp, *e;
+	struct msg_flow f;
+	size_t iplen = d->family == 4 ? 4 : 16;
+	int64_t off;
+
+	if (d->proto != 6)
+		return;
+	if (pass == 0) {
+		/* First pass: the listening ports, for the direction. */
+		if (d->state == TCP_LISTEN && t->nlisten < LISTEN_CAP) {
+			t->listen[t->nlisten].family = d->family;
+			t->listen[t->nlisten].port = d->sport;
+			t->nlisten++;
+		}
+		return;
+	}
+	if (d->state == TCP_LISTEN || d->state == TCP_TIME_WAIT ||
+	    d->state == TCP_CLOSE || d->state == TCP_NEW_SYN_RECV ||
+	    d->cookie == 0 || d->dport == 0)
+		return;
+	if (*(pp = existing_slot(t, d->cookie)) != NULL)
+		return;
+	if (t->nexisting >= EXISTING_CAP || (e = calloc(1, sizeof(*e))) ==
+	    NULL) {
+		t->stats.existing_full++;
+		return;
+	}
+	e->cookie = d->cookie;
+	/* A local port something listens on: the peer connected to us. */
+	e->direction = is_listening(t, d->family, d->sport) ?
+	    FLOW_DIR_INBOUND : FLOW_DIR_OUTBOUND;
+	*pp = e;
+	t->nexisting++;
+	t->stats.existing++;
+
+	/* Reported now, with its tuple; its end comes with its destroy. */
+	memset(&f, 0, sizeof(f));
+	f.family = d->family;
+	f.transport = 6;
+	f.direction = e->direction;
+	memcpy(f.local.ip, d->src, iplen);
+	memcpy(f.remote.ip, d->dst, iplen);
+	f.local.port = d->sport;
+	f.remote.port = d->dport;
+	f.local_ip_known = f.remote_known = true;
+	off = agg_mono_to_wall(0);
+	f.start_ns = f.end_ns = (int64_t)now + off;
+	f.cookie = d->cookie;
+	f.tcp_state = d->state;
+	f.existing = true;
+	t->stats.flows++;
+	t->flow_cb(&f, t->arg);
+}
+
+/* A socket that ends: was it open when sockflow started? */
+static void
+existing_take(struct agg_flows *t, struct agg_sock *s)
+{
+	struct existing **pp, *e;
+
+	if (s->saw_start || s->cookie == 0 ||
+	    *(pp = existing_slot(t, s->cookie)) == NULL)
+		return;
+	e = *pp;
+	s->existing = true;
+	s->direction = e->direction;
+	*pp = e->next;
+	free(e);
+	t->nexisting--;
+}
+
 static void
 on_destroy(struct agg_flows *t, const struct agg_event *ev)
 {
@@ -549,7 +675,13 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 		set_tuple(s, ev, true);
 	s->cookie = ev->u.st.cookie;
 	s->last = ev->time;
-	diag_take(t, s);
+	existing_take(t, s);
+	/*
+	 * tcp_info counts a connection's whole life; for one open before
+	 * sockflow started that would not match the payload sockflow saw.
+	 */
+	if (!s->existing)
+		diag_take(t, s);
 	sock_end(t, s, ev->time, true);
 }
 

@@ -218,6 +218,9 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 	if (!f->remote_known)
 		json_object_object_add(sf, "remote_unknown",
 		    json_object_new_boolean(1));
+	if (f->existing)
+		json_object_object_add(sf, "existing",
+		    json_object_new_boolean(1));
 	if (f->remote_inferred)
 		json_object_object_add(sf, "remote_inferred",
 		    json_object_new_boolean(1));

@@ -416,6 +416,11 @@ main(int argc, char *argv[])
 
 	/* 4. Start sampling and run. */
 	perf_enable(&p.perf);
+	/*
+	 * After the events are on, so that no connection falls between the
+	 * dump and the first sample: what is open now, with its tuple.
+	 */
+	diag_dump(use_v6, on_diag, &p);
 	log_info("tracepoint backend: %zu event(s) on %d cpu(s), IPv6 %s, "
 	    "tracefs %s", nevents, ncpus, use_v6 ? "on" : "off", tracefs);
 	event_base_dispatch(p.base);

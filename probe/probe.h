@@ -57,6 +57,10 @@ int		 diag_open(void);
 size_t		 diag_read(int fd, uint64_t *overruns,
 		    void (*cb)(const struct msg_diag *, void *), void *arg);
 
+/* Dump the TCP sockets open now (IPv6 too when v6) to cb. */
+void		 diag_dump(int v6, void (*cb)(const struct msg_diag *, void *),
+		    void *arg);
+
 /* probe_privs.c */
 void		 probe_privs_drop(void);
 

@@ -444,6 +444,7 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.cookie = f->cookie;
 	m.samples_lost = f->samples_lost;
 	m.remote_inferred = f->remote_inferred;
+	m.existing = f->existing;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -495,6 +496,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->cookie = m->cookie;
 		out->samples_lost = m->samples_lost;
 		out->remote_inferred = m->remote_inferred;
+		out->existing = m->existing;
 		rv = 0;
 	}
 	if (rv == -1)
@@ -658,6 +660,7 @@ msg_encode_diag(const struct msg_diag *d, size_t *lenp)
 	m.n_datagrams = d->n;
 	m.datagrams = b;
 	m.overruns = d->overruns;
+	m.dump_protocol = d->dump_protocol;
 	buf = frame_pack(FRAME_DIAG, &m.base, lenp);
 	free(b);
 	return buf;
@@ -690,8 +693,14 @@ msg_decode_diag(const uint8_t *p, size_t len, struct msg_diag *out,
 		*errstr = "diag: too many datagrams";
 		goto fail;
 	}
-	if (m->n_datagrams == 0 && m->overruns == 0) {
+	if (m->n_datagrams == 0 && m->overruns == 0 &&
+	    m->dump_protocol == 0) {
 		*errstr = "diag: empty batch";
+		goto fail;
+	}
+	if (m->dump_protocol != 0 && m->dump_protocol != 6 &&
+	    m->dump_protocol != 17) {
+		*errstr = "diag: bad dump protocol";
 		goto fail;
 	}
 	for (i = 0; i < m->n_datagrams; i++)
@@ -718,6 +727,7 @@ msg_decode_diag(const uint8_t *p, size_t len, struct msg_diag *out,
 		out->len[i] = m->datagrams[i].len;
 	}
 	out->overruns = m->overruns;
+	out->dump_protocol = (uint8_t)m->dump_protocol;
 	sockflow__diag_batch__free_unpacked(m, NULL);
 	return 0;
  fail:

@@ -61,6 +61,7 @@ struct msg_diag {
 	size_t		*len;
 	size_t		n;
 	uint64_t	overruns;
+	uint8_t		dump_protocol;	/* 6 or 17: a dump answer */
 };
 
 struct msg_lost {
@@ -107,6 +108,7 @@ struct msg_flow {
 	uint64_t	cookie;
 	bool		samples_lost;
 	bool		remote_inferred;
+	bool		existing;
 };
 
 enum process_event_kind {

@@ -915,6 +915,58 @@ test_diag(struct agg_decoder *d)
 }
 
 static void
+test_existing(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	struct agg_diag lst, c1, c2;
+	uint8_t rec[512];
+	struct st e = outbound4[4];
+	int pass;
+
+	memset(&lst, 0, sizeof(lst));
+	lst.family = 4;
+	lst.proto = 6;
+	lst.state = 10;
+	lst.sport = 80;
+	lst.cookie = 1;
+	c1 = lst;
+	c1.state = 1;
+	c1.sport = 80;
+	c1.dport = 50000;
+	c1.cookie = 11;
+	c2 = c1;
+	c2.sport = 40000;
+	c2.dport = 80;
+	c2.cookie = 12;
+	reset();
+	/* The dump lists a connection before the listener it came to. */
+	for (pass = 0; pass < 2; pass++) {
+		agg_flows_existing(t, &c1, pass, 100);
+		agg_flows_existing(t, &c2, pass, 100);
+		agg_flows_existing(t, &lst, pass, 100);
+	}
+	CHECK(nflows == 2 && agg_flows_stats(t)->existing == 2);
+	CHECK(flows[0].existing && !flows[0].final && flows[0].cookie == 11);
+	CHECK(flows[0].direction == FLOW_DIR_INBOUND);
+	CHECK(flows[0].local.port == 80 && flows[0].remote.port == 50000);
+	CHECK(flows[1].direction == FLOW_DIR_OUTBOUND);
+	/* The same connection again (a second dump) is not reported twice. */
+	agg_flows_existing(t, &c2, 1, 200);
+	CHECK(nflows == 2);
+
+	/* Its end: traffic since start, then destroy with its cookie. */
+	reset();
+	push(d, t, rec, io_sample(rec, 0, outbound4[0].sk, 6, 25, 0, 100, 300));
+	e.time = 400;
+	push(d, t, rec, destroy_sample(rec, &e, 12));
+	CHECK(nflows == 1 && flows[0].existing && flows[0].final);
+	CHECK(flows[0].direction == FLOW_DIR_OUTBOUND && !flows[0].complete);
+	CHECK(flows[0].local.bytes == 25 && flows[0].pid == 100);
+	CHECK(flows[0].packet_source == FLOW_PKTS_NONE);
+	agg_flows_free(t);
+}
+
+static void
 test_timeouts(struct agg_decoder *d)
 {
 	struct agg_flow_conf c;
@@ -1055,6 +1107,7 @@ main(void)
 	test_reorder(d);
 	test_udp(d);
 	test_diag(d);
+	test_existing(d);
 	test_timeouts(d);
 	test_termination(d);
 	test_clock();
