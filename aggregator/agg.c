@@ -452,25 +452,33 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	bufferevent_enable(a->probe, EV_READ);
 }
 
+/* Samples older than this are in order: no CPU can still deliver one. */
+static uint64_t
+ordered_until(void)
+{
+	uint64_t now = now_mono();
+
+	return now > REORDER_HORIZON_NS ? now - REORDER_HORIZON_NS : 0;
+}
+
 static void
 release_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agg *a = arg;
-	uint64_t now = now_mono();
 
-	if (now > REORDER_HORIZON_NS)
-		agg_reorder_release(a->reorder, now - REORDER_HORIZON_NS);
+	agg_reorder_release(a->reorder, ordered_until());
 }
 
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agg *a = arg;
-	uint64_t now = now_mono();
+
+	uint64_t until = ordered_until();
 
 	/* Only what the reorder buffer has released is final enough. */
-	if (now > REORDER_HORIZON_NS)
-		agg_flows_sweep(a->flows, now - REORDER_HORIZON_NS);
+	if (until != 0)
+		agg_flows_sweep(a->flows, until);
 }
 
 static void

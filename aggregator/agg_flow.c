@@ -793,6 +793,20 @@ udp_flow_for(struct agg_flows *t, struct agg_sock *s, bool have_remote,
 	return f;
 }
 
+/* A send or receive: its bytes and one more call (or datagram). */
+static void
+flow_count(struct agg_flow *f, const struct agg_event *ev)
+{
+	if (ev->kind == AEV_SEND) {
+		f->tx_bytes += ev->u.io.bytes;
+		f->tx_pkts++;
+	} else {
+		f->rx_bytes += ev->u.io.bytes;
+		f->rx_pkts++;
+	}
+	f->last = ev->time;
+}
+
 static void
 on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
     bool have_key, const struct fib_key *kp)
@@ -833,14 +847,7 @@ on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
 	}
 	if (f == NULL)
 		return;
-	if (send) {
-		f->tx_bytes += ev->u.io.bytes;
-		f->tx_pkts++;
-	} else {
-		f->rx_bytes += ev->u.io.bytes;
-		f->rx_pkts++;
-	}
-	f->last = ev->time;
+	flow_count(f, ev);
 }
 
 static void
@@ -880,14 +887,7 @@ on_io(struct agg_flows *t, const struct agg_event *ev)
 	}
 	if ((f = tcp_flow(t, s, ev->time)) == NULL)
 		return;
-	if (ev->kind == AEV_SEND) {
-		f->tx_bytes += ev->u.io.bytes;
-		f->tx_pkts++;
-	} else {
-		f->rx_bytes += ev->u.io.bytes;
-		f->rx_pkts++;
-	}
-	f->last = ev->time;
+	flow_count(f, ev);
 }
 
 static void
