@@ -91,7 +91,6 @@ write_flow(struct enr *e, const struct msg_flow *f)
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	fputs(s, stdout);
 	fputc('\n', stdout);
-	fflush(stdout);
 	json_object_put(doc);
 	e->flows++;
 }
@@ -252,9 +251,13 @@ agg_read_cb(struct bufferevent *bev, void *arg)
 		int r = handle_frame(e, &f);
 
 		frame_clear(&f);
-		if (r == -1)
+		if (r == -1) {
+			fflush(stdout);
 			return;
+		}
 	}
+	/* One write for everything this read brought, not one per line. */
+	fflush(stdout);
 	if (rv == -1)
 		drop_peer(e, errstr);
 }

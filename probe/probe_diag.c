@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "log.h"
 #include "probe.h"
 #include "xmalloc.h"
@@ -28,6 +29,58 @@
 #define DIAG_RCVBUF	(8 * 1024 * 1024)
 #define DIAG_DGRAM_MAX	(64 * 1024)
 #define DIAG_BATCH_MAX	256
+/* Bytes of datagrams in one batch: the frame's maximum, less overhead. */
+#define DIAG_BATCH_BYTES	(FRAME_MAX_PAYLOAD - 16 * DIAG_BATCH_MAX - 64)
+
+/*
+ * Datagrams waiting to be handed over; flushed when one more would not
+ * fit in a frame, and at the end of a read.
+ */
+struct diag_batch {
+	uint8_t		*bufs[DIAG_BATCH_MAX];
+	size_t		 lens[DIAG_BATCH_MAX];
+	size_t		 n, bytes;
+	uint8_t		 dump_protocol;
+	uint64_t	 overruns;
+};
+
+static void
+batch_flush(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
+    void *arg)
+{
+	struct msg_diag d;
+
+	memset(&d, 0, sizeof(d));
+	d.dgram = b->bufs;
+	d.len = b->lens;
+	d.n = b->n;
+	d.overruns = b->overruns;
+	d.dump_protocol = b->dump_protocol;
+	if (d.n > 0 || d.dump_protocol != 0)
+		cb(&d, arg);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+/* The next free buffer, flushing first when the batch is full. */
+static uint8_t *
+batch_next(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
+    void *arg)
+{
+	if (b->n == DIAG_BATCH_MAX || b->bytes + DIAG_DGRAM_MAX >
+	    DIAG_BATCH_BYTES)
+		batch_flush(b, cb, arg);
+	if (b->bufs[b->n] == NULL)
+		b->bufs[b->n] = xcalloc(1, DIAG_DGRAM_MAX);
+	return b->bufs[b->n];
+}
+
+static void
+batch_add(struct diag_batch *b, size_t len)
+{
+	b->lens[b->n++] = len;
+	b->bytes += len;
+}
 
 int
 diag_open(void)
@@ -57,17 +110,16 @@ size_t
 diag_read(int fd, uint64_t *overruns, void (*cb)(const struct msg_diag *,
     void *), void *arg)
 {
-	static uint8_t *bufs[DIAG_BATCH_MAX];
-	static size_t lens[DIAG_BATCH_MAX];
-	struct msg_diag d;
-	size_t total = 0, n = 0;
+	static struct diag_batch b;
+	size_t total = 0;
 	ssize_t r;
 
-	memset(&d, 0, sizeof(d));
+	b.dump_protocol = 0;
 	for (;;) {
-		if (bufs[n] == NULL)
-			bufs[n] = xcalloc(1, DIAG_DGRAM_MAX);
-		r = recv(fd, bufs[n], DIAG_DGRAM_MAX, MSG_DONTWAIT);
+		uint8_t *buf = batch_next(&b, cb, arg);
+
+		b.overruns = *overruns;
+		r = recv(fd, buf, DIAG_DGRAM_MAX, MSG_DONTWAIT);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -82,24 +134,12 @@ diag_read(int fd, uint64_t *overruns, void (*cb)(const struct msg_diag *,
 		}
 		if (r == 0)
 			break;
-		lens[n++] = (size_t)r;
+		batch_add(&b, (size_t)r);
 		total++;
-		if (n == DIAG_BATCH_MAX) {
-			d.dgram = bufs;
-			d.len = lens;
-			d.n = n;
-			d.overruns = *overruns;
-			cb(&d, arg);
-			n = 0;
-		}
 	}
-	if (n > 0) {
-		d.dgram = bufs;
-		d.len = lens;
-		d.n = n;
-		d.overruns = *overruns;
-		cb(&d, arg);
-	}
+	b.overruns = *overruns;
+	if (b.n > 0)
+		batch_flush(&b, cb, arg);
 	return total;
 }
 
@@ -116,10 +156,8 @@ dump_one(int fd, int family, int proto,
 		struct nlmsghdr		h;
 		struct inet_diag_req_v2	r;
 	} req;
-	static uint8_t *bufs[DIAG_BATCH_MAX];
-	static size_t lens[DIAG_BATCH_MAX];
-	struct msg_diag d;
-	size_t n = 0, total = 0;
+	static struct diag_batch b;
+	size_t total = 0;
 	int done = 0;
 
 	memset(&req, 0, sizeof(req));
@@ -129,23 +167,23 @@ dump_one(int fd, int family, int proto,
 	req.h.nlmsg_seq = (uint32_t)(family * 100 + proto);
 	req.r.sdiag_family = (uint8_t)family;
 	req.r.sdiag_protocol = (uint8_t)proto;
-	req.r.idiag_states = ~0U;
+	/* Every state but those of connections already over. */
+	req.r.idiag_states = ~((1U << 6) | (1U << 7) | (1U << 12));
 	if (proto == IPPROTO_TCP)
 		req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
 	if (send(fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req)) {
 		log_warn("sock_diag dump request");
 		return;
 	}
-	memset(&d, 0, sizeof(d));
-	d.dump_protocol = (uint8_t)proto;
+	b.dump_protocol = (uint8_t)proto;
+	b.overruns = 0;
 	/* Bounded: a dump of more than this many datagrams is cut. */
 	while (!done && total < 100000) {
+		uint8_t *buf = batch_next(&b, cb, arg);
 		ssize_t r;
 		size_t off;
 
-		if (bufs[n] == NULL)
-			bufs[n] = xcalloc(1, DIAG_DGRAM_MAX);
-		r = recv(fd, bufs[n], DIAG_DGRAM_MAX, 0);
+		r = recv(fd, buf, DIAG_DGRAM_MAX, 0);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -155,7 +193,7 @@ dump_one(int fd, int family, int proto,
 		for (off = 0; off + sizeof(struct nlmsghdr) <= (size_t)r;) {
 			struct nlmsghdr h;
 
-			memcpy(&h, bufs[n] + off, sizeof(h));
+			memcpy(&h, buf + off, sizeof(h));
 			if (h.nlmsg_type == NLMSG_DONE ||
 			    h.nlmsg_type == NLMSG_ERROR)
 				done = 1;
@@ -163,20 +201,10 @@ dump_one(int fd, int family, int proto,
 				break;
 			off += NLMSG_ALIGN(h.nlmsg_len);
 		}
-		lens[n++] = (size_t)r;
+		batch_add(&b, (size_t)r);
 		total++;
-		if (n == DIAG_BATCH_MAX) {
-			d.dgram = bufs;
-			d.len = lens;
-			d.n = n;
-			cb(&d, arg);
-			n = 0;
-		}
 	}
-	d.dgram = bufs;
-	d.len = lens;
-	d.n = n;
-	cb(&d, arg);
+	batch_flush(&b, cb, arg);
 }
 
 void

@@ -1,0 +1,153 @@
+/*
+ * Workload generator for sockflow's benchmark: N short TCP connections on
+ * loopback with known bytes each way, or M UDP request/response pairs,
+ * as fast as possible or paced at a rate. The server runs in a child
+ * process; the client in this one. Prints what it did and the CPU time and
+ * wall time of both:
+ *	mode=tcp n=N bytes=B wall_s=W cpu_s=C
+ * Usage: flowgen tcp|udp N BYTES PORT [RATE_PER_S]
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+xfer(int fd, char *buf, size_t n, int out)
+{
+	size_t done = 0;
+	ssize_t r;
+
+	while (done < n) {
+		r = out ? write(fd, buf + done, n - done) :
+		    read(fd, buf + done, n - done);
+		if (r <= 0) {
+			perror(out ? "write" : "read");
+			exit(1);
+		}
+		done += (size_t)r;
+	}
+}
+
+static double
+cpu_s(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sockaddr_in sin;
+	int tcp, n, port, lfd, fd, one = 1, i, st;
+	size_t bytes;
+	double rate = 0, t0, t1, next;
+	char *buf;
+	pid_t srv;
+
+	if (argc < 5)
+		return 2;
+	tcp = strcmp(argv[1], "tcp") == 0;
+	n = atoi(argv[2]);
+	bytes = (size_t)atol(argv[3]);
+	port = atoi(argv[4]);
+	if (argc > 5)
+		rate = atof(argv[5]);
+	if ((buf = calloc(1, bytes + 1)) == NULL)
+		return 1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+	lfd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		perror("bind");
+		return 1;
+	}
+	if (tcp && listen(lfd, 1024) == -1)
+		return 1;
+	if ((srv = fork()) == 0) {
+		for (i = 0; i < n; i++) {
+			if (tcp) {
+				if ((fd = accept(lfd, NULL, NULL)) == -1)
+					_exit(1);
+				xfer(fd, buf, bytes, 0);
+				xfer(fd, buf, bytes, 1);
+				close(fd);
+			} else {
+				struct sockaddr_storage ss;
+				socklen_t sl = sizeof(ss);
+				ssize_t r = recvfrom(lfd, buf, bytes, 0,
+				    (struct sockaddr *)&ss, &sl);
+
+				if (r > 0)
+					sendto(lfd, buf, (size_t)r, 0,
+					    (struct sockaddr *)&ss, sl);
+			}
+		}
+		_exit(0);
+	}
+	close(tcp ? lfd : -1);
+	t0 = now_s();
+	next = t0;
+	if (!tcp) {
+		struct timeval tv = { 1, 0 };
+
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	for (i = 0; i < n; i++) {
+		if (rate > 0) {
+			next += 1.0 / rate;
+			while (now_s() < next)
+				;
+		}
+		if (tcp) {
+			if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+			    connect(fd, (struct sockaddr *)&sin,
+			    sizeof(sin)) == -1) {
+				perror("connect");
+				return 1;
+			}
+			xfer(fd, buf, bytes, 1);
+			xfer(fd, buf, bytes, 0);
+			close(fd);
+		} else {
+			sendto(fd, buf, bytes, 0, (struct sockaddr *)&sin,
+			    sizeof(sin));
+			if (recv(fd, buf, bytes, 0) <= 0) {
+				fprintf(stderr, "udp reply %d lost\n", i);
+				kill(srv, SIGTERM);
+				break;
+			}
+		}
+	}
+	waitpid(srv, &st, 0);
+	t1 = now_s();
+	printf("mode=%s n=%d bytes=%zu wall_s=%.3f cpu_s=%.3f\n", argv[1], n,
+	    bytes, t1 - t0, cpu_s(RUSAGE_SELF) + cpu_s(RUSAGE_CHILDREN));
+	return 0;
+}
