@@ -34,8 +34,12 @@
 
 #define SOCK_TABLE_CAP		(256 * 1024)
 #define RELEASE_INTERVAL_MS	50
-/* The probe drains every 100 ms; wait longer than that for stragglers. */
-#define REORDER_HORIZON_NS	(300ULL * 1000 * 1000)
+/*
+ * Events are released in time order once every CPU's ring is drained past
+ * them (the probe says so with each drain). Should a CPU fall silent, its
+ * stragglers are not waited for longer than this.
+ */
+#define REORDER_HORIZON_NS	(2000ULL * 1000 * 1000)
 /* Counters go to the enricher this often, whatever it does with them. */
 #define STATS_INTERVAL_NS	(10LL * 1000000000)
 #define STOP_TIMEOUT_S		5
@@ -68,6 +72,10 @@ struct agg {
 	uint64_t		 out_dropped;
 	uint64_t		 diag_bad;
 	int			 dump_pass;
+	uint64_t		*drained;	/* per CPU id, 0 = not yet */
+	uint32_t		 ncpus;		/* as the probe announced */
+	uint32_t		 ndrained;	/* CPUs that said so */
+	uint64_t		 ordered;	/* released up to here */
 	uint8_t			 dump_proto;
 	uint64_t		 diag_overruns;
 	struct msg_stats	 probe_stats;
@@ -187,6 +195,7 @@ send_stats(struct agg *a)
 	COUNTER("diag_received", fs->diag_received);
 	COUNTER("diag_matched", fs->diag_matched);
 	COUNTER("diag_missing", fs->diag_missing);
+	COUNTER("diag_evicted", fs->diag_evicted);
 	COUNTER("diag_malformed", a->diag_bad);
 	COUNTER("existing_connections", fs->existing);
 	COUNTER("existing_table_full", fs->existing_full);
@@ -253,6 +262,49 @@ finish(struct agg *a)
 	exit(0);
 }
 
+/* Release everything up to t, in order, and remember how far. */
+static void
+release_upto(struct agg *a, uint64_t t)
+{
+	if (t <= a->ordered)
+		return;
+	agg_reorder_release(a->reorder, t);
+	a->ordered = t;
+}
+
+/* A CPU's ring was drained up to t: what all CPUs are past is in order. */
+static void
+drained(struct agg *a, uint32_t cpu, uint64_t t)
+{
+	uint64_t min = UINT64_MAX;
+	uint32_t i;
+
+	if (cpu >= MSG_MAX_CPUS || t == 0)
+		return;
+	if (a->drained[cpu] == 0)
+		a->ndrained++;
+	if (t > a->drained[cpu])
+		a->drained[cpu] = t;
+	if (a->ndrained < a->ncpus)
+		return;
+	for (i = 0; i < MSG_MAX_CPUS; i++)
+		if (a->drained[i] != 0 && a->drained[i] < min)
+			min = a->drained[i];
+	if (min != UINT64_MAX)
+		release_upto(a, min);
+}
+
+static void
+release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agg *a = arg;
+	uint64_t now = now_mono();
+
+	/* A CPU that stopped reporting is not waited for for ever. */
+	if (now > REORDER_HORIZON_NS)
+		release_upto(a, now - REORDER_HORIZON_NS);
+}
+
 static void
 handle_samples(struct agg *a, const struct msg_samples *s)
 {
@@ -301,6 +353,9 @@ handle_frame(struct agg *a, const struct frame *f)
 		if (msg_decode_formats(f->payload, f->hdr.len, &fm,
 		    &errstr) == -1)
 			fatalx("probe: bad formats: %s", errstr);
+		a->ncpus = fm.ncpus;
+		a->ndrained = 0;
+		memset(a->drained, 0, MSG_MAX_CPUS * sizeof(*a->drained));
 		a->dec = agg_decoder_new(&fm, err, sizeof(err));
 		msg_formats_free(&fm);
 		if (a->dec == NULL)
@@ -318,6 +373,7 @@ handle_frame(struct agg *a, const struct frame *f)
 			    &errstr) == -1)
 				fatalx("probe: bad samples: %s", errstr);
 			handle_samples(a, &s);
+			drained(a, s.cpu, s.drained_until);
 			msg_samples_free(&s);
 			break;
 		}
@@ -452,29 +508,11 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	bufferevent_enable(a->probe, EV_READ);
 }
 
-/* Samples older than this are in order: no CPU can still deliver one. */
-static uint64_t
-ordered_until(void)
-{
-	uint64_t now = now_mono();
-
-	return now > REORDER_HORIZON_NS ? now - REORDER_HORIZON_NS : 0;
-}
-
-static void
-release_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct agg *a = arg;
-
-	agg_reorder_release(a->reorder, ordered_until());
-}
-
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agg *a = arg;
-
-	uint64_t until = ordered_until();
+	uint64_t until = a->ordered;
 
 	/* Only what the reorder buffer has released is final enough. */
 	if (until != 0)
@@ -607,6 +645,8 @@ main(int argc, char *argv[])
 	fconf.report_interval = (uint64_t)cfg.flow_report_interval;
 	if ((a.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	if ((a.drained = calloc(MSG_MAX_CPUS, sizeof(*a.drained))) == NULL)
+		fatalx("out of memory");
 	agg_clock_init(cfg.clock_max_drift);
 	agg_clock_sync();
 	if ((a.reorder = agg_reorder_new((size_t)cfg.perf_queue_size, on_event,

@@ -137,6 +137,7 @@ struct agg_flow_stats {
 	uint64_t	diag_received;	/* destroy notifications with tcp_info */
 	uint64_t	diag_matched;	/* TCP flows given exact segments */
 	uint64_t	diag_missing;	/* TCP flows ended without them */
+	uint64_t	diag_evicted;	/* replaced before their flow ended */
 	uint64_t	existing;	/* connections open at start */
 	uint64_t	existing_full;	/* ... not followed */
 };

@@ -47,7 +47,11 @@
 #define MAX_UDP_FLOWS	64		/* remotes followed per socket */
 #define FIB_SLOTS	1024		/* pending route lookups, by tid */
 #define FIB_MAX_AGE	(1000ULL * 1000 * 1000)	/* ns */
-#define DIAG_SLOTS	4096		/* tcp_info of recent closes, by cookie */
+/*
+ * tcp_info of recent closes, by cookie: enough for the closes of the
+ * reorder horizon at tens of thousands of connections a second.
+ */
+#define DIAG_SLOTS	65536
 #define EXISTING_CAP	65536		/* connections open at start */
 #define LISTEN_CAP	4096		/* listening ports seen at start */
 #define TCP_LISTEN	10
@@ -509,7 +513,7 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 static struct diag_slot *
 diag_slot(struct agg_flows *t, uint64_t cookie)
 {
-	return &t->diag[(cookie * 0x9e3779b97f4a7c15ULL) >> 52];
+	return &t->diag[(cookie * 0x9e3779b97f4a7c15ULL) >> 48];
 }
 
 void
@@ -522,6 +526,8 @@ agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
 		return;
 	t->stats.diag_received++;
 	sl = diag_slot(t, d->cookie);
+	if (sl->cookie != 0 && sl->cookie != d->cookie)
+		t->stats.diag_evicted++;
 	sl->cookie = d->cookie;
 	sl->segs_in = d->segs_in;
 	sl->segs_out = d->segs_out;

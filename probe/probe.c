@@ -87,7 +87,6 @@ struct probe {
 	struct perf_set		 perf;
 	struct event		**ring_ev;
 	struct event		*drain_ev;
-	struct event		*diag_ev;
 	int			 diag_fd;
 	uint64_t		 diag_overruns;
 	uint64_t		 diag_sent_overruns;
@@ -230,25 +229,31 @@ send_stats(struct probe *p)
 	send_frame(p, frame, len, "stats");
 }
 
+/*
+ * One drain cycle. The sock_diag socket first: the notification of a
+ * socket destroyed before the rings are read is then ahead of the destroy
+ * sample, which the aggregator needs when it ends the flow. It is read
+ * here, not on every notification: a wake-up per closed socket would cost
+ * more than the reading, and its 8 MiB buffer holds far more than a cycle
+ * of closes. Then every ring, so that all CPUs' drain marks move together
+ * and the aggregator holds about one cycle of samples to order them.
+ */
 static void
 drain_all(struct probe *p)
 {
 	int i;
 
+	diag_cb(p->diag_fd, EV_READ, p);
 	for (i = 0; i < p->perf.nrings; i++)
 		drain_ring(p, i);
 	send_lost(p);
 }
 
+/* One ring reached its watermark: a cycle for all of them. */
 static void
 ring_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct probe *p = arg;
-	int i;
-
-	for (i = 0; i < p->perf.nrings; i++)
-		if (perf_ring_fd(&p->perf, i) == fd)
-			drain_ring(p, i);
+	drain_all(arg);
 }
 
 static void
@@ -270,7 +275,6 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	log_info("signal %d: final drain and exit", (int)sig);
 	drain_all(p);
-	diag_cb(p->diag_fd, EV_READ, p);
 	send_stats(p);
 	sock_flush_blocking(p->out);
 	perf_close(&p->perf);
@@ -387,10 +391,6 @@ main(int argc, char *argv[])
 			fatalx("ring event");
 	}
 	p.drain_ev = event_new(p.base, -1, EV_PERSIST, drain_timer_cb, &p);
-	p.diag_ev = event_new(p.base, p.diag_fd, EV_READ | EV_PERSIST, diag_cb,
-	    &p);
-	if (p.diag_ev == NULL || event_add(p.diag_ev, NULL) == -1)
-		fatalx("sock_diag event");
 	p.sigterm_ev = evsignal_new(p.base, SIGTERM, signal_cb, &p);
 	p.sigint_ev = evsignal_new(p.base, SIGINT, signal_cb, &p);
 	if (p.drain_ev == NULL || event_add(p.drain_ev, &tv) == -1 ||

@@ -28,6 +28,9 @@
 #include "probe.h"
 #include "xmalloc.h"
 
+/* How far behind "now" a drained ring is declared complete. */
+#define DRAIN_MARGIN_NS	(5ULL * 1000 * 1000)
+
 /* Room for one batch: the frame's maximum less protobuf overhead. */
 #define BATCH_MAX	(FRAME_MAX_PAYLOAD - 64)
 
@@ -236,17 +239,25 @@ ring_copy(const struct perf_ring *r, uint64_t pos, void *dst, size_t len)
 	}
 }
 
+/*
+ * Hand a batch over; the last one of a drain also says up to when the
+ * ring is drained (and goes even when empty), which lets the aggregator
+ * put the CPUs' streams in order without waiting longer than needed.
+ */
 static void
-batch_flush(struct perf_ring *r, perf_batch_cb cb, void *arg)
+batch_flush(struct perf_ring *r, perf_batch_cb cb, void *arg,
+    uint64_t drained_until)
 {
 	struct msg_samples s;
 
-	if (r->batchn == 0)
+	if (r->batchn == 0 && drained_until == 0)
 		return;
+	memset(&s, 0, sizeof(s));
 	s.cpu = (uint32_t)r->cpu;
 	s.records = r->batch;
 	s.len = r->batchlen;
 	s.nrecords = r->batchn;
+	s.drained_until = drained_until;
 	cb(&s, arg);
 	r->batchlen = 0;
 	r->batchn = 0;
@@ -257,9 +268,18 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 {
 	struct perf_ring *r = &ps->rings[idx];
 	struct perf_event_header h;
-	uint64_t head, tail;
+	struct timespec ts;
+	uint64_t head, tail, until;
 	size_t n = 0;
 
+	/*
+	 * Every sample stamped before now is in the ring once its writer
+	 * publishes it, which takes microseconds; a margin covers a writer
+	 * on another CPU caught between the two.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	until = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	until = until > DRAIN_MARGIN_NS ? until - DRAIN_MARGIN_NS : 1;
 	head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
 	tail = r->meta->data_tail;
 	if (head - tail > r->datasz) {
@@ -284,7 +304,7 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 			r->lost += lost;
 		}
 		if (r->batchlen + h.size > BATCH_MAX)
-			batch_flush(r, cb, arg);
+			batch_flush(r, cb, arg, 0);
 		ring_copy(r, tail, r->batch + r->batchlen, h.size);
 		r->batchlen += h.size;
 		r->batchn++;
@@ -292,6 +312,6 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 		n++;
 	}
 	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
-	batch_flush(r, cb, arg);
+	batch_flush(r, cb, arg, until);
 	return n;
 }

@@ -282,6 +282,7 @@ msg_encode_samples(const struct msg_samples *s, size_t *lenp)
 	m.records.data = s->records;
 	m.records.len = s->len;
 	m.nrecords = s->nrecords;
+	m.drained_until = s->drained_until;
 	return frame_pack(FRAME_SAMPLES, &m.base, lenp);
 }
 
@@ -329,14 +330,18 @@ msg_decode_samples(const uint8_t *p, size_t len, struct msg_samples *out,
 		return -1;
 	if (m->cpu >= MSG_MAX_CPUS)
 		*errstr = "samples: bad cpu";
-	else if (m->records.len == 0 || m->nrecords == 0)
+	else if ((m->records.len == 0 || m->nrecords == 0) &&
+	    (m->records.len != 0 || m->nrecords != 0 || m->drained_until == 0))
 		*errstr = "samples: empty batch";
 	else if (!records_ok(m->records.data, m->records.len, m->nrecords))
 		*errstr = "samples: bad record framing";
-	else if ((out->records = malloc(m->records.len)) == NULL)
+	else if ((out->records = malloc(m->records.len ? m->records.len :
+	    1)) == NULL)
 		*errstr = "samples: out of memory";
 	else {
-		memcpy(out->records, m->records.data, m->records.len);
+		if (m->records.len > 0)
+			memcpy(out->records, m->records.data, m->records.len);
+		out->drained_until = m->drained_until;
 		out->len = m->records.len;
 		out->cpu = m->cpu;
 		out->nrecords = m->nrecords;

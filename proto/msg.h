@@ -51,6 +51,7 @@ struct msg_samples {
 	uint8_t		*records;	/* perf records, validated framing */
 	size_t		len;
 	uint32_t	nrecords;
+	uint64_t	drained_until;	/* CLOCK_MONOTONIC ns, 0 = not said */
 };
 
 #define MSG_MAX_DIAG_DGRAMS	4096

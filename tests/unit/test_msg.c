@@ -103,8 +103,11 @@ samples_sane(const struct msg_samples *s)
 	size_t off = 0;
 	uint32_t n = 0;
 
-	if (s->cpu >= MSG_MAX_CPUS || s->records == NULL || s->len == 0)
+	if (s->cpu >= MSG_MAX_CPUS || s->records == NULL)
 		return 0;
+	/* A batch without records only says how far a ring is drained. */
+	if (s->len == 0)
+		return s->nrecords == 0 && s->drained_until != 0;
 	while (off + sizeof(h) <= s->len) {
 		memcpy(&h, s->records + off, sizeof(h));
 		if (h.size < sizeof(h) || (h.size & 7) != 0 ||
@@ -526,10 +529,43 @@ make_valid(void)
 		static uint8_t d1[] = { 1, 2, 3, 4 }, d2[20];
 		static uint8_t *dg[] = { d1, d2 };
 		static size_t dl[] = { sizeof(d1), sizeof(d2) };
-		struct msg_diag diag0 = { dg, dl, 2, 3 };
+		struct msg_diag diag0 = { dg, dl, 2, 3, 0 };
 
 		valid[FRAME_DIAG].frame = msg_encode_diag(&diag0,
 		    &valid[FRAME_DIAG].len);
+	}
+}
+
+/* A batch with no records but a drain mark, and one with neither. */
+static void
+test_samples_drained(void)
+{
+	struct msg_samples s = { 0 }, out;
+	const char *errstr;
+	uint8_t *buf;
+	size_t len;
+
+	s.cpu = 1;
+	s.drained_until = 123456789;
+	buf = msg_encode_samples(&s, &len);
+	CHECK(buf != NULL);
+	if (buf != NULL) {
+		CHECK(msg_decode_samples(buf + FRAME_HDR_LEN,
+		    len - FRAME_HDR_LEN, &out, &errstr) == 0);
+		CHECK(out.nrecords == 0 && out.len == 0 &&
+		    out.drained_until == 123456789 && out.cpu == 1);
+		msg_samples_free(&out);
+		free(buf);
+	}
+	s.drained_until = 0;
+	s.cpu = 2;
+	buf = msg_encode_samples(&s, &len);
+	CHECK(buf != NULL);
+	if (buf != NULL) {
+		CHECK(msg_decode_samples(buf + FRAME_HDR_LEN,
+		    len - FRAME_HDR_LEN, &out, &errstr) == -1 &&
+		    strstr(errstr, "empty") != NULL);
+		free(buf);
 	}
 }
 
@@ -540,7 +576,7 @@ test_roundtrip_diag(void)
 	const char *errstr;
 	uint8_t big[MSG_MAX_DIAG_DGRAM + 1], *bp = big, *zp = big;
 	size_t bl = sizeof(big), zl = 0, len;
-	struct msg_diag bad = { &bp, &bl, 1, 0 }, empty = { &zp, &zl, 1, 0 };
+	struct msg_diag bad = { &bp, &bl, 1, 0, 0 }, empty = { &zp, &zl, 1, 0, 0 };
 	uint8_t *frame;
 
 	CHECK(msg_decode_diag(VPAY(FRAME_DIAG), VLEN(FRAME_DIAG), &d,
@@ -650,7 +686,7 @@ test_roundtrip_formats(void)
 static void
 test_roundtrip_samples(void)
 {
-	struct msg_samples s;
+	struct msg_samples s = { 0 };
 	const char *errstr = NULL;
 	size_t len = 0;
 
@@ -1074,7 +1110,7 @@ static void
 expect_samples(uint32_t cpu, uint8_t *rec, size_t len, uint32_t nrec,
     const char *want, const char *what)
 {
-	struct msg_samples s;
+	struct msg_samples s = { 0 };
 	size_t flen = 0;
 	uint8_t *buf;
 
@@ -1373,7 +1409,7 @@ test_valid_stats(void)
 static void
 test_encode_limits(void)
 {
-	struct msg_samples s;
+	struct msg_samples s = { 0 };
 	struct msg_formats f;
 	struct msg_format *fv;
 	struct msg_lost l;
@@ -1670,6 +1706,7 @@ main(void)
 		test_roundtrip_process();
 		test_roundtrip_stats();
 		test_roundtrip_diag();
+		test_samples_drained();
 		test_truncated();
 		test_trailing();
 		test_fuzz();
