@@ -664,6 +664,13 @@ main(int argc, char *argv[])
 	a.release_ev = event_new(a.base, -1, EV_PERSIST, release_cb, &a);
 	a.stats_ev = event_new(a.base, -1, EV_PERSIST, stats_cb, &a);
 	a.sweep_ev = event_new(a.base, -1, EV_PERSIST, sweep_cb, &a);
+	/* Often enough that an interim report is at most a quarter late. */
+	if (cfg.flow_report_interval != 0 &&
+	    cfg.flow_report_interval / 4 < 1000000000LL) {
+		swtv.tv_sec = 0;
+		swtv.tv_usec = (suseconds_t)(cfg.flow_report_interval / 4 /
+		    1000);
+	}
 	{
 		int64_t iv = cfg.stats_interval != 0 &&
 		    cfg.stats_interval < STATS_INTERVAL_NS ?

@@ -16,7 +16,7 @@ unshare -n sh -c "
 	ip link set lo up || exit 1
 	'$TCPFLOW' 127.0.0.1 5501 100 client-first || exit 1
 	'$TCPFLOW' ::1 5502 100 client-first || exit 1
-	python3 '$top_srcdir/tests/live/holdconn.py' 127.0.0.1 5503 3.2
+	python3 '$top_srcdir/tests/live/holdconn.py' 127.0.0.1 5503 4.5
 " >"$TMP/truth.txt" 2>"$TMP/workload.err" ||
     fail "workload failed: $(cat "$TMP/workload.err")"
 sleep 1
@@ -46,7 +46,7 @@ if final and interim and final[0]["sockflow"]["source"]["payload_bytes"] < max(s
     bad.append("final total below an interim one")
 stats = [d for d in docs if d.get("event", {}).get("dataset") == "sockflow.stats"]
 if len(stats) < 2:
-    bad.append(f"{len(stats)} stats documents in a run of about 5 s, want >= 2")
+    bad.append(f"{len(stats)} stats documents in a run of about 6 s, want >= 2")
 else:
     last = stats[-1]["sockflow"]["stats"]
     agg, enr = last.get("aggregator", {}), last.get("enricher", {})
