@@ -11,10 +11,12 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 
 #include "enr.h"
 
@@ -102,12 +104,56 @@ host_object(const struct enr_host *h)
 	return o;
 }
 
+/*
+ * Parts that are the same in every document are serialised once and
+ * spliced in: building and printing them anew for each flow cost more
+ * than the rest of the document.
+ */
+static int
+print_fragment(struct json_object *o, struct printbuf *pb, int level,
+    int flags)
+{
+	const char *text = json_object_get_userdata(o);
+
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+static struct json_object *
+fragment(const char *text)
+{
+	struct json_object *o = json_object_new_int(0);
+
+	json_object_set_serializer(o, print_fragment, (void *)text, NULL);
+	return o;
+}
+
+/* The host object as JSON text, made again only when the facts change. */
+static const char *
+host_json(const struct enr_host *h)
+{
+	static struct enr_host cached;
+	static char *text;
+	struct json_object *o;
+
+	if (text != NULL && memcmp(&cached, h, sizeof(cached)) == 0)
+		return text;
+	free(text);
+	o = host_object(h);
+	text = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	if (text == NULL)
+		text = strdup("{}");
+	cached = *h;
+	return text != NULL ? text : "{}";
+}
+
 struct json_object *
 enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
     const struct enr_proc_info *pi)
 {
 	struct json_object *doc = json_object_new_object();
-	struct json_object *ev, *net, *flow, *proc, *sys, *audit, *sock, *o;
+	struct json_object *ev, *net, *flow, *proc, *sys, *audit, *sock;
 	const struct flow_endpoint *src, *dst;
 	struct json_object *sf, *so;
 	char start[40], end[40], addr[32];
@@ -259,18 +305,13 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 		json_object_object_add(doc, "process", proc);
 	}
 
-	json_object_object_add(doc, "host", host_object(h));
-
-	o = json_object_new_object();
-	add_str(o, "type", "sockflow");
-	add_str(o, "version", PACKAGE_VERSION);
-	json_object_object_add(doc, "agent", o);
-	o = json_object_new_object();
-	add_str(o, "version", ECS_VERSION);
-	json_object_object_add(doc, "ecs", o);
-	o = json_object_new_object();
-	add_str(o, "type", "system");
-	json_object_object_add(doc, "service", o);
+	json_object_object_add(doc, "host", fragment(host_json(h)));
+	json_object_object_add(doc, "agent", fragment("{\"type\":\"sockflow\","
+	    "\"version\":\"" PACKAGE_VERSION "\"}"));
+	json_object_object_add(doc, "ecs",
+	    fragment("{\"version\":\"" ECS_VERSION "\"}"));
+	json_object_object_add(doc, "service",
+	    fragment("{\"type\":\"system\"}"));
 
 	sys = json_object_new_object();
 	audit = json_object_new_object();
