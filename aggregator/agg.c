@@ -73,8 +73,9 @@ struct agg {
 	uint64_t		 diag_bad;
 	int			 dump_pass;
 	uint64_t		*drained;	/* per CPU id, 0 = not yet */
+	uint32_t		*drained_cpus;	/* the ids that said so */
 	uint32_t		 ncpus;		/* as the probe announced */
-	uint32_t		 ndrained;	/* CPUs that said so */
+	uint32_t		 ndrained;	/* how many said so */
 	uint64_t		 ordered;	/* released up to here */
 	uint8_t			 dump_proto;
 	uint64_t		 diag_overruns;
@@ -282,14 +283,14 @@ drained(struct agg *a, uint32_t cpu, uint64_t t)
 	if (cpu >= MSG_MAX_CPUS || t == 0)
 		return;
 	if (a->drained[cpu] == 0)
-		a->ndrained++;
+		a->drained_cpus[a->ndrained++] = cpu;
 	if (t > a->drained[cpu])
 		a->drained[cpu] = t;
 	if (a->ndrained < a->ncpus)
 		return;
-	for (i = 0; i < MSG_MAX_CPUS; i++)
-		if (a->drained[i] != 0 && a->drained[i] < min)
-			min = a->drained[i];
+	for (i = 0; i < a->ndrained; i++)
+		if (a->drained[a->drained_cpus[i]] < min)
+			min = a->drained[a->drained_cpus[i]];
 	if (min != UINT64_MAX)
 		release_upto(a, min);
 }
@@ -575,9 +576,7 @@ main(int argc, char *argv[])
 	struct msg_hello hello;
 	struct sf_config cfg;
 	const char *listen_path = NULL, *enr_path = NULL, *user = NULL;
-	const char *cfgpath = NULL;
-	char *sets[CONFIG_MAX_SETS];
-	int nsets = 0;
+	struct config_args ca = { 0 };
 	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
 	struct timeval stv;
 	struct timeval swtv = { 1, 0 }, ctv;
@@ -590,12 +589,10 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "de:f:l:o:u:v")) != -1) {
 		switch (ch) {
 		case 'f':
-			cfgpath = optarg;
+			ca.path = optarg;
 			break;
 		case 'o':
-			if (nsets == CONFIG_MAX_SETS)
-				fatalx("too many -o options");
-			sets[nsets++] = optarg;
+			config_args_set(&ca, optarg);
 			break;
 		case 'd':
 			verbose = 2;
@@ -619,7 +616,7 @@ main(int argc, char *argv[])
 	if (enr_path == NULL || optind != argc)
 		usage();
 	log_setverbose(verbose);
-	config_init(&cfg, cfgpath, sets, nsets);
+	config_init(&cfg, &ca);
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
 	signal(SIGPIPE, SIG_IGN);
@@ -645,7 +642,9 @@ main(int argc, char *argv[])
 	fconf.report_interval = (uint64_t)cfg.flow_report_interval;
 	if ((a.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((a.drained = calloc(MSG_MAX_CPUS, sizeof(*a.drained))) == NULL)
+	if ((a.drained = calloc(MSG_MAX_CPUS, sizeof(*a.drained))) == NULL ||
+	    (a.drained_cpus = calloc(MSG_MAX_CPUS,
+	    sizeof(*a.drained_cpus))) == NULL)
 		fatalx("out of memory");
 	agg_clock_init(cfg.clock_max_drift);
 	agg_clock_sync();

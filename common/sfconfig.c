@@ -473,8 +473,17 @@ config_dump(const struct sf_config *c, FILE *f)
 }
 
 void
-config_init(struct sf_config *cfg, const char *path, char **sets, int nsets)
+config_args_set(struct config_args *ca, char *kv)
 {
+	if (ca->nsets == CONFIG_MAX_SETS)
+		fatalx("too many -o options (at most %d)", CONFIG_MAX_SETS);
+	ca->sets[ca->nsets++] = kv;
+}
+
+void
+config_init(struct sf_config *cfg, const struct config_args *ca)
+{
+	const char *path = ca->path;
 	char err[512];
 	int i;
 
@@ -486,7 +495,7 @@ config_init(struct sf_config *cfg, const char *path, char **sets, int nsets)
 	}
 	if (path != NULL && config_load_file(cfg, path, err, sizeof(err)))
 		fatalx("%s", err);
-	for (i = 0; i < nsets; i++)
-		if (config_set_arg(cfg, sets[i], err, sizeof(err)) == -1)
+	for (i = 0; i < ca->nsets; i++)
+		if (config_set_arg(cfg, ca->sets[i], err, sizeof(err)) == -1)
 			fatalx("%s", err);
 }

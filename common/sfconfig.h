@@ -51,12 +51,20 @@ int	config_set_arg(struct sf_config *, const char *arg, char *err,
 	    size_t errsz);
 /* Write the effective configuration as YAML (dotted keys). */
 void	config_dump(const struct sf_config *, FILE *);
+/* What the command line said of the configuration: -f and every -o. */
+struct config_args {
+	const char	*path;			/* NULL: the default file */
+	char		*sets[CONFIG_MAX_SETS];	/* "key=value" */
+	int		 nsets;
+};
+
+/* Record one -o key=value; fatal past CONFIG_MAX_SETS. */
+void	config_args_set(struct config_args *, char *);
 /*
- * Defaults, then the file (path, or the default file when it exists),
- * then each "key=value" of sets; any error is fatal with its message.
+ * Defaults, then the file (the one named, or the default file when it
+ * exists), then each -o; any error is fatal with its message.
  */
-void	config_init(struct sf_config *, const char *path, char **sets,
-	    int nsets);
+void	config_init(struct sf_config *, const struct config_args *);
 /* Parse a duration ("30s", "1m30s", "100ms", "2h"); -1 when invalid. */
 int	config_parse_duration(const char *, int64_t *ns);
 

@@ -351,10 +351,9 @@ main(int argc, char *argv[])
 	struct enr e;
 	struct privdrop_user au;
 	const char *listen_path = NULL, *user = NULL, *agg_user = NULL;
-	const char *root = "/", *cfgpath = NULL;
+	const char *root = "/";
+	struct config_args ca = { 0 };
 	struct sf_config cfg;
-	char *sets[CONFIG_MAX_SETS];
-	int nsets = 0;
 	struct timeval etv = { EXPIRE_INTERVAL_S, 0 };
 	int ch, lfd, verbose = 1;
 
@@ -363,12 +362,10 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "a:df:l:o:u:v")) != -1) {
 		switch (ch) {
 		case 'f':
-			cfgpath = optarg;
+			ca.path = optarg;
 			break;
 		case 'o':
-			if (nsets == CONFIG_MAX_SETS)
-				fatalx("too many -o options");
-			sets[nsets++] = optarg;
+			config_args_set(&ca, optarg);
 			break;
 		case 'a':
 			agg_user = optarg;
@@ -392,7 +389,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_setverbose(verbose);
-	config_init(&cfg, cfgpath, sets, nsets);
+	config_init(&cfg, &ca);
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
 	e.stats_interval = cfg.stats_interval;

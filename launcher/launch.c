@@ -232,11 +232,12 @@ main(int argc, char *argv[])
 {
 	struct privdrop_user u;
 	struct sf_config cfg;
-	const char *user = NULL, *cfgpath = NULL;
-	char *sets[CONFIG_MAX_SETS], *common[2 * CONFIG_MAX_SETS + 8];
+	struct config_args ca = { 0 };
+	const char *user = NULL;
+	char *common[2 * CONFIG_MAX_SETS + 8];
 	char *eargv[2 * CONFIG_MAX_SETS + 16], *aargv[2 * CONFIG_MAX_SETS + 16];
 	char *pargv[2 * CONFIG_MAX_SETS + 16];
-	int ch, verbose = 0, lockfd, alfd, elfd, i, n, nc, rc = 0, nsets = 0;
+	int ch, verbose = 0, lockfd, alfd, elfd, i, n, nc, rc = 0;
 	int check_only = 0;
 	sigset_t set;
 	struct component *dead;
@@ -249,15 +250,13 @@ main(int argc, char *argv[])
 			verbose = 2;
 			break;
 		case 'f':
-			cfgpath = optarg;
+			ca.path = optarg;
 			break;
 		case 'n':
 			check_only = 1;
 			break;
 		case 'o':
-			if (nsets == CONFIG_MAX_SETS)
-				fatalx("too many -o options");
-			sets[nsets++] = optarg;
+			config_args_set(&ca, optarg);
 			break;
 		case 'r':
 			if (strlen(optarg) >= sizeof(rundir) - 32)
@@ -277,7 +276,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	/* Check the configuration before starting anything. */
-	config_init(&cfg, cfgpath, sets, nsets);
+	config_init(&cfg, &ca);
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		return 0;
@@ -286,13 +285,13 @@ main(int argc, char *argv[])
 		user = cfg.user;
 	/* What every component gets: the same file and overrides. */
 	nc = 0;
-	if (cfgpath != NULL) {
+	if (ca.path != NULL) {
 		common[nc++] = (char *)"-f";
-		common[nc++] = (char *)cfgpath;
+		common[nc++] = (char *)ca.path;
 	}
-	for (i = 0; i < nsets; i++) {
+	for (i = 0; i < ca.nsets; i++) {
 		common[nc++] = (char *)"-o";
-		common[nc++] = sets[i];
+		common[nc++] = ca.sets[i];
 	}
 	for (i = 0; i < verbose; i++)
 		common[nc++] = (char *)"-v";

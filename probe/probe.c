@@ -304,9 +304,9 @@ main(int argc, char *argv[])
 	struct msg_formats fmts;
 	struct msg_hello hello;
 	struct sf_config cfg;
-	const char *sockpath = NULL, *cfgpath = NULL, *tracefs;
-	char *sets[CONFIG_MAX_SETS];
-	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, nsets = 0, i;
+	struct config_args ca = { 0 };
+	const char *sockpath = NULL, *tracefs;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	const struct probe_event *tracepoint_events;
 	uint8_t *frame;
@@ -323,12 +323,10 @@ main(int argc, char *argv[])
 			verbose = 2;
 			break;
 		case 'f':
-			cfgpath = optarg;
+			ca.path = optarg;
 			break;
 		case 'o':
-			if (nsets == CONFIG_MAX_SETS)
-				fatalx("too many -o options");
-			sets[nsets++] = optarg;
+			config_args_set(&ca, optarg);
 			break;
 		case 'v':
 			verbose++;
@@ -340,7 +338,7 @@ main(int argc, char *argv[])
 	if (sockpath == NULL || optind != argc)
 		usage();
 	log_setverbose(verbose);
-	config_init(&cfg, cfgpath, sets, nsets);
+	config_init(&cfg, &ca);
 	if (geteuid() != 0)
 		fatalx("must run as root");
 	signal(SIGPIPE, SIG_IGN);
