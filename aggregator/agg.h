@@ -102,6 +102,7 @@ struct agg_diag {
 	bool		timestamps;	/* TCP timestamps option in use */
 	uint32_t	segs_in, segs_out;
 	uint64_t	bytes_retrans;	/* payload sent again */
+	uint64_t	bytes_received;	/* payload received, + 1 for a FIN */
 };
 typedef void (*agg_diag_cb)(const struct agg_diag *, void *);
 /* Parse one netlink datagram; malformed messages are counted in *bad. */

@@ -75,6 +75,8 @@ parse_msg(const uint8_t *p, size_t len, struct agg_diag *out)
 				    TCPI_OPT_TIMESTAMPS) != 0;
 				out->have_info = true;
 			}
+			if (HAS(alen, tcpi_bytes_received))
+				out->bytes_received = ti.tcpi_bytes_received;
 			if (HAS(alen, tcpi_bytes_retrans))
 				out->bytes_retrans = ti.tcpi_bytes_retrans;
 			break;

@@ -42,6 +42,7 @@
 #define TCP_ESTABLISHED	1
 #define TCP_SYN_SENT	2
 #define TCP_SYN_RECV	3
+#define TCP_FIN_WAIT2	5
 #define TCP_CLOSE	7
 
 #define MAX_UDP_FLOWS	64		/* remotes followed per socket */
@@ -92,6 +93,8 @@ struct agg_sock {
 	bool		 timestamps;
 	uint32_t	 segs_in, segs_out;
 	uint64_t	 bytes_retrans;
+	uint64_t	 bytes_received;
+	uint8_t		 closed_from;	/* the state before TCP_CLOSE */
 	uint64_t	 start;
 	uint64_t	 last;
 	struct agg_flow	*flows;
@@ -112,6 +115,7 @@ struct diag_slot {
 	uint32_t	 segs_in, segs_out;
 	bool		 timestamps;
 	uint64_t	 bytes_retrans;
+	uint64_t	 bytes_received;
 };
 
 /* A connection open when sockflow started, from the sock_diag dump. */
@@ -385,6 +389,20 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		if (s->direction == FLOW_DIR_INBOUND && s->saw_start)
 			f.local.packets++;
 		f.packet_source = FLOW_PKTS_TCP_INFO;
+		/*
+		 * A socket closed by its process before the peer's FIN is
+		 * handed over, from FIN_WAIT2, to a TIME_WAIT mini-socket
+		 * and destroyed: the peer's FIN and the ACK of it go
+		 * through the mini-socket, not this socket's counters.
+		 * tcp_info says so: a FIN takes one byte of the received
+		 * sequence, so bytes_received is then the payload alone.
+		 */
+		if (s->closed_from == TCP_FIN_WAIT2 &&
+		    s->bytes_received == fl->rx_bytes) {
+			f.local.packets++;
+			f.remote.packets++;
+			f.packet_source = FLOW_PKTS_TCP_INFO_TIMEWAIT;
+		}
 	}
 	ip_bytes(s, &f);
 	f.pid = s->pid;
@@ -500,6 +518,8 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 	s->last = ev->time;
 	f->last = ev->time;
 	s->state = (uint8_t)news;
+	if (news == TCP_CLOSE)
+		s->closed_from = (uint8_t)olds;
 	/* The tuple is whole once both ports are set (not at SYN_SENT). */
 	if (ev->u.st.sport != 0 && ev->u.st.dport != 0 &&
 	    (!s->have_tuple || news == TCP_ESTABLISHED))
@@ -533,6 +553,7 @@ agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
 	sl->segs_out = d->segs_out;
 	sl->timestamps = d->timestamps;
 	sl->bytes_retrans = d->bytes_retrans;
+	sl->bytes_received = d->bytes_received;
 }
 
 /*
@@ -555,6 +576,7 @@ diag_take(struct agg_flows *t, struct agg_sock *s)
 	s->segs_out = sl->segs_out;
 	s->timestamps = sl->timestamps;
 	s->bytes_retrans = sl->bytes_retrans;
+	s->bytes_received = sl->bytes_received;
 	sl->cookie = 0;
 	t->stats.diag_matched++;
 }

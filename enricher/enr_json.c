@@ -259,7 +259,8 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 	add_str(so, "bytes", packets_known(f) ? "derived" : "payload_only");
 	add_str(so, "packets", f->packet_source == FLOW_PKTS_DATAGRAMS ?
 	    "datagrams" : f->packet_source == FLOW_PKTS_TCP_INFO ?
-	    "tcp_info" : "unknown");
+	    "tcp_info" : f->packet_source == FLOW_PKTS_TCP_INFO_TIMEWAIT ?
+	    "tcp_info+timewait" : "unknown");
 	json_object_object_add(sf, "counters", so);
 	if (!f->remote_known)
 		json_object_object_add(sf, "remote_unknown",

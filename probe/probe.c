@@ -202,7 +202,8 @@ send_lost(struct probe *p)
 static void
 send_stats(struct probe *p)
 {
-	struct msg_counter c[7];
+	const struct netns_stats *ns = netns_stats();
+	struct msg_counter c[9];
 	struct msg_stats s;
 	uint8_t *frame;
 	size_t len;
@@ -223,8 +224,12 @@ send_stats(struct probe *p)
 	c[5].value = p->diag_msgs;
 	snprintf(c[6].name, sizeof(c[6].name), "diag_overruns");
 	c[6].value = p->diag_overruns;
+	snprintf(c[7].name, sizeof(c[7].name), "netns_ids_given");
+	c[7].value = ns->assigned;
+	snprintf(c[8].name, sizeof(c[8].name), "netns_ids_failed");
+	c[8].value = ns->failed;
 	s.v = c;
-	s.n = 7;
+	s.n = 9;
 	frame = msg_encode_stats(&s, &len);
 	send_frame(p, frame, len, "stats");
 }
@@ -367,6 +372,7 @@ main(int argc, char *argv[])
 
 	memset(&p, 0, sizeof(p));
 	p.diag_fd = diag_open();
+	netns_open();
 	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events,
 	    (int)cfg.ring_size_exponent);
 

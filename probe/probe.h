@@ -61,6 +61,16 @@ size_t		 diag_read(int fd, uint64_t *overruns,
 void		 diag_dump(int v6, void (*cb)(const struct msg_diag *, void *),
 		    void *arg);
 
+/* probe_netns.c: ids for other network namespaces. */
+struct netns_stats {
+	uint64_t	 assigned;	/* ids given */
+	uint64_t	 failed;	/* refused, or the process was gone */
+	uint64_t	 forgotten;
+};
+void		 netns_open(void);
+void		 netns_seen(uint32_t pid, uint64_t ino, uint64_t now);
+const struct netns_stats *netns_stats(void);
+
 /* probe_privs.c */
 void		 probe_privs_drop(void);
 

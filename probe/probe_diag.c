@@ -86,7 +86,7 @@ int
 diag_open(void)
 {
 	struct sockaddr_nl snl;
-	int fd, sz = DIAG_RCVBUF;
+	int fd, sz = DIAG_RCVBUF, on = 1;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    NETLINK_SOCK_DIAG);
@@ -103,6 +103,15 @@ diag_open(void)
 	    (1U << (SKNLGRP_INET6_UDP_DESTROY - 1));
 	if (bind(fd, (struct sockaddr *)&snl, sizeof(snl)) == -1)
 		fatal("bind sock_diag destroy groups");
+	/*
+	 * Also the notifications of every namespace that has an id here
+	 * (probe_netns.c). The kernel checks CAP_NET_BROADCAST against the
+	 * credentials this socket was opened with, before the drop.
+	 */
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &on,
+	    sizeof(on)) == -1)
+		log_warn("NETLINK_LISTEN_ALL_NSID: sockets of other network "
+		    "namespaces will have no packet counts");
 	return fd;
 }
 

@@ -141,6 +141,12 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 				attr.comm = 1;
 				attr.comm_exec = 1;
 				attr.task = 1;
+				/*
+				 * And the namespaces of new tasks, for the
+				 * probe itself (probe_netns.c); these
+				 * records are not forwarded.
+				 */
+				attr.namespaces = 1;
 			}
 			fd = sys_perf_event_open(&attr, -1, r->cpu, -1,
 			    PERF_FLAG_FD_CLOEXEC);
@@ -263,6 +269,27 @@ batch_flush(struct perf_ring *r, perf_batch_cb cb, void *arg,
 	r->batchn = 0;
 }
 
+/*
+ * A NAMESPACES record: pid, tid, the number of namespaces, then (dev,
+ * inode) pairs in the kernel's order, the network namespace first.
+ */
+static void
+namespaces_record(const struct perf_ring *r, uint64_t pos, size_t size,
+    uint64_t now)
+{
+	struct {
+		uint32_t pid, tid;
+		uint64_t nr;
+		uint64_t net_dev, net_ino;
+	} ns;
+
+	if (size < sizeof(struct perf_event_header) + sizeof(ns))
+		return;
+	ring_copy(r, pos + sizeof(struct perf_event_header), &ns, sizeof(ns));
+	if (ns.nr > NET_NS_INDEX)
+		netns_seen(ns.pid, ns.net_ino, now);
+}
+
 size_t
 perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 {
@@ -302,6 +329,11 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 			ring_copy(r, tail + sizeof(h) + sizeof(uint64_t),
 			    &lost, sizeof(lost));
 			r->lost += lost;
+		}
+		if (h.type == PERF_RECORD_NAMESPACES) {
+			namespaces_record(r, tail, h.size, until);
+			tail += h.size;
+			continue;
 		}
 		if (r->batchlen + h.size > BATCH_MAX)
 			batch_flush(r, cb, arg, 0);

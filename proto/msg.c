@@ -482,7 +482,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 	else if (m->tcp_state > 255)
 		*errstr = "flow: bad tcp state";
 	else if ((int)m->packet_source < FLOW_PKTS_NONE ||
-	    (int)m->packet_source > FLOW_PKTS_TCP_INFO)
+	    (int)m->packet_source > FLOW_PKTS_TCP_INFO_TIMEWAIT)
 		*errstr = "flow: bad packet source";
 	else {
 		out->sock = m->sock;

@@ -88,6 +88,7 @@ enum flow_packet_source {
 	FLOW_PKTS_NONE = 0,
 	FLOW_PKTS_DATAGRAMS = 1,
 	FLOW_PKTS_TCP_INFO = 2,
+	FLOW_PKTS_TCP_INFO_TIMEWAIT = 3,
 };
 
 struct msg_flow {

@@ -121,10 +121,16 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
             continue
         d = ds[0]
         # The client opened it: it is source and client on both sides.
-        check(d["source"] == {"ip": addr, "port": cport},
+        check((d["source"]["ip"], d["source"]["port"]) == (addr, cport),
               f"{tag}: source {d['source']}")
-        check(d["destination"] == {"ip": addr, "port": port},
-              f"{tag}: destination {d['destination']}")
+        check((d["destination"]["ip"], d["destination"]["port"]) ==
+              (addr, port), f"{tag}: destination {d['destination']}")
+        # Exact segments from the namespace's sock_diag notifications.
+        check(d["sockflow"]["counters"].get("packets") in
+              ("tcp_info", "tcp_info+timewait") and
+              d["source"].get("packets", 0) > 0 and
+              d["destination"].get("packets", 0) > 0,
+              f"{tag}: packets {d['source']} {d['sockflow']['counters']}")
         check(d.get("client") == d["source"], f"{tag}: client")
         check(d.get("server") == d["destination"], f"{tag}: server")
         check(d["network"]["type"] == fam, f"{tag}: network.type")
@@ -152,6 +158,13 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
         check(re.fullmatch(r"0x[0-9a-f]{16}", ksa) is not None,
               f"{tag}: kernel_sock_address {ksa}")
     if len(mine) == 2:
+        # Both ends count the same segments (the accepted side's
+        # SYN-ACK included), whichever socket reported them.
+        check([(m["source"].get("packets"), m["destination"].get("packets"))
+               for m in mine].count((mine[0]["source"].get("packets"),
+                                     mine[0]["destination"].get("packets")))
+              == 2, f"{addr} {cport}: the two sides count different "
+              f"packets: {[(m['source'], m['destination']) for m in mine]}")
         check(mine[0]["system"]["audit"]["socket"]["kernel_sock_address"] !=
               mine[1]["system"]["audit"]["socket"]["kernel_sock_address"],
               f"{addr} {cport}: both sides share a socket address")
