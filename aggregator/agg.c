@@ -27,6 +27,7 @@
 #include "agg.h"
 #include "frame.h"
 #include "log.h"
+#include "xmalloc.h"
 #include "msg.h"
 #include "privdrop.h"
 #include "sfconfig.h"
@@ -617,6 +618,7 @@ main(int argc, char *argv[])
 		usage();
 	log_setverbose(verbose);
 	config_init(&cfg, &ca);
+	malloc_tune();
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
 	signal(SIGPIPE, SIG_IGN);

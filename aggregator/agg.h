@@ -109,7 +109,7 @@ typedef void (*agg_diag_cb)(const struct agg_diag *, void *);
 size_t		 agg_diag_parse(const uint8_t *, size_t, agg_diag_cb, void *,
 		    uint64_t *bad);
 
-/* agg_reorder.c: a bounded min-heap ordered by (time, seq). */
+/* agg_reorder.c: bounded per-CPU queues merged by (time, seq). */
 struct agg_reorder;
 typedef void (*agg_event_cb)(const struct agg_event *, void *);
 struct agg_reorder *agg_reorder_new(size_t cap, agg_event_cb, void *);

@@ -68,10 +68,14 @@ until grep -q "tracepoint backend" "$TMP/sf.err" 2>/dev/null; do
 	sleep 0.1
 done
 PIDS="$L $(pgrep -P $L | tr '\n' ' ')"
+PP=$(pgrep -P $L -f sockflow-probe); PA=$(pgrep -P $L -f sockflow-aggregator)
+PE=$(pgrep -P $L -f sockflow-enricher)
+P0=$(cpu_ns $PP); A0=$(cpu_ns $PA); E0=$(cpu_ns $PE)
 C0=$(cpu_ns $PIDS)
 W=$("$B/bench/flowgen" tcp "$N" "$BYTES" "$PORT" "$RATE")
 sleep 1.5
 C1=$(cpu_ns $PIDS)
+P1=$(cpu_ns $PP); A1=$(cpu_ns $PA); E1=$(cpu_ns $PE)
 H=$(hwm_kib $PIDS)
 U0=$C1
 WU=$("$B/bench/flowgen" udp "$UDPM" 100 "$UPORT")
@@ -96,6 +100,10 @@ for l in open('$TMP/sf.json'):
         last = d['sockflow']['stats']['aggregator']
 print(last.get('lost_samples', '?') if last else '?')")
 row sockflow "$W" $((C1 - C0)) "$H" "$F/$N" "$LOST" "$N"
+awk -v p=$((P1 - P0)) -v a=$((A1 - A0)) -v e=$((E1 - E0)) -v n="$N" 'BEGIN {
+	printf "  sockflow ms/1000 by component: probe %.2f, aggregator %.2f, " \
+	    "enricher %.2f\n", p / 1e6 / (n / 1000), a / 1e6 / (n / 1000),
+	    e / 1e6 / (n / 1000) }'
 
 # 3. tcplife.
 tcplife >"$TMP/tl.txt" 2>&1 &

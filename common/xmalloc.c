@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,4 +56,17 @@ xstrndup(const char *s, size_t n)
 	if ((p = strndup(s, n)) == NULL)
 		fatal("strndup");
 	return p;
+}
+
+/*
+ * Keep freed memory for reuse instead of returning it to the kernel and
+ * faulting it in again: frames of up to a few MiB are allocated and freed
+ * at every read, and glibc would otherwise map and unmap the large ones.
+ * Bounded: at most this much is held beyond what is in use.
+ */
+void
+malloc_tune(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
 }

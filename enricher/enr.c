@@ -27,6 +27,7 @@
 #include "enr.h"
 #include "frame.h"
 #include "log.h"
+#include "xmalloc.h"
 #include "msg.h"
 #include "privdrop.h"
 #include "sfconfig.h"
@@ -49,7 +50,9 @@ struct enr {
 	uid_t			 agg_uid;
 	struct enr_host		 host;
 	struct enr_procs	*procs;
+	struct jw		 jw;		/* the line being written */
 	uint64_t		 flows;
+	uint64_t		 unwritten;	/* no memory for the line */
 	uint64_t		 bad_frames;
 	uint64_t		 refused_peers;
 	int64_t			 stats_interval;	/* ns, 0 = never */
@@ -82,16 +85,17 @@ static void
 write_flow(struct enr *e, const struct msg_flow *f)
 {
 	struct enr_proc_info pi;
-	struct json_object *doc;
-	const char *s;
 
 	if (enr_procs_lookup(e->procs, f->pid, &pi) == -1)
 		memset(&pi, 0, sizeof(pi));
-	doc = enr_json_flow(f, &e->host, &pi);
-	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
-	fputs(s, stdout);
-	fputc('\n', stdout);
-	json_object_put(doc);
+	if (enr_json_flow(&e->jw, f, &e->host, &pi) == -1) {
+		/* Out of memory for one line: counted, not half written. */
+		e->unwritten++;
+		return;
+	}
+	e->jw.buf[e->jw.len] = '\n';
+	fwrite(e->jw.buf, 1, e->jw.len + 1, stdout);
+	e->jw.buf[e->jw.len] = '\0';
 	e->flows++;
 }
 
@@ -133,6 +137,8 @@ write_stats(struct enr *e)
 	o = json_object_new_object();
 	json_object_object_add(o, "flows_written",
 	    json_object_new_int64((int64_t)e->flows));
+	json_object_object_add(o, "flows_unwritten",
+	    json_object_new_int64((int64_t)e->unwritten));
 	json_object_object_add(o, "bad_frames",
 	    json_object_new_int64((int64_t)e->bad_frames));
 	json_object_object_add(o, "refused_peers",
@@ -390,6 +396,7 @@ main(int argc, char *argv[])
 		usage();
 	log_setverbose(verbose);
 	config_init(&cfg, &ca);
+	malloc_tune();
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
 	e.stats_interval = cfg.stats_interval;

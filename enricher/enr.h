@@ -47,8 +47,32 @@ void	enr_procs_expire(struct enr_procs *, int64_t now_ns, int64_t grace_ns);
 size_t	enr_procs_count(const struct enr_procs *);
 uint64_t enr_procs_full(const struct enr_procs *);
 
-/* enr_json.c: the ECS document of one flow. */
-struct json_object *enr_json_flow(const struct msg_flow *,
+/* enr_jw.c: JSON text, written in order. */
+#define JW_MAXDEPTH	16
+struct jw {
+	char	*buf;
+	size_t	 len, cap;
+	int	 depth;
+	int	 first[JW_MAXDEPTH];
+	int	 oom;			/* out of memory: the text is cut */
+};
+void	jw_reset(struct jw *);
+void	jw_free(struct jw *);
+/* key is NULL for the document itself and for array elements. */
+void	jw_open(struct jw *, const char *key);
+void	jw_close(struct jw *);
+void	jw_open_array(struct jw *, const char *key);
+void	jw_close_array(struct jw *);
+void	jw_str(struct jw *, const char *key, const char *v);
+void	jw_u64(struct jw *, const char *key, uint64_t v);
+void	jw_i64(struct jw *, const char *key, int64_t v);
+void	jw_bool(struct jw *, const char *key, int v);
+/* A value that is JSON text already. */
+void	jw_raw(struct jw *, const char *key, const char *json);
+void	jw_open_members(struct jw *, const char *key, const char *members);
+
+/* enr_json.c: the ECS document of one flow, into w (reset first). */
+int	enr_json_flow(struct jw *w, const struct msg_flow *,
 	    const struct enr_host *, const struct enr_proc_info *);
 /* RFC 3339 UTC with microseconds; buf must hold 32 bytes. */
 void	enr_json_time(int64_t ns, char *buf, size_t bufsz);

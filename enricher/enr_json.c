@@ -1,9 +1,9 @@
 /*
  * The ECS document of one flow, field-compatible with the system/socket
  * dataset: source/destination/client/server, network.*, event.*, flow.*,
- * process.*, host.*, system.audit.socket.*. Built with json-c, which
- * escapes every string, so process names (set by any process) cannot break
- * the line.
+ * process.*, host.*, system.audit.socket.*. Written as text in order
+ * (enr_jw.c), strings escaped by json-c where they need it, so process
+ * names (set by any process) cannot break the line.
  */
 #include "config.h"
 
@@ -15,40 +15,72 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-#include <json-c/printbuf.h>
-
 #include "enr.h"
 
 #define ECS_VERSION	"8.0.0"
 
+/* n as exactly w decimal digits at p. */
+static void
+digits(char *p, unsigned long n, int w)
+{
+	while (w-- > 0) {
+		p[w] = (char)('0' + n % 10);
+		n /= 10;
+	}
+}
+
 void
 enr_json_time(int64_t ns, char *buf, size_t bufsz)
 {
+	/* The date and time of the last second seen: most flows share it. */
+	static time_t last = -1;
+	static char prefix[64];		/* YYYY-MM-DDTHH:MM:SS. */
 	time_t secs = (time_t)(ns / 1000000000LL);
-	long usec = (long)((ns % 1000000000LL) / 1000);
 	struct tm tm;
 
-	if (ns < 0 || gmtime_r(&secs, &tm) == NULL) {
+	if (bufsz < 28)
+		return;
+	if (ns < 0) {
 		snprintf(buf, bufsz, "1970-01-01T00:00:00.000000Z");
 		return;
 	}
-	snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, usec);
+	if (secs != last) {
+		if (gmtime_r(&secs, &tm) == NULL || tm.tm_year + 1900 > 9999) {
+			snprintf(buf, bufsz, "1970-01-01T00:00:00.000000Z");
+			return;
+		}
+		snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		last = secs;
+	}
+	memcpy(buf, prefix, 20);
+	digits(buf + 20, (unsigned long)((ns % 1000000000LL) / 1000), 6);
+	buf[26] = 'Z';
+	buf[27] = '\0';
 }
 
+/* An address as text: IPv4 by hand (inet_ntop goes through sprintf). */
 static void
-add_str(struct json_object *o, const char *k, const char *v)
+ip_text(int family, const uint8_t *ip, char *out, size_t outsz)
 {
-	json_object_object_add(o, k, json_object_new_string(v));
-}
+	char *p = out;
+	int i;
 
-static void
-add_nonempty(struct json_object *o, const char *k, const char *v)
-{
-	if (v[0] != '\0')
-		add_str(o, k, v);
+	if (family != 4) {
+		inet_ntop(AF_INET6, ip, out, (socklen_t)outsz);
+		return;
+	}
+	for (i = 0; i < 4; i++) {
+		unsigned int v = ip[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
 }
 
 static bool
@@ -61,70 +93,31 @@ packets_known(const struct msg_flow *f)
  * One endpoint: address, port and what this side sent, as IP-level bytes
  * (payload plus headers, derived) and packets when the packets are known.
  */
-static struct json_object *
-endpoint(const struct msg_flow *f, const struct flow_endpoint *e,
-    bool ip_known)
+static void
+endpoint(struct jw *w, const char *key, const struct msg_flow *f,
+    const struct flow_endpoint *e, bool ip_known)
 {
-	struct json_object *o = json_object_new_object();
 	char ip[INET6_ADDRSTRLEN];
 
+	jw_open(w, key);
 	if (ip_known) {
-		inet_ntop(f->family == 4 ? AF_INET : AF_INET6, e->ip, ip,
-		    sizeof(ip));
-		add_str(o, "ip", ip);
+		ip_text(f->family, e->ip, ip, sizeof(ip));
+		jw_str(w, "ip", ip);
 	}
 	if (e->port != 0)
-		json_object_object_add(o, "port", json_object_new_int(e->port));
+		jw_u64(w, "port", e->port);
 	if (packets_known(f)) {
-		json_object_object_add(o, "bytes",
-		    json_object_new_int64((int64_t)e->ip_bytes));
-		json_object_object_add(o, "packets",
-		    json_object_new_int64((int64_t)e->packets));
+		jw_u64(w, "bytes", e->ip_bytes);
+		jw_u64(w, "packets", e->packets);
 	}
-	return o;
+	jw_close(w);
 }
 
-static struct json_object *
-host_object(const struct enr_host *h)
+static void
+add_nonempty(struct jw *w, const char *k, const char *v)
 {
-	struct json_object *o = json_object_new_object(), *os;
-
-	add_nonempty(o, "name", h->hostname);
-	add_nonempty(o, "hostname", h->hostname);
-	add_nonempty(o, "architecture", h->architecture);
-	add_nonempty(o, "id", h->id);
-	os = json_object_new_object();
-	add_nonempty(os, "name", h->os_name);
-	add_nonempty(os, "version", h->os_version);
-	add_nonempty(os, "family", h->os_family);
-	add_nonempty(os, "platform", h->os_platform);
-	add_nonempty(os, "codename", h->os_codename);
-	add_nonempty(os, "kernel", h->kernel);
-	json_object_object_add(o, "os", os);
-	return o;
-}
-
-/*
- * Parts that are the same in every document are serialised once and
- * spliced in: building and printing them anew for each flow cost more
- * than the rest of the document.
- */
-static int
-print_fragment(struct json_object *o, struct printbuf *pb, int level,
-    int flags)
-{
-	const char *text = json_object_get_userdata(o);
-
-	return printbuf_memappend(pb, text, (int)strlen(text));
-}
-
-static struct json_object *
-fragment(const char *text)
-{
-	struct json_object *o = json_object_new_int(0);
-
-	json_object_set_serializer(o, print_fragment, (void *)text, NULL);
-	return o;
+	if (v[0] != '\0')
+		jw_str(w, k, v);
 }
 
 /* The host object as JSON text, made again only when the facts change. */
@@ -132,37 +125,47 @@ static const char *
 host_json(const struct enr_host *h)
 {
 	static struct enr_host cached;
-	static char *text;
-	struct json_object *o;
+	static struct jw w;
+	static int made;
 
-	if (text != NULL && memcmp(&cached, h, sizeof(cached)) == 0)
-		return text;
-	free(text);
-	o = host_object(h);
-	text = strdup(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	if (text == NULL)
-		text = strdup("{}");
+	if (made && memcmp(&cached, h, sizeof(cached)) == 0)
+		return w.buf;
+	jw_reset(&w);
+	jw_open(&w, NULL);
+	add_nonempty(&w, "name", h->hostname);
+	add_nonempty(&w, "hostname", h->hostname);
+	add_nonempty(&w, "architecture", h->architecture);
+	add_nonempty(&w, "id", h->id);
+	jw_open(&w, "os");
+	add_nonempty(&w, "name", h->os_name);
+	add_nonempty(&w, "version", h->os_version);
+	add_nonempty(&w, "family", h->os_family);
+	add_nonempty(&w, "platform", h->os_platform);
+	add_nonempty(&w, "codename", h->os_codename);
+	add_nonempty(&w, "kernel", h->kernel);
+	jw_close(&w);
+	jw_close(&w);
+	if (w.oom)
+		return "{}";
 	cached = *h;
-	return text != NULL ? text : "{}";
+	made = 1;
+	return w.buf;
 }
 
-struct json_object *
-enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
-    const struct enr_proc_info *pi)
+int
+enr_json_flow(struct jw *w, const struct msg_flow *f,
+    const struct enr_host *h, const struct enr_proc_info *pi)
 {
-	struct json_object *doc = json_object_new_object();
-	struct json_object *ev, *net, *flow, *proc, *sys, *audit, *sock;
 	const struct flow_endpoint *src, *dst;
-	struct json_object *sf, *so;
 	char start[40], end[40], addr[32];
 	const char *dir;
 	bool src_known, dst_known;
 
 	enr_json_time(f->start_ns, start, sizeof(start));
 	enr_json_time(f->end_ns, end, sizeof(end));
-	add_str(doc, "@timestamp", end);
+	jw_reset(w);
+	jw_open(w, NULL);
+	jw_str(w, "@timestamp", end);
 
 	/*
 	 * Source is the side that opened the connection when that is known
@@ -191,26 +194,20 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 		dir = "unknown";
 		break;
 	}
-	json_object_object_add(doc, "source", endpoint(f, src, src_known));
-	json_object_object_add(doc, "destination", endpoint(f, dst, dst_known));
+	endpoint(w, "source", f, src, src_known);
+	endpoint(w, "destination", f, dst, dst_known);
 	if (f->direction != FLOW_DIR_UNKNOWN) {
-		json_object_object_add(doc, "client",
-		    endpoint(f, src, src_known));
-		json_object_object_add(doc, "server",
-		    endpoint(f, dst, dst_known));
+		endpoint(w, "client", f, src, src_known);
+		endpoint(w, "server", f, dst, dst_known);
 	}
 
-	net = json_object_new_object();
-	add_str(net, "type", f->family == 4 ? "ipv4" : "ipv6");
-	add_str(net, "transport", f->transport == 6 ? "tcp" : "udp");
-	add_str(net, "direction", dir);
+	jw_open(w, "network");
+	jw_str(w, "type", f->family == 4 ? "ipv4" : "ipv6");
+	jw_str(w, "transport", f->transport == 6 ? "tcp" : "udp");
+	jw_str(w, "direction", dir);
 	if (packets_known(f)) {
-		uint64_t pk = f->local.packets + f->remote.packets;
-
-		json_object_object_add(net, "bytes", json_object_new_int64(
-		    (int64_t)(f->local.ip_bytes + f->remote.ip_bytes)));
-		json_object_object_add(net, "packets",
-		    json_object_new_int64((int64_t)pk));
+		jw_u64(w, "bytes", f->local.ip_bytes + f->remote.ip_bytes);
+		jw_u64(w, "packets", f->local.packets + f->remote.packets);
 	}
 	/* Community ID and related.ip need what is known of both ends. */
 	if (src_known && dst_known && src->port != 0 && dst->port != 0) {
@@ -218,109 +215,103 @@ enr_json_flow(const struct msg_flow *f, const struct enr_host *h,
 
 		if (enr_community_id(f->family, src->ip, dst->ip, f->transport,
 		    src->port, dst->port, 0, cid, sizeof(cid)) == 0)
-			add_str(net, "community_id", cid);
+			jw_str(w, "community_id", cid);
 	}
-	json_object_object_add(doc, "network", net);
+	jw_close(w);
 	{
-		struct json_object *rel = json_object_new_object();
-		struct json_object *ips = json_object_new_array();
 		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-		int af = f->family == 4 ? AF_INET : AF_INET6;
 
+		jw_open(w, "related");
+		jw_open_array(w, "ip");
 		a[0] = b[0] = '\0';
 		if (src_known) {
-			inet_ntop(af, src->ip, a, sizeof(a));
-			json_object_array_add(ips, json_object_new_string(a));
+			ip_text(f->family, src->ip, a, sizeof(a));
+			jw_str(w, NULL, a);
 		}
 		if (dst_known) {
-			inet_ntop(af, dst->ip, b, sizeof(b));
+			ip_text(f->family, dst->ip, b, sizeof(b));
 			if (strcmp(a, b) != 0)
-				json_object_array_add(ips,
-				    json_object_new_string(b));
+				jw_str(w, NULL, b);
 		}
-		json_object_object_add(rel, "ip", ips);
-		json_object_object_add(doc, "related", rel);
+		jw_close_array(w);
+		jw_close(w);
 	}
 
 	/*
 	 * sockflow's own fields: the exact payload bytes each side sent, and
 	 * where the counters come from.
 	 */
-	sf = json_object_new_object();
-	so = json_object_new_object();
-	json_object_object_add(so, "payload_bytes",
-	    json_object_new_int64((int64_t)src->bytes));
-	json_object_object_add(sf, "source", so);
-	so = json_object_new_object();
-	json_object_object_add(so, "payload_bytes",
-	    json_object_new_int64((int64_t)dst->bytes));
-	json_object_object_add(sf, "destination", so);
-	so = json_object_new_object();
-	add_str(so, "bytes", packets_known(f) ? "derived" : "payload_only");
-	add_str(so, "packets", f->packet_source == FLOW_PKTS_DATAGRAMS ?
+	jw_open(w, "sockflow");
+	jw_open(w, "source");
+	jw_u64(w, "payload_bytes", src->bytes);
+	jw_close(w);
+	jw_open(w, "destination");
+	jw_u64(w, "payload_bytes", dst->bytes);
+	jw_close(w);
+	jw_open(w, "counters");
+	jw_str(w, "bytes", packets_known(f) ? "derived" : "payload_only");
+	jw_str(w, "packets", f->packet_source == FLOW_PKTS_DATAGRAMS ?
 	    "datagrams" : f->packet_source == FLOW_PKTS_TCP_INFO ?
 	    "tcp_info" : f->packet_source == FLOW_PKTS_TCP_INFO_TIMEWAIT ?
 	    "tcp_info+timewait" : "unknown");
-	json_object_object_add(sf, "counters", so);
+	jw_close(w);
 	if (!f->remote_known)
-		json_object_object_add(sf, "remote_unknown",
-		    json_object_new_boolean(1));
+		jw_bool(w, "remote_unknown", 1);
 	if (f->existing)
-		json_object_object_add(sf, "existing",
-		    json_object_new_boolean(1));
+		jw_bool(w, "existing", 1);
 	if (f->remote_inferred)
-		json_object_object_add(sf, "remote_inferred",
-		    json_object_new_boolean(1));
+		jw_bool(w, "remote_inferred", 1);
 	if (f->samples_lost)
-		json_object_object_add(sf, "samples_lost",
-		    json_object_new_boolean(1));
-	json_object_object_add(doc, "sockflow", sf);
+		jw_bool(w, "samples_lost", 1);
+	jw_close(w);
 
-	ev = json_object_new_object();
-	add_str(ev, "kind", "event");
-	add_str(ev, "action", "network_flow");
-	add_str(ev, "category", "network");
-	add_str(ev, "module", "system");
-	add_str(ev, "dataset", "socket");
-	add_str(ev, "start", start);
-	add_str(ev, "end", end);
-	json_object_object_add(ev, "duration",
-	    json_object_new_int64(f->end_ns - f->start_ns));
-	json_object_object_add(doc, "event", ev);
+	/* The constant part of event, then its times. */
+	jw_open_members(w, "event", "\"kind\":\"event\","
+	    "\"action\":\"network_flow\",\"category\":\"network\","
+	    "\"module\":\"system\",\"dataset\":\"socket\"");
+	jw_str(w, "start", start);
+	jw_str(w, "end", end);
+	jw_i64(w, "duration", f->end_ns - f->start_ns);
+	jw_close(w);
 
-	flow = json_object_new_object();
-	json_object_object_add(flow, "final", json_object_new_boolean(f->final));
-	json_object_object_add(flow, "complete",
-	    json_object_new_boolean(f->complete));
-	json_object_object_add(doc, "flow", flow);
+	jw_open(w, "flow");
+	jw_bool(w, "final", f->final);
+	jw_bool(w, "complete", f->complete);
+	jw_close(w);
 
 	if (f->pid != 0) {
-		proc = json_object_new_object();
-		json_object_object_add(proc, "pid",
-		    json_object_new_int64(f->pid));
+		jw_open(w, "process");
+		jw_u64(w, "pid", f->pid);
 		if (pi != NULL && pi->have_comm)
-			add_str(proc, "name", pi->comm);
+			jw_str(w, "name", pi->comm);
 		if (pi != NULL && pi->ppid != 0)
-			json_object_object_add(proc, "ppid",
-			    json_object_new_int64(pi->ppid));
-		json_object_object_add(doc, "process", proc);
+			jw_u64(w, "ppid", pi->ppid);
+		jw_close(w);
 	}
 
-	json_object_object_add(doc, "host", fragment(host_json(h)));
-	json_object_object_add(doc, "agent", fragment("{\"type\":\"sockflow\","
-	    "\"version\":\"" PACKAGE_VERSION "\"}"));
-	json_object_object_add(doc, "ecs",
-	    fragment("{\"version\":\"" ECS_VERSION "\"}"));
-	json_object_object_add(doc, "service",
-	    fragment("{\"type\":\"system\"}"));
+	jw_raw(w, "host", host_json(h));
+	jw_raw(w, "agent", "{\"type\":\"sockflow\",\"version\":\""
+	    PACKAGE_VERSION "\"}");
+	jw_raw(w, "ecs", "{\"version\":\"" ECS_VERSION "\"}");
+	jw_raw(w, "service", "{\"type\":\"system\"}");
 
-	sys = json_object_new_object();
-	audit = json_object_new_object();
-	sock = json_object_new_object();
-	snprintf(addr, sizeof(addr), "0x%016" PRIx64, f->sock);
-	add_str(sock, "kernel_sock_address", addr);
-	json_object_object_add(audit, "socket", sock);
-	json_object_object_add(sys, "audit", audit);
-	json_object_object_add(doc, "system", sys);
-	return doc;
+	{
+		static const char hex[] = "0123456789abcdef";
+		int i;
+
+		addr[0] = '0';
+		addr[1] = 'x';
+		for (i = 0; i < 16; i++)
+			addr[2 + i] = hex[(f->sock >> (60 - 4 * i)) & 0xf];
+		addr[18] = '\0';
+	}
+	jw_open(w, "system");
+	jw_open(w, "audit");
+	jw_open(w, "socket");
+	jw_str(w, "kernel_sock_address", addr);
+	jw_close(w);
+	jw_close(w);
+	jw_close(w);
+	jw_close(w);
+	return w->oom ? -1 : 0;
 }

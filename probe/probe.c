@@ -344,6 +344,7 @@ main(int argc, char *argv[])
 		usage();
 	log_setverbose(verbose);
 	config_init(&cfg, &ca);
+	malloc_tune();
 	if (geteuid() != 0)
 		fatalx("must run as root");
 	signal(SIGPIPE, SIG_IGN);

@@ -73,11 +73,18 @@ static struct json_object *
 flow_doc(const struct msg_flow *f, const struct enr_host *h,
     const struct enr_proc_info *pi)
 {
-	struct json_object *doc = enr_json_flow(f, h, pi), *back;
+	static struct jw w;
+	struct json_object *back;
 
-	back = json_tokener_parse(json_object_to_json_string_ext(doc,
-	    JSON_C_TO_STRING_PLAIN));
-	json_object_put(doc);
+	if (enr_json_flow(&w, f, h, pi) == -1) {
+		fprintf(stderr, "the document was not written\n");
+		exit(1);
+	}
+	if (strlen(w.buf) != w.len || strchr(w.buf, '\n') != NULL) {
+		fprintf(stderr, "the document is not one line\n");
+		exit(1);
+	}
+	back = json_tokener_parse(w.buf);
 	if (back == NULL) {
 		fprintf(stderr, "the document does not parse\n");
 		exit(1);
@@ -233,9 +240,104 @@ test_json(void)
 	CHECK(strcmp(buf, "1970-01-01T00:00:00.000000Z") == 0);
 	enr_json_time(951782400123456789LL, buf, sizeof(buf));
 	CHECK(strcmp(buf, "2000-02-29T00:00:00.123456Z") == 0);
+	/* The date of the last second is kept: moving on and back. */
+	enr_json_time(951782400999999999LL, buf, sizeof(buf));
+	CHECK(strcmp(buf, "2000-02-29T00:00:00.999999Z") == 0);
+	enr_json_time(951782461000001000LL, buf, sizeof(buf));
+	CHECK(strcmp(buf, "2000-02-29T00:01:01.000001Z") == 0);
+	enr_json_time(951782400000000000LL, buf, sizeof(buf));
+	CHECK(strcmp(buf, "2000-02-29T00:00:00.000000Z") == 0);
+	enr_json_time(-1, buf, sizeof(buf));
+	CHECK(strcmp(buf, "1970-01-01T00:00:00.000000Z") == 0);
 }
 
 /* The published test vectors of the Community ID specification. */
+/*
+ * The text writer against json-c's parser: any bytes in a string (a
+ * process name may hold any byte but NUL) come back unchanged from one
+ * line of valid JSON, and numbers at their limits are exact.
+ */
+/* IPv4 addresses are written by hand: the same text as inet_ntop. */
+static void
+test_ipv4_text(void)
+{
+	struct enr_host h;
+	struct msg_flow f;
+	struct json_object *doc;
+	char want[INET_ADDRSTRLEN];
+	unsigned int seed = 7;
+	int i, bad = 0;
+
+	memset(&h, 0, sizeof(h));
+	for (i = 0; i < 2000; i++) {
+		uint32_t v = i == 0 ? 0 : i == 1 ? 0xffffffffU :
+		    (uint32_t)rand_r(&seed) ^ ((uint32_t)rand_r(&seed) << 16);
+
+		make_flow(&f, FLOW_DIR_OUTBOUND);
+		memcpy(f.local.ip, &v, 4);
+		inet_ntop(AF_INET, &v, want, sizeof(want));
+		doc = flow_doc(&f, &h, NULL);
+		if (strcmp(get_str(doc, "source", "ip"), want) != 0)
+			bad++;
+		json_object_put(doc);
+	}
+	CHECK(bad == 0);
+}
+
+static void
+test_writer(void)
+{
+	struct jw w;
+	struct json_object *o, *v;
+	char str[64];
+	unsigned int seed = 12345;
+	int i, j, n, bad = 0;
+
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < 20000; i++) {
+		n = 1 + (int)(rand_r(&seed) % 40);
+		for (j = 0; j < n; j++)
+			str[j] = (char)(1 + rand_r(&seed) % 255);
+		str[n] = '\0';
+		jw_reset(&w);
+		jw_open(&w, NULL);
+		jw_str(&w, "s", str);
+		jw_open_array(&w, "a");
+		jw_str(&w, NULL, str);
+		jw_u64(&w, NULL, UINT64_MAX);
+		jw_close_array(&w);
+		jw_i64(&w, "neg", INT64_MIN);
+		jw_close(&w);
+		o = json_tokener_parse(w.buf);
+		if (o == NULL || strchr(w.buf, '\n') != NULL ||
+		    !json_object_object_get_ex(o, "s", &v) ||
+		    strcmp(json_object_get_string(v), str) != 0 ||
+		    !json_object_object_get_ex(o, "a", &v) ||
+		    strcmp(json_object_get_string(
+		    json_object_array_get_idx(v, 0)), str) != 0 ||
+		    json_object_get_uint64(json_object_array_get_idx(v, 1)) !=
+		    UINT64_MAX ||
+		    !json_object_object_get_ex(o, "neg", &v) ||
+		    json_object_get_int64(v) != INT64_MIN)
+			bad++;
+		json_object_put(o);
+	}
+	CHECK(bad == 0);
+	/* Plain text is copied as it is, without escapes. */
+	jw_reset(&w);
+	jw_open(&w, NULL);
+	jw_str(&w, "k", "a/b c");
+	jw_i64(&w, "d", -5);
+	jw_bool(&w, "t", 1);
+	jw_open_members(&w, "e", "\"x\":1");
+	jw_u64(&w, "y", 0);
+	jw_close(&w);
+	jw_close(&w);
+	CHECK(strcmp(w.buf, "{\"k\":\"a/b c\",\"d\":-5,\"t\":true,"
+	    "\"e\":{\"x\":1,\"y\":0}}") == 0);
+	jw_free(&w);
+}
+
 static void
 test_community_id(void)
 {
@@ -377,6 +479,8 @@ main(void)
 		return 1;
 	}
 	test_json();
+	test_writer();
+	test_ipv4_text();
 	test_community_id();
 	test_procs();
 	test_host();

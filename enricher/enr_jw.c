@@ -1,0 +1,204 @@
+/*
+ * A JSON text writer for the flow documents. The document's shape is
+ * fixed and written here directly: building a json-c object tree for every
+ * flow and printing it cost three quarters of the enricher's CPU. Every
+ * string value still goes through one rule: text of plain printable ASCII
+ * without quote or backslash is copied as it is, anything else (a process
+ * name can hold any byte but NUL) is escaped by json-c. Keys are the
+ * program's own constants.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "enr.h"
+
+#define JW_INITIAL	4096
+
+void
+jw_reset(struct jw *w)
+{
+	w->len = 0;
+	w->depth = 0;
+	w->first[0] = 1;
+	w->oom = 0;
+}
+
+void
+jw_free(struct jw *w)
+{
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+static void
+put(struct jw *w, const char *s, size_t n)
+{
+	if (w->oom)
+		return;
+	if (w->len + n + 1 > w->cap) {
+		size_t ncap = w->cap == 0 ? JW_INITIAL : w->cap;
+		char *nb;
+
+		while (w->len + n + 1 > ncap)
+			ncap *= 2;
+		if ((nb = realloc(w->buf, ncap)) == NULL) {
+			w->oom = 1;
+			return;
+		}
+		w->buf = nb;
+		w->cap = ncap;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+/* The separator and the key of the next member (key NULL in arrays). */
+static void
+member(struct jw *w, const char *key)
+{
+	if (!w->first[w->depth])
+		put(w, ",", 1);
+	w->first[w->depth] = 0;
+	if (key != NULL) {
+		put(w, "\"", 1);
+		put(w, key, strlen(key));
+		put(w, "\":", 2);
+	}
+}
+
+static void
+open_(struct jw *w, const char *key, const char *c)
+{
+	if (w->depth > 0 || w->len > 0)
+		member(w, key);
+	put(w, c, 1);
+	if (w->depth + 1 < JW_MAXDEPTH)
+		w->depth++;
+	else
+		w->oom = 1;
+	w->first[w->depth] = 1;
+}
+
+void
+jw_open(struct jw *w, const char *key)
+{
+	open_(w, key, "{");
+}
+
+void
+jw_open_array(struct jw *w, const char *key)
+{
+	open_(w, key, "[");
+}
+
+void
+jw_close(struct jw *w)
+{
+	put(w, "}", 1);
+	if (w->depth > 0)
+		w->depth--;
+}
+
+void
+jw_close_array(struct jw *w)
+{
+	put(w, "]", 1);
+	if (w->depth > 0)
+		w->depth--;
+}
+
+/* True when s can go out between quotes as it is. */
+static int
+plain(const char *s, size_t *len)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			return 0;
+	*len = (size_t)(p - (const unsigned char *)s);
+	return 1;
+}
+
+void
+jw_str(struct jw *w, const char *key, const char *v)
+{
+	struct json_object *o;
+	const char *esc;
+	size_t n;
+
+	member(w, key);
+	if (plain(v, &n)) {
+		put(w, "\"", 1);
+		put(w, v, n);
+		put(w, "\"", 1);
+		return;
+	}
+	if ((o = json_object_new_string(v)) == NULL) {
+		w->oom = 1;
+		return;
+	}
+	esc = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	put(w, esc, strlen(esc));
+	json_object_put(o);
+}
+
+void
+jw_u64(struct jw *w, const char *key, uint64_t v)
+{
+	char b[24];
+	size_t i = sizeof(b);
+
+	member(w, key);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	put(w, b + i, sizeof(b) - i);
+}
+
+void
+jw_i64(struct jw *w, const char *key, int64_t v)
+{
+	if (v < 0) {
+		member(w, key);
+		put(w, "-", 1);
+		/* Continue the same member: no separator or key again. */
+		w->first[w->depth] = 1;
+		jw_u64(w, NULL, (uint64_t)0 - (uint64_t)v);
+		return;
+	}
+	jw_u64(w, key, (uint64_t)v);
+}
+
+void
+jw_bool(struct jw *w, const char *key, int v)
+{
+	member(w, key);
+	if (v)
+		put(w, "true", 4);
+	else
+		put(w, "false", 5);
+}
+
+void
+jw_raw(struct jw *w, const char *key, const char *json)
+{
+	member(w, key);
+	put(w, json, strlen(json));
+}
+
+/* An object whose first members are JSON text already; more may follow. */
+void
+jw_open_members(struct jw *w, const char *key, const char *members)
+{
+	jw_open(w, key);
+	put(w, members, strlen(members));
+	w->first[w->depth] = 0;
+}
