@@ -62,12 +62,15 @@ batch_flush(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
 	b->bytes = 0;
 }
 
-/* The next free buffer, flushing first when the batch is full. */
+/*
+ * The next free buffer (DIAG_DGRAM_MAX bytes), flushing first when need
+ * more bytes would not fit in the batch.
+ */
 static uint8_t *
-batch_next(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
-    void *arg)
+batch_next(struct diag_batch *b, size_t need,
+    void (*cb)(const struct msg_diag *, void *), void *arg)
 {
-	if (b->n == DIAG_BATCH_MAX || b->bytes + DIAG_DGRAM_MAX >
+	if (b->n == DIAG_BATCH_MAX || b->bytes + need >
 	    DIAG_BATCH_BYTES)
 		batch_flush(b, cb, arg);
 	if (b->bufs[b->n] == NULL)
@@ -115,20 +118,38 @@ diag_open(void)
 	return fd;
 }
 
+/*
+ * Every pending notification, many datagrams a call (recvmmsg): one
+ * recv per closed socket cost more than the rest of the probe's work. A
+ * notification is a few hundred bytes; one that does not fit its buffer
+ * is counted as an overrun, as the kernel's own drops are.
+ */
+#define DIAG_VLEN	64
+#define DIAG_SLOT	8192
+
 size_t
 diag_read(int fd, uint64_t *overruns, void (*cb)(const struct msg_diag *,
     void *), void *arg)
 {
 	static struct diag_batch b;
+	static uint8_t *slots;
+	struct mmsghdr mm[DIAG_VLEN];
+	struct iovec iov[DIAG_VLEN];
 	size_t total = 0;
-	ssize_t r;
+	int i, r;
 
+	if (slots == NULL)
+		slots = xcalloc(DIAG_VLEN, DIAG_SLOT);
 	b.dump_protocol = 0;
 	for (;;) {
-		uint8_t *buf = batch_next(&b, cb, arg);
-
-		b.overruns = *overruns;
-		r = recv(fd, buf, DIAG_DGRAM_MAX, MSG_DONTWAIT);
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < DIAG_VLEN; i++) {
+			iov[i].iov_base = slots + (size_t)i * DIAG_SLOT;
+			iov[i].iov_len = DIAG_SLOT;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		r = recvmmsg(fd, mm, DIAG_VLEN, MSG_DONTWAIT, NULL);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -138,13 +159,24 @@ diag_read(int fd, uint64_t *overruns, void (*cb)(const struct msg_diag *,
 				continue;
 			}
 			if (errno != EAGAIN)
-				log_warn("sock_diag recv");
+				log_warn("sock_diag recvmmsg");
 			break;
 		}
-		if (r == 0)
+		for (i = 0; i < r; i++) {
+			uint8_t *buf;
+
+			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				(*overruns)++;
+				continue;
+			}
+			b.overruns = *overruns;
+			buf = batch_next(&b, mm[i].msg_len, cb, arg);
+			memcpy(buf, iov[i].iov_base, mm[i].msg_len);
+			batch_add(&b, mm[i].msg_len);
+			total++;
+		}
+		if (r < DIAG_VLEN)
 			break;
-		batch_add(&b, (size_t)r);
-		total++;
 	}
 	b.overruns = *overruns;
 	if (b.n > 0)
@@ -188,7 +220,7 @@ dump_one(int fd, int family, int proto,
 	b.overruns = 0;
 	/* Bounded: a dump of more than this many datagrams is cut. */
 	while (!done && total < 100000) {
-		uint8_t *buf = batch_next(&b, cb, arg);
+		uint8_t *buf = batch_next(&b, DIAG_DGRAM_MAX, cb, arg);
 		ssize_t r;
 		size_t off;
 
