@@ -4,19 +4,20 @@
 Usage: checkcapture.py OUT.json CAPTURE.pcap TRUTH.txt
 
 The capture (tcpdump -w on lo, in the host's network namespace, where
-sock_diag reports exact TCP segment counts) is read here with a small
-pcap reader; for each connection of the ground truth it counts the
+sock_diag reports exact TCP segment counts) is read with the small pcap
+reader of pcaplib.py; for each connection of the ground truth it counts the
 packets and IP-level bytes each way and checks sockflow's documents:
 packets exactly, IP-level bytes within the documented bound (derived
 figure <= captured <= derived + 40 bytes of TCP options per packet, and
 exactly for UDP), and the Community ID recomputed from the captured
 tuple."""
-import base64
-import hashlib
 import ipaddress
 import json
-import struct
 import sys
+
+# No bytecode cache next to pcaplib.py: the source tree stays clean.
+sys.dont_write_bytecode = True
+from pcaplib import community_id, packets  # noqa: E402
 
 out_path, cap_path, truth_path = sys.argv[1:4]
 docs = [d for d in (json.loads(l) for l in open(out_path)) if "network" in d]
@@ -26,53 +27,6 @@ errors = []
 def check(cond, msg):
     if not cond:
         errors.append(msg)
-
-
-def packets(path):
-    """Yield (src, sport, dst, dport, proto, ip_len) of each IP packet."""
-    data = open(path, "rb").read()
-    magic = struct.unpack("<I", data[:4])[0]
-    end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    linktype = struct.unpack(end + "I", data[20:24])[0]
-    l2 = {1: 14, 113: 16, 276: 20}.get(linktype)
-    if l2 is None:
-        sys.exit(f"unsupported link type {linktype}")
-    off = 24
-    while off + 16 <= len(data):
-        incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
-        pkt = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        ip = pkt[l2:]
-        if not ip:
-            continue
-        ver = ip[0] >> 4
-        if ver == 4:
-            ihl = (ip[0] & 15) * 4
-            total = struct.unpack(">H", ip[2:4])[0]
-            proto = ip[9]
-            src, dst = ip[12:16], ip[16:20]
-            l4 = ip[ihl:]
-        elif ver == 6:
-            total = 40 + struct.unpack(">H", ip[4:6])[0]
-            proto = ip[6]
-            src, dst = ip[8:24], ip[24:40]
-            l4 = ip[40:]
-        else:
-            continue
-        if proto not in (6, 17) or len(l4) < 4:
-            continue
-        sport, dport = struct.unpack(">HH", l4[:4])
-        yield (str(ipaddress.ip_address(src)), sport,
-               str(ipaddress.ip_address(dst)), dport, proto, total)
-
-
-def community_id(sip, sport, dip, dport, proto):
-    a, b = ipaddress.ip_address(sip).packed, ipaddress.ip_address(dip).packed
-    if (a, sport) > (b, dport):
-        a, b, sport, dport = b, a, dport, sport
-    h = hashlib.sha1(b"\0\0" + a + b + bytes([proto, 0]) +
-                     sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
-    return "1:" + base64.b64encode(h.digest()).decode()
 
 
 caught = list(packets(cap_path))
