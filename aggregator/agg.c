@@ -201,6 +201,7 @@ send_stats(struct agg *a)
 	COUNTER("diag_malformed", a->diag_bad);
 	COUNTER("existing_connections", fs->existing);
 	COUNTER("existing_table_full", fs->existing_full);
+	COUNTER("destroy_unconnected", fs->destroy_unconnected);
 	COUNTER("diag_overruns", a->diag_overruns);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);

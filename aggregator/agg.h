@@ -52,6 +52,8 @@ struct agg_event {
 			uint64_t	sk;
 			uint32_t	bytes;
 			uint8_t		proto;	/* 6 or 17 */
+			uint8_t		family;	/* 4 or 6 (a v6 socket
+						   may carry v4 traffic) */
 		} io;		/* AEV_SEND and AEV_RECV */
 		struct {
 			int32_t		err;
@@ -141,6 +143,7 @@ struct agg_flow_stats {
 	uint64_t	diag_evicted;	/* replaced before their flow ended */
 	uint64_t	existing;	/* connections open at start */
 	uint64_t	existing_full;	/* ... not followed */
+	uint64_t	destroy_unconnected; /* ends of sockets never seen */
 };
 /* Timeouts, in ns. */
 struct agg_flow_conf {

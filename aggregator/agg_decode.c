@@ -358,6 +358,7 @@ decode_io(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
 	ev->u.io.sk = sk;
 	ev->u.io.bytes = (uint32_t)ret;
 	ev->u.io.proto = (uint8_t)proto;
+	ev->u.io.family = family == 2 ? 4 : 6;
 	return 1;
 }
 

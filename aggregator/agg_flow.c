@@ -72,34 +72,50 @@ struct agg_flow {
 	bool		 inferred;	/* remote taken from the reply */
 };
 
+struct diag_slot {
+	uint64_t	 cookie;	/* 0 = empty */
+	uint32_t	 segs_in, segs_out;
+	bool		 timestamps;
+	uint64_t	 bytes_retrans;
+	uint64_t	 bytes_received;
+};
+
+/*
+ * A socket. Kept small: there is one for every socket the machine has
+ * open, and a busy server has hundreds of thousands. Its first flow (a TCP
+ * socket's only one) lives inside it; what tcp_info says at the end is
+ * looked at only while the flow is reported.
+ */
 struct agg_sock {
 	struct agg_sock	*next;
 	uint64_t	 sk;
+	uint64_t	 cookie;
+	uint64_t	 start;
+	uint64_t	 last;
+	struct agg_flow	*flows;
+	struct agg_flow	*last_flow;	/* UDP: where sends without a lookup go */
+	const struct diag_slot *fin;	/* tcp_info at the end, while reported */
 	uint32_t	 gen;
+	uint32_t	 pid;
+	uint8_t		 lip[16];
+	uint16_t	 lport;
+	uint16_t	 nflows;
 	uint8_t		 proto;		/* 6 or 17 */
 	uint8_t		 family;	/* 4 or 6, 0 while unknown */
 	uint8_t		 state;		/* TCP */
 	uint8_t		 direction;	/* TCP, from the state changes */
+	uint8_t		 closed_from;	/* the state before TCP_CLOSE */
 	bool		 saw_start;
+	bool		 established;	/* TCP: the handshake completed */
 	bool		 have_local_ip;
 	bool		 have_tuple;	/* TCP: both ports known */
 	bool		 lost;		/* samples were lost while open */
-	uint8_t		 lip[16];
-	uint16_t	 lport;
-	uint32_t	 pid;
-	uint64_t	 cookie;
-	bool		 have_segs;
 	bool		 existing;	/* open before sockflow started */
-	bool		 timestamps;
-	uint32_t	 segs_in, segs_out;
-	uint64_t	 bytes_retrans;
-	uint64_t	 bytes_received;
-	uint8_t		 closed_from;	/* the state before TCP_CLOSE */
-	uint64_t	 start;
-	uint64_t	 last;
-	struct agg_flow	*flows;
-	size_t		 nflows;
-	struct agg_flow	*last_flow;	/* UDP: where sends without a lookup go */
+	bool		 flow0_used;
+	bool		 peer_kept;	/* UDP: flow0 holds the last peer */
+	bool		 many_peers;	/* UDP: more than one remote seen */
+	bool		 disconnected;	/* TCP: counters zeroed at the end */
+	struct agg_flow	 flow0;
 };
 
 struct fib_key {
@@ -110,13 +126,6 @@ struct fib_key {
 	uint16_t	 sport, dport;
 };
 
-struct diag_slot {
-	uint64_t	 cookie;	/* 0 = empty */
-	uint32_t	 segs_in, segs_out;
-	bool		 timestamps;
-	uint64_t	 bytes_retrans;
-	uint64_t	 bytes_received;
-};
 
 /* A connection open when sockflow started, from the sock_diag dump. */
 struct existing {
@@ -126,6 +135,7 @@ struct existing {
 };
 
 struct agg_flows {
+	struct diag_slot	 fin;		/* of the socket being reported */
 	struct existing		*existing[1024];
 	size_t			 nexisting;
 	struct {
@@ -187,7 +197,8 @@ sock_free(struct agg_sock *s)
 
 	for (f = s->flows; f != NULL; f = n) {
 		n = f->next;
-		free(f);
+		if (f != &s->flow0)
+			free(f);
 	}
 	free(s);
 }
@@ -292,7 +303,16 @@ flow_new(struct agg_flows *t, struct agg_sock *s, uint64_t time)
 {
 	struct agg_flow *f;
 
-	if (s->nflows >= MAX_UDP_FLOWS || (f = calloc(1, sizeof(*f))) == NULL) {
+	if (s->nflows >= MAX_UDP_FLOWS) {
+		t->stats.flow_table_full++;
+		return NULL;
+	}
+	if (!s->flow0_used) {
+		f = &s->flow0;
+		memset(f, 0, sizeof(*f));
+		s->flow0_used = true;
+		s->peer_kept = false;
+	} else if ((f = calloc(1, sizeof(*f))) == NULL) {
 		t->stats.flow_table_full++;
 		return NULL;
 	}
@@ -304,6 +324,25 @@ flow_new(struct agg_flows *t, struct agg_sock *s, uint64_t time)
 	return f;
 }
 
+/*
+ * A UDP socket's flow ends after a silence, but a connected socket's next
+ * sends look nothing up: its peer is kept (in the unused first-flow slot)
+ * for the flow that follows.
+ */
+static void
+keep_peer(struct agg_sock *s, struct agg_flow *f)
+{
+	if (!f->have_remote)
+		return;
+	if (f != &s->flow0) {
+		if (s->flow0_used)
+			return;
+		memcpy(s->flow0.rip, f->rip, 16);
+		s->flow0.rport = f->rport;
+	}
+	s->peer_kept = true;
+}
+
 static void
 flow_remove(struct agg_sock *s, struct agg_flow *f)
 {
@@ -313,9 +352,14 @@ flow_remove(struct agg_sock *s, struct agg_flow *f)
 		if (*pp == f) {
 			*pp = f->next;
 			s->nflows--;
-			if (s->last_flow == f)
+			if (s->last_flow == f) {
+				keep_peer(s, f);
 				s->last_flow = NULL;
-			free(f);
+			}
+			if (f == &s->flow0)
+				s->flow0_used = false;
+			else
+				free(f);
 			return;
 		}
 }
@@ -333,6 +377,7 @@ static void
 ip_bytes(const struct agg_sock *s, struct msg_flow *f)
 {
 	uint64_t iph = s->family == 4 ? 20 : 40, per, syn;
+	bool ts;
 
 	if (f->packet_source == FLOW_PKTS_NONE)
 		return;
@@ -343,11 +388,15 @@ ip_bytes(const struct agg_sock *s, struct msg_flow *f)
 		    (iph + 8);
 		return;
 	}
-	per = iph + 20 + (s->timestamps ? 12 : 0);
-	syn = s->saw_start ? (s->timestamps ? 8 : 12) : 0;
-	f->local.ip_bytes = f->local.bytes + s->bytes_retrans +
+	ts = s->fin != NULL && s->fin->timestamps;
+	per = iph + 20 + (ts ? 12 : 0);
+	syn = s->saw_start ? (ts ? 8 : 12) : 0;
+	f->local.ip_bytes = f->local.bytes +
+	    (s->fin != NULL ? s->fin->bytes_retrans : 0) +
 	    f->local.packets * per + syn;
-	f->remote.ip_bytes = f->remote.bytes + f->remote.packets * per + syn;
+	/* The remote sent a SYN only if the handshake completed. */
+	f->remote.ip_bytes = f->remote.bytes + f->remote.packets * per +
+	    (s->established ? syn : 0);
 }
 
 static void
@@ -379,9 +428,9 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		f.local.packets = fl->tx_pkts;
 		f.remote.packets = fl->rx_pkts;
 		f.packet_source = FLOW_PKTS_DATAGRAMS;
-	} else if (s->have_segs) {
-		f.local.packets = s->segs_out;
-		f.remote.packets = s->segs_in;
+	} else if (s->fin != NULL) {
+		f.local.packets = s->fin->segs_out;
+		f.remote.packets = s->fin->segs_in;
 		/*
 		 * An accepted socket's tcp_info does not count the SYN-ACK:
 		 * the request socket sent it, before this one existed.
@@ -398,7 +447,7 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		 * sequence, so bytes_received is then the payload alone.
 		 */
 		if (s->closed_from == TCP_FIN_WAIT2 &&
-		    s->bytes_received == fl->rx_bytes) {
+		    s->fin->bytes_received == fl->rx_bytes) {
 			f.local.packets++;
 			f.remote.packets++;
 			f.packet_source = FLOW_PKTS_TCP_INFO_TIMEWAIT;
@@ -421,6 +470,7 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	f.samples_lost = s->lost;
 	f.remote_inferred = fl->inferred;
 	f.existing = s->existing;
+	f.disconnected = s->disconnected;
 	t->stats.flows++;
 	t->flow_cb(&f, t->arg);
 }
@@ -518,6 +568,8 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 	s->last = ev->time;
 	f->last = ev->time;
 	s->state = (uint8_t)news;
+	if (news == TCP_ESTABLISHED)
+		s->established = true;
 	if (news == TCP_CLOSE)
 		s->closed_from = (uint8_t)olds;
 	/* The tuple is whole once both ports are set (not at SYN_SENT). */
@@ -571,12 +623,8 @@ diag_take(struct agg_flows *t, struct agg_sock *s)
 		t->stats.diag_missing++;
 		return;
 	}
-	s->have_segs = true;
-	s->segs_in = sl->segs_in;
-	s->segs_out = sl->segs_out;
-	s->timestamps = sl->timestamps;
-	s->bytes_retrans = sl->bytes_retrans;
-	s->bytes_received = sl->bytes_received;
+	t->fin = *sl;
+	s->fin = &t->fin;
 	sl->cookie = 0;
 	t->stats.diag_matched++;
 }
@@ -686,6 +734,11 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 
 	if (s != NULL && s->proto != 6)
 		s = NULL;
+	if (s == NULL && ev->u.st.dport == 0) {
+		/* A listener, or a socket that never connected. */
+		t->stats.destroy_unconnected++;
+		return;
+	}
 	if (s == NULL) {
 		/*
 		 * A connection that ended without our seeing anything else
@@ -710,6 +763,15 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 	 */
 	if (!s->existing)
 		diag_take(t, s);
+	/*
+	 * tcp_disconnect (a failed connect(), an abortive close) zeroes the
+	 * counters before the end; a socket that sent its SYN has sent
+	 * something, so none at all means they are gone, not nothing.
+	 */
+	if (s->fin != NULL && s->fin->segs_out == 0 && s->saw_start) {
+		s->fin = NULL;
+		s->disconnected = true;
+	}
 	sock_end(t, s, ev->time, true);
 }
 
@@ -810,6 +872,8 @@ udp_flow_for(struct agg_flows *t, struct agg_sock *s, bool have_remote,
 		f->inferred = true;
 		return f;
 	}
+	if (have_remote && udp_only_remote(s) != NULL)
+		s->many_peers = true;
 	if ((f = flow_new(t, s, time)) == NULL)
 		return NULL;
 	f->have_remote = have_remote;
@@ -833,6 +897,21 @@ flow_count(struct agg_flow *f, const struct agg_event *ev)
 		f->rx_pkts++;
 	}
 	f->last = ev->time;
+}
+
+/* A new flow to the peer an ended flow of the socket had, if one is kept. */
+static struct agg_flow *
+udp_kept_peer(struct agg_flows *t, struct agg_sock *s, uint64_t time,
+    uint8_t dir)
+{
+	uint8_t rip[16];
+	uint16_t rport;
+
+	if (!s->peer_kept || s->flow0_used)
+		return NULL;
+	memcpy(rip, s->flow0.rip, 16);
+	rport = s->flow0.rport;
+	return udp_flow_for(t, s, true, rip, rport, time, dir);
 }
 
 static void
@@ -866,10 +945,21 @@ on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
 		/* A connected socket: its sends look nothing up. */
 		f = s->last_flow != NULL ? s->last_flow : udp_only_remote(s);
 		if (f == NULL)
+			f = udp_kept_peer(t, s, ev->time, FLOW_DIR_OUTBOUND);
+		if (f == NULL)
 			f = udp_flow_for(t, s, false, NULL, 0, ev->time,
 			    FLOW_DIR_OUTBOUND);
+		if (f != NULL && f->have_remote)
+			s->last_flow = f;
 	} else {
-		if ((f = udp_only_remote(s)) == NULL)
+		/* A receive carries no address; the family it has. */
+		if (s->family == 0)
+			s->family = ev->u.io.family;
+		if ((f = udp_only_remote(s)) == NULL && !s->many_peers &&
+		    (f = udp_kept_peer(t, s, ev->time,
+		    FLOW_DIR_INBOUND)) != NULL)
+			f->inferred = true;	/* the socket's one peer */
+		if (f == NULL)
 			f = udp_flow_for(t, s, false, NULL, 0, ev->time,
 			    FLOW_DIR_INBOUND);
 	}

@@ -6,6 +6,12 @@
  * wall time of both:
  *	mode=tcp n=N bytes=B wall_s=W cpu_s=C
  * Usage: flowgen tcp|udp N BYTES PORT [RATE_PER_S]
+ *
+ * "hold" opens N TCP connections (from 127.0.0.1, .2, ... so that
+ * ephemeral ports do not run out), exchanges BYTES each way on each,
+ * prints "held=N" once all are open, keeps them for SECONDS, then closes
+ * them all:
+ *	flowgen hold N BYTES PORT SECONDS
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -56,11 +62,130 @@ cpu_s(int who)
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * One share of "hold": n connections to port from 127.0.0.(first + i /
+ * 20000), held until the parent closes the pipe it gave (go), after which
+ * everything is closed. Writes one byte to ready once all are open.
+ */
+static void
+hold_share(int n, size_t bytes, int port, int first, int ready, int go)
+{
+	struct sockaddr_in sin, src;
+	int lfd, one = 1, i, st, *fds, p[2];
+	char *buf, c = 0;
+	pid_t srv;
+
+	if ((buf = calloc(1, bytes + 1)) == NULL ||
+	    (fds = calloc((size_t)n, sizeof(int))) == NULL || pipe(p) == -1)
+		_exit(1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(lfd, 4096) == -1) {
+		perror("listen");
+		_exit(1);
+	}
+	if ((srv = fork()) == 0) {
+		/* Keep every accepted socket until the client says so. */
+		close(p[1]);
+		for (i = 0; i < n; i++) {
+			if ((fds[i] = accept(lfd, NULL, NULL)) == -1) {
+				perror("accept");
+				_exit(1);
+			}
+			xfer(fds[i], buf, bytes, 0);
+			xfer(fds[i], buf, bytes, 1);
+		}
+		if (read(p[0], &c, 1) == -1)
+			perror("read");
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		_exit(0);
+	}
+	close(lfd);
+	close(p[0]);
+	for (i = 0; i < n; i++) {
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)first +
+		    (uint32_t)(i / 20000));
+		if ((fds[i] = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+		    bind(fds[i], (struct sockaddr *)&src, sizeof(src)) == -1 ||
+		    connect(fds[i], (struct sockaddr *)&sin,
+		    sizeof(sin)) == -1) {
+			perror("connect");
+			kill(srv, SIGTERM);
+			_exit(1);
+		}
+		xfer(fds[i], buf, bytes, 1);
+		xfer(fds[i], buf, bytes, 0);
+	}
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) == -1)
+		perror("pipe");
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	close(p[1]);
+	waitpid(srv, &st, 0);
+	_exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
+}
+
+/*
+ * N connections open at once; see the usage above. A process may hold
+ * only so many descriptors (and raising the limit needs a privilege the
+ * benchmark should not ask for), so shares of HOLD_SHARE connections go
+ * to pairs of processes, each pair on its own port.
+ */
+#define HOLD_SHARE	9000
+
+static int
+hold(int n, size_t bytes, int port, int secs)
+{
+	int ready[2], go[2], k, nk, st, ok = 1;
+	char c;
+
+	nk = (n + HOLD_SHARE - 1) / HOLD_SHARE;
+	if (pipe(ready) == -1 || pipe(go) == -1)
+		return 1;
+	for (k = 0; k < nk; k++) {
+		int share = k < nk - 1 ? HOLD_SHARE : n - k * HOLD_SHARE;
+
+		if (fork() == 0) {
+			close(ready[0]);
+			close(go[1]);
+			hold_share(share, bytes, port + k, 1 + k, ready[1],
+			    go[0]);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (k = 0; k < nk; k++)
+		if (read(ready[0], &c, 1) != 1) {
+			fprintf(stderr, "a share failed to open\n");
+			ok = 0;
+			break;
+		}
+	if (ok) {
+		printf("held=%d\n", n);
+		fflush(stdout);
+		sleep((unsigned int)secs);
+	}
+	close(go[1]);
+	while (wait(&st) > 0)
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			ok = 0;
+	printf("closed=%d ok=%d\n", n, ok);
+	return ok ? 0 : 1;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct sockaddr_in sin;
-	int tcp, n, port, lfd, fd, one = 1, i, st;
+	int tcp, n, port, lfd, fd = -1, one = 1, i, st;
 	size_t bytes;
 	double rate = 0, t0, t1, next;
 	char *buf;
@@ -68,6 +193,9 @@ main(int argc, char *argv[])
 
 	if (argc < 5)
 		return 2;
+	if (strcmp(argv[1], "hold") == 0)
+		return hold(atoi(argv[2]), (size_t)atol(argv[3]),
+		    atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 10);
 	tcp = strcmp(argv[1], "tcp") == 0;
 	n = atoi(argv[2]);
 	bytes = (size_t)atol(argv[3]);

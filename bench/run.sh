@@ -14,6 +14,7 @@ BYTES=${2:-1000}
 RATE=${3:-0}
 UDPM=${4:-50000}
 B=${top_builddir:-.}
+. "$(dirname "$0")/lib.sh"
 PORT=7711
 UPORT=7712
 TMP=$(mktemp -d /tmp/sockflow-bench.XXXXXX)
@@ -33,12 +34,7 @@ cpu_ns() {	# summed on-CPU ns of the given pids (schedstat)
 }
 
 hwm_kib() {	# summed peak RSS of the given pids
-	t=0
-	for p in "$@"; do
-		v=$(awk '$1 == "VmHWM:" { print $2 }' /proc/$p/status 2>/dev/null)
-		t=$((t + ${v:-0}))
-	done
-	echo $t
+	status_kib VmHWM "$@"
 }
 
 row() {		# agent workload_line cpu_ns hwm flows lost
@@ -59,14 +55,8 @@ W=$("$B/bench/flowgen" tcp "$N" "$BYTES" "$PORT" "$RATE")
 row none "$W" 0 0 - - "$N"
 
 # 2. sockflow.
-"$B/sockflow" -r "$TMP/run" -o sockflow.stats_interval=1s \
-    -o sockflow.flow_report_interval=0s >"$TMP/sf.json" 2>"$TMP/sf.err" &
-L=$!
-i=0
-until grep -q "tracepoint backend" "$TMP/sf.err" 2>/dev/null; do
-	i=$((i + 1)); [ $i -gt 100 ] && { echo "sockflow did not start"; exit 1; }
-	sleep 0.1
-done
+start_sockflow "$TMP" -o sockflow.stats_interval=1s \
+    -o sockflow.flow_report_interval=0s
 PIDS="$L $(pgrep -P $L | tr '\n' ' ')"
 PP=$(pgrep -P $L -f sockflow-probe); PA=$(pgrep -P $L -f sockflow-aggregator)
 PE=$(pgrep -P $L -f sockflow-enricher)

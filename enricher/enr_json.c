@@ -259,6 +259,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		jw_bool(w, "remote_unknown", 1);
 	if (f->existing)
 		jw_bool(w, "existing", 1);
+	if (f->disconnected)
+		jw_bool(w, "tcp_disconnected", 1);
 	if (f->remote_inferred)
 		jw_bool(w, "remote_inferred", 1);
 	if (f->samples_lost)

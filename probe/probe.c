@@ -52,8 +52,13 @@ static const struct probe_event events_v46[] = {
 	{ "sock", "sock_recv_length",
 	    "(family == 2 || family == 10) && " TCP_UDP
 	    " && ret > 0 && !(flags & 2)" },
-	/* The end of a connected TCP socket (not of listeners). */
-	{ "tcp", "tcp_destroy_sock", "dport != 0" },
+	/*
+	 * The end of a TCP socket. Not filtered on dport: a socket that
+	 * tcp_disconnect reset (a failed connect(), a close() with
+	 * SO_LINGER 0) ends with no remote port; the aggregator ignores the
+	 * ends of sockets it never saw (listeners, never connected).
+	 */
+	{ "tcp", "tcp_destroy_sock", NULL },
 	/* UDP route lookups of sendto() and connect(): the remote. */
 	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
 	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0" },
@@ -64,7 +69,7 @@ static const struct probe_event events_v4[] = {
 	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0" },
 	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
 	    " && ret > 0 && !(flags & 2)" },
-	{ "tcp", "tcp_destroy_sock", "family == 2 && dport != 0" },
+	{ "tcp", "tcp_destroy_sock", "family == 2" },
 	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
 };
 
@@ -86,6 +91,7 @@ struct probe {
 	struct bufferevent	*out;
 	struct perf_set		 perf;
 	struct event		**ring_ev;
+	struct event		**ns_ev;
 	struct event		*drain_ev;
 	int			 diag_fd;
 	uint64_t		 diag_overruns;
@@ -203,7 +209,7 @@ static void
 send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
-	struct msg_counter c[9];
+	struct msg_counter c[10];
 	struct msg_stats s;
 	uint8_t *frame;
 	size_t len;
@@ -228,8 +234,10 @@ send_stats(struct probe *p)
 	c[7].value = ns->assigned;
 	snprintf(c[8].name, sizeof(c[8].name), "netns_ids_failed");
 	c[8].value = ns->failed;
+	snprintf(c[9].name, sizeof(c[9].name), "netns_records_lost");
+	c[9].value = ns->lost;
 	s.v = c;
-	s.n = 9;
+	s.n = 10;
 	frame = msg_encode_stats(&s, &len);
 	send_frame(p, frame, len, "stats");
 }
@@ -249,9 +257,23 @@ drain_all(struct probe *p)
 	int i;
 
 	diag_cb(p->diag_fd, EV_READ, p);
+	for (i = 0; i < p->perf.nnsrings; i++)
+		perf_drain_ns(&p->perf, i);
 	for (i = 0; i < p->perf.nrings; i++)
 		drain_ring(p, i);
 	send_lost(p);
+}
+
+/* A task changed namespaces: give a new network namespace its id now. */
+static void
+ns_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	int i;
+
+	for (i = 0; i < p->perf.nnsrings; i++)
+		if (perf_ns_ring_fd(&p->perf, i) == fd)
+			perf_drain_ns(&p->perf, i);
 }
 
 /* One ring reached its watermark: a cycle for all of them. */
@@ -394,6 +416,15 @@ main(int argc, char *argv[])
 		    EV_READ | EV_PERSIST, ring_cb, &p);
 		if (p.ring_ev[i] == NULL || event_add(p.ring_ev[i], NULL) == -1)
 			fatalx("ring event");
+	}
+	p.ns_ev = xcalloc((size_t)ncpus, sizeof(*p.ns_ev));
+	for (i = 0; i < ncpus; i++) {
+		if (perf_ns_ring_fd(&p.perf, i) == -1)
+			continue;
+		p.ns_ev[i] = event_new(p.base, perf_ns_ring_fd(&p.perf, i),
+		    EV_READ | EV_PERSIST, ns_cb, &p);
+		if (p.ns_ev[i] == NULL || event_add(p.ns_ev[i], NULL) == -1)
+			fatalx("namespaces ring event");
 	}
 	p.drain_ev = event_new(p.base, -1, EV_PERSIST, drain_timer_cb, &p);
 	p.sigterm_ev = evsignal_new(p.base, SIGTERM, signal_cb, &p);

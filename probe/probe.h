@@ -35,6 +35,8 @@ struct perf_set {
 	int		*fds;		/* every event fd, for cleanup */
 	int		 nfds;
 	size_t		 ring_pages;
+	struct perf_ring *nsrings;	/* namespaces of new tasks, per CPU */
+	int		 nnsrings;
 };
 typedef void (*perf_batch_cb)(const struct msg_samples *, void *);
 
@@ -50,6 +52,8 @@ int		 perf_ring_cpu(const struct perf_set *, int idx);
 size_t		 perf_drain(struct perf_set *, int idx, perf_batch_cb, void *);
 uint64_t	 perf_lost(const struct perf_set *, int idx);
 uint64_t	 perf_corrupt(const struct perf_set *);
+int		 perf_ns_ring_fd(const struct perf_set *, int idx);
+size_t		 perf_drain_ns(struct perf_set *, int idx);
 
 /* probe_diag.c: sock_diag destroy notifications. */
 int		 diag_open(void);
@@ -66,9 +70,11 @@ struct netns_stats {
 	uint64_t	 assigned;	/* ids given */
 	uint64_t	 failed;	/* refused, or the process was gone */
 	uint64_t	 forgotten;
+	uint64_t	 lost;		/* namespaces records the kernel lost */
 };
 void		 netns_open(void);
 void		 netns_seen(uint32_t pid, uint64_t ino, uint64_t now);
+void		 netns_lost(void);
 const struct netns_stats *netns_stats(void);
 
 /* probe_privs.c */

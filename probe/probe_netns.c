@@ -14,10 +14,11 @@
  * a deleted namespace (and its interfaces) alive. The cost is a visible
  * side effect: the ids show in "ip netns list-id".
  *
- * Namespaces are learnt from the perf side band (a NAMESPACES record at
- * every fork, unshare and setns carries the task's network namespace
- * inode) and, at start, from /proc. A new namespace's connections closed
- * before the probe's next drain (100 ms at most) are still missed.
+ * Namespaces are learnt from perf NAMESPACES records (one at every fork,
+ * unshare and setns carries the task's network namespace inode), on a
+ * ring that wakes the probe at each record, and, at start, from /proc.
+ * The id is given within the probe's wake-up time of the namespace's
+ * first process, so only a connection closed in that time is missed.
  */
 #include "config.h"
 
@@ -244,6 +245,18 @@ netns_open(void)
 	scan_proc();
 	log_debug("namespaces given an id at start: %llu",
 	    (unsigned long long)ns.st.assigned);
+}
+
+/*
+ * The kernel lost namespaces records: a new namespace may have been
+ * missed, so look at every process again.
+ */
+void
+netns_lost(void)
+{
+	ns.st.lost++;
+	if (ns.self != 0)
+		scan_proc();
 }
 
 const struct netns_stats *

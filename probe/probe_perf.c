@@ -31,6 +31,9 @@
 /* How far behind "now" a drained ring is declared complete. */
 #define DRAIN_MARGIN_NS	(5ULL * 1000 * 1000)
 
+/* The namespaces ring: records of about 150 bytes, read at once. */
+#define NS_RING_PAGES	4
+
 /* Room for one batch: the frame's maximum less protobuf overhead. */
 #define BATCH_MAX	(FRAME_MAX_PAYLOAD - 64)
 
@@ -103,7 +106,8 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 	memset(ps, 0, sizeof(*ps));
 	ps->ring_pages = (size_t)1 << ring_exponent;
 	ps->rings = xcalloc((size_t)ncpus, sizeof(*ps->rings));
-	ps->fds = xcalloc((size_t)ncpus * fmts->n, sizeof(int));
+	ps->fds = xcalloc((size_t)ncpus * (fmts->n + 1), sizeof(int));
+	ps->nsrings = xcalloc((size_t)ncpus, sizeof(*ps->nsrings));
 	ps->nrings = ncpus;
 
 	for (c = 0; c < ncpus; c++) {
@@ -141,12 +145,6 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 				attr.comm = 1;
 				attr.comm_exec = 1;
 				attr.task = 1;
-				/*
-				 * And the namespaces of new tasks, for the
-				 * probe itself (probe_netns.c); these
-				 * records are not forwarded.
-				 */
-				attr.namespaces = 1;
 			}
 			fd = sys_perf_event_open(&attr, -1, r->cpu, -1,
 			    PERF_FLAG_FD_CLOEXEC);
@@ -175,6 +173,57 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 				    fmts->v[i].system, fmts->v[i].name);
 		}
 	}
+	/*
+	 * The namespaces of new tasks (fork, unshare, setns), for the probe
+	 * itself (probe_netns.c), on a small ring of their own that wakes
+	 * the probe at every record: a new network namespace must have its
+	 * id before its first connection closes, not at the next drain.
+	 */
+	for (c = 0; c < ncpus; c++) {
+		struct perf_ring *r = &ps->nsrings[c];
+		struct perf_event_attr attr;
+		void *m;
+		int fd;
+
+		r->cpu = cpus[c];
+		r->datasz = NS_RING_PAGES * (size_t)pagesz;
+		r->mapsz = r->datasz + (size_t)pagesz;
+		memset(&attr, 0, sizeof(attr));
+		attr.size = sizeof(attr);
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = PERF_COUNT_SW_DUMMY;
+		attr.disabled = 1;
+		attr.namespaces = 1;
+		/*
+		 * The kernel sends namespaces records to side-band events
+		 * only, and an event is one when it asks for some other
+		 * side-band record; ksymbol records (kernel symbols added
+		 * or removed, as when BPF code is loaded) are rare, and are
+		 * skipped when read.
+		 */
+		attr.ksymbol = 1;
+		/* Records that are not samples wake by watermark only. */
+		attr.watermark = 1;
+		attr.wakeup_watermark = 1;
+		fd = sys_perf_event_open(&attr, -1, r->cpu, -1,
+		    PERF_FLAG_FD_CLOEXEC);
+		if (fd == -1) {
+			log_warn("perf_event_open namespaces on cpu %d: new "
+			    "network namespaces are learnt at start only",
+			    r->cpu);
+			r->fd = -1;
+			continue;
+		}
+		ps->fds[ps->nfds++] = fd;
+		m = mmap(NULL, r->mapsz, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    fd, 0);
+		if (m == MAP_FAILED)
+			fatal("mmap namespaces ring of cpu %d", r->cpu);
+		r->fd = fd;
+		r->meta = m;
+		r->data = (uint8_t *)m + pagesz;
+	}
+	ps->nnsrings = ncpus;
 }
 
 void
@@ -201,6 +250,10 @@ perf_close(struct perf_set *ps)
 			munmap(ps->rings[i].meta, ps->rings[i].mapsz);
 		free(ps->rings[i].batch);
 	}
+	for (i = 0; i < ps->nnsrings; i++)
+		if (ps->nsrings[i].meta != NULL)
+			munmap(ps->nsrings[i].meta, ps->nsrings[i].mapsz);
+	free(ps->nsrings);
 	free(ps->rings);
 	free(ps->fds);
 	memset(ps, 0, sizeof(*ps));
@@ -243,6 +296,43 @@ ring_copy(const struct perf_ring *r, uint64_t pos, void *dst, size_t len)
 		memcpy(dst, r->data + off, first);
 		memcpy((uint8_t *)dst + first, r->data, len - first);
 	}
+}
+
+/* Where the kernel has written up to; *tail is where reading starts. */
+static uint64_t
+ring_begin(struct perf_ring *r, uint64_t *tail)
+{
+	uint64_t head;
+
+	head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+	*tail = r->meta->data_tail;
+	if (head - *tail > r->datasz) {
+		/* The kernel never does this in non-overwrite mode. */
+		corrupt_records++;
+		*tail = head;
+	}
+	return head;
+}
+
+/*
+ * The header of the record at *tail, if there is a whole one before head.
+ * A header that cannot be right ends the read: the rest is skipped and
+ * counted.
+ */
+static int
+ring_next(struct perf_ring *r, uint64_t *tail, uint64_t head,
+    struct perf_event_header *h)
+{
+	if (*tail >= head)
+		return 0;
+	ring_copy(r, *tail, h, sizeof(*h));
+	if (h->size < sizeof(*h) || h->size > head - *tail ||
+	    h->size % 8 != 0) {
+		corrupt_records++;
+		*tail = head;
+		return 0;
+	}
+	return 1;
 }
 
 /*
@@ -307,21 +397,8 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	until = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	until = until > DRAIN_MARGIN_NS ? until - DRAIN_MARGIN_NS : 1;
-	head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
-	tail = r->meta->data_tail;
-	if (head - tail > r->datasz) {
-		/* The kernel never does this in non-overwrite mode. */
-		corrupt_records++;
-		tail = head;
-	}
-	while (tail < head) {
-		ring_copy(r, tail, &h, sizeof(h));
-		if (h.size < sizeof(h) || h.size > head - tail ||
-		    h.size % 8 != 0) {
-			corrupt_records++;
-			tail = head;
-			break;
-		}
+	head = ring_begin(r, &tail);
+	while (ring_next(r, &tail, head, &h)) {
 		if (h.type == PERF_RECORD_LOST &&
 		    h.size >= sizeof(h) + 2 * sizeof(uint64_t)) {
 			uint64_t lost;
@@ -329,11 +406,6 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 			ring_copy(r, tail + sizeof(h) + sizeof(uint64_t),
 			    &lost, sizeof(lost));
 			r->lost += lost;
-		}
-		if (h.type == PERF_RECORD_NAMESPACES) {
-			namespaces_record(r, tail, h.size, until);
-			tail += h.size;
-			continue;
 		}
 		if (r->batchlen + h.size > BATCH_MAX)
 			batch_flush(r, cb, arg, 0);
@@ -345,5 +417,41 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 	}
 	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
 	batch_flush(r, cb, arg, until);
+	return n;
+}
+
+int
+perf_ns_ring_fd(const struct perf_set *ps, int idx)
+{
+	return idx < ps->nnsrings ? ps->nsrings[idx].fd : -1;
+}
+
+/*
+ * Read a namespaces ring: each NAMESPACES record goes to netns_seen; the
+ * records are not forwarded. Returns how many records were read.
+ */
+size_t
+perf_drain_ns(struct perf_set *ps, int idx)
+{
+	struct perf_ring *r = &ps->nsrings[idx];
+	struct perf_event_header h;
+	struct timespec ts;
+	uint64_t head, tail, now;
+	size_t n = 0;
+
+	if (r->meta == NULL)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	head = ring_begin(r, &tail);
+	while (ring_next(r, &tail, head, &h)) {
+		if (h.type == PERF_RECORD_NAMESPACES)
+			namespaces_record(r, tail, h.size, now);
+		else if (h.type == PERF_RECORD_LOST)
+			netns_lost();
+		tail += h.size;
+		n++;
+	}
+	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
 	return n;
 }

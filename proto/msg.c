@@ -450,6 +450,7 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.samples_lost = f->samples_lost;
 	m.remote_inferred = f->remote_inferred;
 	m.existing = f->existing;
+	m.disconnected = f->disconnected;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -502,6 +503,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->samples_lost = m->samples_lost;
 		out->remote_inferred = m->remote_inferred;
 		out->existing = m->existing;
+		out->disconnected = m->disconnected;
 		rv = 0;
 	}
 	if (rv == -1)

@@ -111,6 +111,7 @@ struct msg_flow {
 	bool		samples_lost;
 	bool		remote_inferred;
 	bool		existing;
+	bool		disconnected;
 };
 
 enum process_event_kind {

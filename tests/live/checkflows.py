@@ -3,13 +3,15 @@
 printed: for every connection, exactly one outbound document (the client
 side) and one inbound document (the server side), with the right
 addresses, ports, pids and fields. Exits 1 with a message per mismatch."""
-import base64
-import hashlib
 import ipaddress
 import json
+import os
 import re
 import socket
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pcaplib import community_id  # noqa: E402
 
 out_path, truth_path = sys.argv[1], sys.argv[2]
 docs = []
@@ -27,16 +29,6 @@ hostname = socket.gethostname()
 def check(cond, msg):
     if not cond:
         errors.append(msg)
-
-
-def community_id(sip, sport, dip, dport, proto):
-    """Community ID v1, seed 0, computed here from the specification."""
-    a, b = ipaddress.ip_address(sip).packed, ipaddress.ip_address(dip).packed
-    if (a, sport) > (b, dport):
-        a, b, sport, dport = b, a, dport, sport
-    h = hashlib.sha1(b"\0\0" + a + b + bytes([proto, 0]) +
-                     sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
-    return "1:" + base64.b64encode(h.digest()).decode()
 
 
 def check_common(d, tag, proto):
