@@ -60,13 +60,13 @@ xstrndup(const char *s, size_t n)
 
 /*
  * Keep freed memory for reuse instead of returning it to the kernel and
- * faulting it in again: frames of up to a few MiB are allocated and freed
- * at every read, and glibc would otherwise map and unmap the large ones.
- * Bounded: at most this much is held beyond what is in use.
+ * faulting it in again: frames of up to FRAME_MAX_PAYLOAD (1 MiB) are
+ * allocated and freed at every read, and glibc would otherwise map and
+ * unmap them. Bounded: at most 4 MiB is held beyond what is in use.
  */
 void
 malloc_tune(void)
 {
-	mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 }

@@ -34,24 +34,40 @@ jw_free(struct jw *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static void
+/* Room for n more bytes and the NUL; 0 when there is. */
+static int
+grow(struct jw *w, size_t n)
+{
+	size_t ncap = w->cap == 0 ? JW_INITIAL : w->cap;
+	char *nb;
+
+	if (w->oom)
+		return -1;
+	while (w->len + n + 1 > ncap)
+		ncap *= 2;
+	if ((nb = realloc(w->buf, ncap)) == NULL) {
+		w->oom = 1;
+		return -1;
+	}
+	w->buf = nb;
+	w->cap = ncap;
+	return 0;
+}
+
+static inline int
+reserve(struct jw *w, size_t n)
+{
+	if (w->len + n + 1 <= w->cap && !w->oom)
+		return 0;
+	return grow(w, n);
+}
+
+/* The text stays NUL-terminated after every write. */
+static inline void
 put(struct jw *w, const char *s, size_t n)
 {
-	if (w->oom)
+	if (reserve(w, n) == -1)
 		return;
-	if (w->len + n + 1 > w->cap) {
-		size_t ncap = w->cap == 0 ? JW_INITIAL : w->cap;
-		char *nb;
-
-		while (w->len + n + 1 > ncap)
-			ncap *= 2;
-		if ((nb = realloc(w->buf, ncap)) == NULL) {
-			w->oom = 1;
-			return;
-		}
-		w->buf = nb;
-		w->cap = ncap;
-	}
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 	w->buf[w->len] = '\0';
@@ -61,14 +77,24 @@ put(struct jw *w, const char *s, size_t n)
 static void
 member(struct jw *w, const char *key)
 {
+	size_t kl = key != NULL ? strlen(key) : 0;
+	char *p;
+
+	if (reserve(w, kl + 4) == -1)
+		return;
+	p = w->buf + w->len;
 	if (!w->first[w->depth])
-		put(w, ",", 1);
+		*p++ = ',';
 	w->first[w->depth] = 0;
 	if (key != NULL) {
-		put(w, "\"", 1);
-		put(w, key, strlen(key));
-		put(w, "\":", 2);
+		*p++ = '"';
+		memcpy(p, key, kl);
+		p += kl;
+		*p++ = '"';
+		*p++ = ':';
 	}
+	*p = '\0';
+	w->len = (size_t)(p - w->buf);
 }
 
 static void
@@ -134,9 +160,13 @@ jw_str(struct jw *w, const char *key, const char *v)
 
 	member(w, key);
 	if (plain(v, &n)) {
-		put(w, "\"", 1);
-		put(w, v, n);
-		put(w, "\"", 1);
+		if (reserve(w, n + 2) == -1)
+			return;
+		w->buf[w->len] = '"';
+		memcpy(w->buf + w->len + 1, v, n);
+		w->buf[w->len + n + 1] = '"';
+		w->len += n + 2;
+		w->buf[w->len] = '\0';
 		return;
 	}
 	if ((o = json_object_new_string(v)) == NULL) {

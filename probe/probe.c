@@ -42,10 +42,16 @@
  * rings. With IPv6 off, AF_INET6 sockets are filtered out as well.
  */
 #define TCP_UDP		"(protocol == 6 || protocol == 17)"
+#define TCP_STATES	"oldstate != 10 && (newstate == 1 || newstate == 2 || " \
+			"newstate == 7)"
 static const struct probe_event events_v46[] = {
-	/* TCP only, and no listener transitions. */
-	{ "sock", "inet_sock_set_state",
-	    "protocol == 6 && oldstate != 10 && newstate != 10" },
+	/*
+	 * TCP only, no listener transitions, and only the states the flow
+	 * model uses: SYN_SENT and ESTABLISHED (the start, the direction,
+	 * the tuple) and CLOSE (with the state it came from). The closing
+	 * handshake's states would be four more samples a connection.
+	 */
+	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES },
 	/* Payload bytes of every send and receive that moved data. */
 	{ "sock", "sock_send_length",
 	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0" },
@@ -65,7 +71,7 @@ static const struct probe_event events_v46[] = {
 };
 static const struct probe_event events_v4[] = {
 	{ "sock", "inet_sock_set_state", "family == 2 && protocol == 6 && "
-	    "oldstate != 10 && newstate != 10" },
+	    TCP_STATES },
 	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0" },
 	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
 	    " && ret > 0 && !(flags & 2)" },

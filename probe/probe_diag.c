@@ -1,7 +1,7 @@
 /*
  * The sock_diag destroy notifications: a NETLINK_SOCK_DIAG socket
- * subscribed to the four SKNLGRP_*_DESTROY groups (the mechanism behind
- * "ss -E"). The kernel sends one message per TCP or UDP socket destroyed
+ * subscribed to the two TCP SKNLGRP_*_DESTROY groups (the mechanism behind
+ * "ss -E"). The kernel sends one message per TCP socket destroyed
  * in the probe's network namespace, with the final tcp_info of TCP ones:
  * exact segment counts. The probe reads the datagrams and forwards them
  * unparsed; the aggregator parses them.
@@ -100,10 +100,9 @@ diag_open(void)
 		fatal("SO_RCVBUFFORCE");
 	memset(&snl, 0, sizeof(snl));
 	snl.nl_family = AF_NETLINK;
+	/* TCP only: a UDP notification has no counters to give. */
 	snl.nl_groups = (1U << (SKNLGRP_INET_TCP_DESTROY - 1)) |
-	    (1U << (SKNLGRP_INET_UDP_DESTROY - 1)) |
-	    (1U << (SKNLGRP_INET6_TCP_DESTROY - 1)) |
-	    (1U << (SKNLGRP_INET6_UDP_DESTROY - 1));
+	    (1U << (SKNLGRP_INET6_TCP_DESTROY - 1));
 	if (bind(fd, (struct sockaddr *)&snl, sizeof(snl)) == -1)
 		fatal("bind sock_diag destroy groups");
 	/*

@@ -85,6 +85,40 @@ frame_pack(unsigned int type, const ProtobufCMessage *m, size_t *lenp)
 }
 
 /*
+ * Decoded messages live only until their decoder has copied them out, one
+ * at a time, so their small parts come from one buffer that every decode
+ * starts afresh: a flow record was five allocations and frees. What does
+ * not fit (the records of a sample batch) is allocated as usual.
+ */
+static _Alignas(16) uint8_t arena_buf[16 * 1024];
+static size_t arena_used;
+
+static void *
+arena_alloc(void *data, size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (n <= sizeof(arena_buf) - arena_used) {
+		p = arena_buf + arena_used;
+		arena_used += n;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void
+arena_free(void *data, void *p)
+{
+	if ((uint8_t *)p >= arena_buf &&
+	    (uint8_t *)p < arena_buf + sizeof(arena_buf))
+		return;
+	free(p);
+}
+
+static ProtobufCAllocator arena = { arena_alloc, arena_free, NULL };
+
+/*
  * Unpack a payload and insist that it is canonical: no unknown fields and
  * nothing beyond what the message itself encodes (trailing bytes, repeated
  * scalar fields and padded varints all change the packed size).
@@ -95,13 +129,14 @@ unpack_strict(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 {
 	ProtobufCMessage *m;
 
-	if ((m = protobuf_c_message_unpack(d, NULL, len, p)) == NULL) {
+	arena_used = 0;
+	if ((m = protobuf_c_message_unpack(d, &arena, len, p)) == NULL) {
 		*errstr = "malformed protobuf";
 		return NULL;
 	}
 	if (m->n_unknown_fields != 0 ||
 	    protobuf_c_message_get_packed_size(m) != len) {
-		protobuf_c_message_free_unpacked(m, NULL);
+		protobuf_c_message_free_unpacked(m, &arena);
 		*errstr = "trailing or unknown bytes";
 		return NULL;
 	}
@@ -151,7 +186,7 @@ msg_decode_hello(const uint8_t *p, size_t len, struct msg_hello *out,
 		str_copy(out->backend, sizeof(out->backend), m->backend);
 		rv = 0;
 	}
-	sockflow__hello__free_unpacked(m, NULL);
+	sockflow__hello__free_unpacked(m, &arena);
 	return rv;
 }
 
@@ -263,11 +298,11 @@ msg_decode_formats(const uint8_t *p, size_t len, struct msg_formats *out,
 	}
 	str_copy(out->tracefs_path, sizeof(out->tracefs_path), m->tracefs_path);
 	out->ncpus = m->ncpus;
-	sockflow__format_set__free_unpacked(m, NULL);
+	sockflow__format_set__free_unpacked(m, &arena);
 	return 0;
  fail:
 	msg_formats_free(out);
-	sockflow__format_set__free_unpacked(m, NULL);
+	sockflow__format_set__free_unpacked(m, &arena);
 	return -1;
 }
 
@@ -347,7 +382,7 @@ msg_decode_samples(const uint8_t *p, size_t len, struct msg_samples *out,
 		out->nrecords = m->nrecords;
 		rv = 0;
 	}
-	sockflow__sample_batch__free_unpacked(m, NULL);
+	sockflow__sample_batch__free_unpacked(m, &arena);
 	return rv;
 }
 
@@ -389,7 +424,7 @@ msg_decode_lost(const uint8_t *p, size_t len, struct msg_lost *out,
 		out->n = m->n_lost;
 		rv = 0;
 	}
-	sockflow__lost_counts__free_unpacked(m, NULL);
+	sockflow__lost_counts__free_unpacked(m, &arena);
 	return rv;
 }
 
@@ -508,7 +543,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 	}
 	if (rv == -1)
 		memset(out, 0, sizeof(*out));
-	sockflow__flow_record__free_unpacked(m, NULL);
+	sockflow__flow_record__free_unpacked(m, &arena);
 	return rv;
 }
 
@@ -557,7 +592,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		out->time_ns = m->time_ns;
 		rv = 0;
 	}
-	sockflow__process_event__free_unpacked(m, NULL);
+	sockflow__process_event__free_unpacked(m, &arena);
 	return rv;
 }
 
@@ -642,7 +677,7 @@ msg_decode_stats(const uint8_t *p, size_t len, struct msg_stats *out,
 	str_copy(out->component, sizeof(out->component), m->component);
 	rv = 0;
  out:
-	sockflow__stats__free_unpacked(m, NULL);
+	sockflow__stats__free_unpacked(m, &arena);
 	return rv;
 }
 
@@ -735,10 +770,10 @@ msg_decode_diag(const uint8_t *p, size_t len, struct msg_diag *out,
 	}
 	out->overruns = m->overruns;
 	out->dump_protocol = (uint8_t)m->dump_protocol;
-	sockflow__diag_batch__free_unpacked(m, NULL);
+	sockflow__diag_batch__free_unpacked(m, &arena);
 	return 0;
  fail:
 	msg_diag_free(out);
-	sockflow__diag_batch__free_unpacked(m, NULL);
+	sockflow__diag_batch__free_unpacked(m, &arena);
 	return -1;
 }
