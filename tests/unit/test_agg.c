@@ -1090,6 +1090,442 @@ test_format_refused(void)
 	CHECK(d == NULL);
 }
 
+/* What a reorder callback saw, in the order it saw it. */
+static struct {
+	uint64_t	time, seq;
+	uint16_t	cpu;
+} seen[64];
+static size_t nseen;
+
+static void
+record_cb(const struct agg_event *ev, void *arg)
+{
+	if (nseen < sizeof(seen) / sizeof(seen[0])) {
+		seen[nseen].time = ev->time;
+		seen[nseen].seq = ev->seq;
+		seen[nseen].cpu = ev->cpu;
+	}
+	nseen++;
+}
+
+/* Whether seen[from..to) is in (time, seq) order. */
+static int
+seen_in_order(size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from + 1; i < to; i++)
+		if (seen[i].time < seen[i - 1].time ||
+		    (seen[i].time == seen[i - 1].time &&
+		    seen[i].seq < seen[i - 1].seq))
+			return 0;
+	return 1;
+}
+
+static void
+rpush(struct agg_reorder *r, uint16_t cpu, uint64_t time, uint64_t *seq)
+{
+	struct agg_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = AEV_NONE;
+	ev.cpu = cpu;
+	ev.time = time;
+	ev.seq = ++*seq;
+	agg_reorder_push(r, &ev);
+}
+
+static void
+test_reorder_percpu(void)
+{
+	/*
+	 * Two rings drained one after the other, as the aggregator reads
+	 * them: each in time order but for one sample an interrupt
+	 * overtook (250 on CPU 0, 350 on CPU 1).
+	 */
+	static const uint64_t cpu0[] = { 100, 300, 500, 250, 700 };
+	static const uint64_t cpu1[] = { 200, 320, 400, 350, 600, 800 };
+	const size_t n0 = sizeof(cpu0) / sizeof(cpu0[0]);
+	const size_t n1 = sizeof(cpu1) / sizeof(cpu1[0]);
+	const uint64_t horizon = 350;
+	struct agg_reorder *r;
+	uint64_t seq = 0;
+	size_t i, upto = 0, nrel;
+
+	nseen = 0;
+	r = agg_reorder_new(64, record_cb, NULL);
+	for (i = 0; i < n0; i++)
+		rpush(r, 0, cpu0[i], &seq);
+	for (i = 0; i < n1; i++)
+		rpush(r, 1, cpu1[i], &seq);
+	CHECK(nseen == 0 && agg_reorder_len(r) == n0 + n1);
+	for (i = 0; i < n0; i++)
+		upto += cpu0[i] <= horizon;
+	for (i = 0; i < n1; i++)
+		upto += cpu1[i] <= horizon;
+
+	/*
+	 * A horizon releases exactly what is at or before it: the
+	 * overtaken 250 and 350 too, which a queue that only appended
+	 * would hold behind 500 and 400.
+	 */
+	agg_reorder_release(r, horizon);
+	CHECK_MSG(nseen == upto, "released %zu, want %zu", nseen, upto);
+	CHECK(agg_reorder_len(r) == n0 + n1 - upto);
+	for (i = 0; i < nseen && i < upto; i++)
+		CHECK(seen[i].time <= horizon);
+	CHECK(seen_in_order(0, nseen));
+
+	agg_reorder_release(r, UINT64_MAX);
+	CHECK(nseen == n0 + n1 && agg_reorder_len(r) == 0);
+	CHECK(seen_in_order(0, nseen));
+	CHECK(seen[0].time == 100 && seen[nseen - 1].time == 800);
+	CHECK(agg_reorder_late(r) == 0 && agg_reorder_forced(r) == 0);
+
+	/* Older than what went out: late, counted, handed over at once. */
+	nrel = nseen;
+	rpush(r, 1, 50, &seq);
+	CHECK(agg_reorder_late(r) == 1);
+	CHECK(nseen == nrel + 1 && seen[nrel].time == 50);
+	CHECK(agg_reorder_len(r) == 0);
+	/* Not older: it waits as usual. */
+	rpush(r, 0, 900, &seq);
+	CHECK(agg_reorder_late(r) == 1 && nseen == nrel + 1);
+	CHECK(agg_reorder_len(r) == 1);
+	agg_reorder_free(r);
+
+	/*
+	 * Equal times on two CPUs go by arrival, whichever queue is looked
+	 * at first: CPU 0's queue is older in the active list, but CPU 1's
+	 * 300 arrived before CPU 0's.
+	 */
+	nseen = 0;
+	seq = 0;
+	r = agg_reorder_new(64, record_cb, NULL);
+	rpush(r, 0, 100, &seq);
+	rpush(r, 1, 300, &seq);
+	rpush(r, 0, 300, &seq);
+	agg_reorder_release(r, 100);
+	CHECK(nseen == 1 && seen[0].time == 100);
+	agg_reorder_release(r, UINT64_MAX);
+	CHECK(nseen == 3 && seen_in_order(0, nseen));
+	CHECK(seen[1].cpu == 1 && seen[2].cpu == 0);
+	agg_reorder_free(r);
+
+	/*
+	 * Capacity 4 over both queues: the fifth event forces out the
+	 * oldest of all heads, which is CPU 1's, not the pushing CPU's.
+	 */
+	nseen = 0;
+	seq = 0;
+	r = agg_reorder_new(4, record_cb, NULL);
+	rpush(r, 0, 10, &seq);
+	rpush(r, 0, 20, &seq);
+	rpush(r, 0, 30, &seq);
+	rpush(r, 1, 5, &seq);
+	CHECK(nseen == 0 && agg_reorder_forced(r) == 0);
+	rpush(r, 0, 40, &seq);
+	CHECK(agg_reorder_forced(r) == 1 && agg_reorder_len(r) == 4);
+	CHECK(nseen == 1 && seen[0].time == 5 && seen[0].cpu == 1);
+	agg_reorder_release(r, UINT64_MAX);
+	CHECK(nseen == 5 && seen_in_order(0, nseen));
+	CHECK(agg_reorder_late(r) == 0);
+	agg_reorder_free(r);
+}
+
+/* A destroy notification as sock_diag gives it, without timestamps. */
+static void
+tcp_diag(struct agg_flows *t, uint64_t cookie, uint32_t segs_in,
+    uint32_t segs_out, uint64_t bytes_received)
+{
+	struct agg_diag dg;
+
+	memset(&dg, 0, sizeof(dg));
+	dg.cookie = cookie;
+	dg.family = 4;
+	dg.proto = 6;
+	dg.state = 7;
+	dg.have_info = true;
+	dg.segs_in = segs_in;
+	dg.segs_out = segs_out;
+	dg.bytes_received = bytes_received;
+	agg_flows_diag(t, &dg);
+}
+
+static void
+test_disconnect(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	const uint64_t sk = 0xffff888000080000ULL;
+	const struct st s[] = {
+		{ 1000, 100, 0, sk, 7, 2, 2, "10.0.0.1", "10.0.0.2", 0, 80 },
+		{ 2000, 100, 0, sk, 2, 7, 2, "10.0.0.1", "10.0.0.2",
+		    40000, 80 },
+	};
+	struct st e = s[1];
+	uint8_t rec[512];
+	uint64_t unconnected;
+
+	/*
+	 * connect() given up (connect(AF_UNSPEC), a zero-linger close):
+	 * tcp_disconnect zeroes the peer port and the counters before the
+	 * destroy, so tcp_info says nothing was sent, not even the SYN.
+	 */
+	reset();
+	feed(d, t, s, 2);
+	tcp_diag(t, 31, 0, 0, 0);
+	e.time = 3000;
+	e.dport = 0;
+	e.saddr = e.daddr = "0.0.0.0";
+	push(d, t, rec, destroy_sample(rec, &e, 31));
+	CHECK(nflows == 1);
+	CHECK(flows[0].final && flows[0].disconnected);
+	CHECK(flows[0].packet_source == FLOW_PKTS_NONE);
+	CHECK(flows[0].local.packets == 0 && flows[0].remote.packets == 0);
+	CHECK(flows[0].local.ip_bytes == 0 && flows[0].remote.ip_bytes == 0);
+	CHECK(flows[0].cookie == 31);
+	/* The zeroed tuple of the destroy does not replace the real one. */
+	CHECK(flows[0].remote_known && flows[0].remote.port == 80);
+	CHECK(ip_is(&flows[0], flows[0].remote.ip, "10.0.0.2"));
+	CHECK(flows[0].direction == FLOW_DIR_OUTBOUND);
+	CHECK(agg_flows_count(t) == 0);
+
+	/* A listener or never-connected socket ends: no flow, counted. */
+	reset();
+	unconnected = agg_flows_stats(t)->destroy_unconnected;
+	e = s[1];
+	e.sk = 0xffff888000081000ULL;
+	e.time = 4000;
+	e.sport = 8080;
+	e.dport = 0;
+	e.daddr = "0.0.0.0";
+	push(d, t, rec, destroy_sample(rec, &e, 32));
+	CHECK(nflows == 0);
+	CHECK(agg_flows_stats(t)->destroy_unconnected == unconnected + 1);
+	CHECK(agg_flows_count(t) == 0);
+	agg_flows_free(t);
+}
+
+static void
+test_timewait(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	const uint64_t sk = outbound4[0].sk, in_sk = 0xffff888000082000ULL;
+	const struct st in[] = {
+		{ 100, 7, 1, in_sk, 3, 1, 2, "10.0.0.2", "10.0.0.1", 80,
+		    40000 },
+		{ 200, 7, 0, in_sk, 1, 4, 2, "10.0.0.2", "10.0.0.1", 80,
+		    40000 },
+		{ 300, 7, 1, in_sk, 4, 5, 2, "10.0.0.2", "10.0.0.1", 80,
+		    40000 },
+		{ 400, 7, 1, in_sk, 5, 7, 2, "10.0.0.2", "10.0.0.1", 80,
+		    40000 },
+	};
+	struct st e = outbound4[4], rst = outbound4[2];
+	uint8_t rec[512];
+	int fin;
+
+	/*
+	 * outbound4 closes from FIN_WAIT2. With bytes_received equal to
+	 * the payload the peer's FIN went to the TIME_WAIT mini-socket:
+	 * it and our ACK of it are one segment more each way. One more
+	 * byte is the FIN, counted here: the segments are exact.
+	 */
+	for (fin = 0; fin < 2; fin++) {
+		reset();
+		tcp_diag(t, 40 + fin, 4, 6, 300 + fin);
+		feed(d, t, outbound4, 2);
+		push(d, t, rec, io_sample(rec, 0, sk, 6, 50, 0, 100, 2050));
+		push(d, t, rec, io_sample(rec, 1, sk, 6, 100, 0, 100, 2100));
+		push(d, t, rec, io_sample(rec, 1, sk, 6, 200, 0, 100, 2200));
+		feed(d, t, outbound4 + 2, 3);
+		e.time = 6000;
+		push(d, t, rec, destroy_sample(rec, &e, 40 + fin));
+		CHECK(nflows == 1 && flows[0].final);
+		CHECK(flows[0].local.bytes == 50 &&
+		    flows[0].remote.bytes == 300);
+		if (!fin) {
+			CHECK_MSG(flows[0].packet_source ==
+			    FLOW_PKTS_TCP_INFO_TIMEWAIT, "source %u",
+			    flows[0].packet_source);
+			CHECK_MSG(flows[0].local.packets == 6 + 1 &&
+			    flows[0].remote.packets == 4 + 1, "%llu/%llu",
+			    (unsigned long long)flows[0].local.packets,
+			    (unsigned long long)flows[0].remote.packets);
+			/* 20 + 20 per segment, 12 of SYN options each. */
+			CHECK(flows[0].local.ip_bytes == 50 + 7 * 40 + 12);
+			CHECK(flows[0].remote.ip_bytes == 300 + 5 * 40 + 12);
+		} else {
+			CHECK(flows[0].packet_source == FLOW_PKTS_TCP_INFO);
+			CHECK(flows[0].local.packets == 6 &&
+			    flows[0].remote.packets == 4);
+		}
+	}
+
+	/*
+	 * An accepted socket closed from FIN_WAIT2: one more local segment
+	 * for the SYN-ACK the request socket sent, and one each way for
+	 * the FIN exchange of the mini-socket.
+	 */
+	reset();
+	tcp_diag(t, 42, 6, 5, 1000);
+	feed(d, t, in, 1);
+	push(d, t, rec, io_sample(rec, 1, in_sk, 6, 1000, 0, 7, 150));
+	feed(d, t, in + 1, 3);
+	e = in[3];
+	e.time = 500;
+	push(d, t, rec, destroy_sample(rec, &e, 42));
+	CHECK(nflows == 1 && flows[0].direction == FLOW_DIR_INBOUND);
+	CHECK(flows[0].packet_source == FLOW_PKTS_TCP_INFO_TIMEWAIT);
+	CHECK_MSG(flows[0].local.packets == 5 + 1 + 1 &&
+	    flows[0].remote.packets == 6 + 1, "%llu/%llu",
+	    (unsigned long long)flows[0].local.packets,
+	    (unsigned long long)flows[0].remote.packets);
+
+	/*
+	 * Reset while ESTABLISHED: no FIN either, but no TIME_WAIT socket
+	 * took anything over; tcp_info is the whole story.
+	 */
+	reset();
+	tcp_diag(t, 43, 4, 3, 300);
+	feed(d, t, outbound4, 2);
+	push(d, t, rec, io_sample(rec, 1, sk, 6, 300, 0, 100, 2100));
+	rst.olds = 1;
+	rst.news = 7;
+	feed(d, t, &rst, 1);
+	e = rst;
+	e.time = 3500;
+	push(d, t, rec, destroy_sample(rec, &e, 43));
+	CHECK(nflows == 1 && flows[0].packet_source == FLOW_PKTS_TCP_INFO);
+	CHECK(flows[0].local.packets == 3 && flows[0].remote.packets == 4);
+	CHECK(!flows[0].disconnected);
+	agg_flows_free(t);
+}
+
+static void
+test_refused(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	const uint64_t sk = 0xffff888000083000ULL;
+	const struct st s[] = {
+		{ 1000, 100, 0, sk, 7, 2, 2, "10.0.0.1", "10.0.0.2", 0, 80 },
+		{ 2000, 999, 1, sk, 2, 7, 2, "10.0.0.1", "10.0.0.2",
+		    40000, 80 },
+	};
+	struct st e = s[1];
+	uint8_t rec[512];
+
+	/* Our SYN, their RST: one segment each, never ESTABLISHED. */
+	reset();
+	tcp_diag(t, 50, 1, 1, 0);
+	feed(d, t, s, 2);
+	e.time = 3000;
+	push(d, t, rec, destroy_sample(rec, &e, 50));
+	CHECK(nflows == 1 && flows[0].final && !flows[0].disconnected);
+	CHECK(flows[0].packet_source == FLOW_PKTS_TCP_INFO);
+	CHECK(flows[0].local.packets == 1 && flows[0].remote.packets == 1);
+	/* The SYN has its options (12 bytes without timestamps) ... */
+	CHECK_MSG(flows[0].local.ip_bytes == 20 + 20 + 12, "local %llu",
+	    (unsigned long long)flows[0].local.ip_bytes);
+	/* ... the RST none: the remote never sent a SYN. */
+	CHECK_MSG(flows[0].remote.ip_bytes == 20 + 20, "remote %llu",
+	    (unsigned long long)flows[0].remote.ip_bytes);
+	agg_flows_free(t);
+}
+
+static void
+test_udp_lifetimes(struct agg_decoder *d)
+{
+	struct agg_flow_conf c;
+	struct agg_flows *t;
+	const uint64_t sec = 1000000000ULL;
+	const uint64_t rx = 0xffff888000090000ULL;
+	const uint64_t conn = 0xffff888000091000ULL;
+	const uint64_t two = 0xffff888000092000ULL;
+	uint8_t rec[512];
+
+	agg_flow_conf_default(&c);
+	c.flow_inactive = 30 * sec;
+	c.socket_inactive = 60 * sec;
+	c.report_interval = 0;
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+
+	/*
+	 * A socket that only receives: no lookup ever gives its family or
+	 * a peer, yet its datagrams are a flow of their own.
+	 */
+	reset();
+	push(d, t, rec, io_sample(rec, 1, rx, 17, 64, 0, 80, 1000 * sec));
+	push(d, t, rec, io_sample(rec, 1, rx, 17, 64, 0, 80, 1000 * sec + 5));
+	agg_flows_sweep(t, 1029 * sec);
+	CHECK(nflows == 0);
+	agg_flows_sweep(t, 1031 * sec);
+	CHECK(nflows == 1);
+	CHECK(flows[0].sock == rx && flows[0].final);
+	CHECK(flows[0].family == 4 && flows[0].transport == 17);
+	CHECK(!flows[0].remote_known && !flows[0].remote_inferred);
+	CHECK(flows[0].direction == FLOW_DIR_INBOUND);
+	CHECK(flows[0].remote.bytes == 128 && flows[0].remote.packets == 2);
+	CHECK(flows[0].local.bytes == 0);
+	agg_flows_free(t);
+
+	/*
+	 * A connected socket: the lookup is in its first send (tid 70),
+	 * the sends after an idle flow ended look nothing up, and they
+	 * still go to the one peer it has.
+	 */
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+	reset();
+	push(d, t, rec, fib_sample(rec, "10.2.0.1", "10.2.0.2", 6000, 5353, 0,
+	    70, 100 * sec));
+	push(d, t, rec, io_sample(rec, 0, conn, 17, 20, 0, 70, 100 * sec + 1));
+	agg_flows_sweep(t, 131 * sec);
+	CHECK(nflows == 1 && flows[0].remote_known &&
+	    flows[0].remote.port == 5353 && flows[0].local.bytes == 20);
+	CHECK(agg_flows_count(t) == 1);
+	push(d, t, rec, io_sample(rec, 0, conn, 17, 25, 0, 70, 140 * sec));
+	agg_flows_sweep(t, 171 * sec);
+	CHECK(nflows == 2);
+	CHECK(flows[1].sock == conn && flows[1].final);
+	CHECK(flows[1].remote_known && !flows[1].remote_inferred);
+	CHECK(ip_is(&flows[1], flows[1].remote.ip, "10.2.0.2") &&
+	    flows[1].remote.port == 5353);
+	CHECK(flows[1].local.port == 6000);
+	CHECK(flows[1].local.bytes == 25 && flows[1].local.packets == 1);
+	CHECK(flows[1].direction == FLOW_DIR_OUTBOUND);
+	/* A reply after that flow too ended: from the same peer. */
+	push(d, t, rec, io_sample(rec, 1, conn, 17, 40, 0, 70, 200 * sec));
+	agg_flows_sweep(t, 231 * sec);
+	CHECK(nflows == 3);
+	CHECK(flows[2].sock == conn && flows[2].remote_known);
+	CHECK(flows[2].remote_inferred);
+	CHECK(ip_is(&flows[2], flows[2].remote.ip, "10.2.0.2") &&
+	    flows[2].remote.port == 5353);
+	CHECK(flows[2].remote.bytes == 40 && flows[2].local.bytes == 0);
+
+	/*
+	 * A socket that talked to two peers: a later receive may be from
+	 * either, so it is not credited to the last one.
+	 */
+	reset();
+	push(d, t, rec, fib_sample(rec, "10.2.0.1", "10.2.0.3", 6001, 53, 0,
+	    71, 300 * sec));
+	push(d, t, rec, io_sample(rec, 0, two, 17, 30, 0, 71, 300 * sec + 1));
+	push(d, t, rec, fib_sample(rec, "10.2.0.1", "10.2.0.4", 6001, 53, 0,
+	    71, 320 * sec));
+	push(d, t, rec, io_sample(rec, 0, two, 17, 30, 0, 71, 320 * sec + 1));
+	agg_flows_sweep(t, 331 * sec);
+	CHECK(nflows == 1);
+	agg_flows_sweep(t, 351 * sec);
+	CHECK(nflows == 2);
+	push(d, t, rec, io_sample(rec, 1, two, 17, 60, 0, 71, 360 * sec));
+	agg_flows_sweep(t, 391 * sec);
+	CHECK(nflows == 3);
+	CHECK(flows[2].sock == two && !flows[2].remote_known &&
+	    !flows[2].remote_inferred && flows[2].remote.bytes == 60);
+	agg_flows_free(t);
+}
+
 int
 main(void)
 {
@@ -1115,6 +1551,11 @@ main(void)
 	test_process_records(d);
 	test_bad_records(d);
 	test_format_refused();
+	test_reorder_percpu();
+	test_disconnect(d);
+	test_timewait(d);
+	test_refused(d);
+	test_udp_lifetimes(d);
 	agg_decoder_free(d);
 	free(ss_text);
 	return check_done("test_agg");
