@@ -33,10 +33,13 @@
 #define DIAG_BATCH_BYTES	(FRAME_MAX_PAYLOAD - 16 * DIAG_BATCH_MAX - 64)
 
 /*
- * Datagrams waiting to be handed over; flushed when one more would not
- * fit in a frame, and at the end of a read.
+ * Datagrams waiting to be handed over, one after another in one buffer
+ * the size of a frame; flushed when the next would not fit, and at the
+ * end of a read. (A buffer per datagram, sized for the largest, made the
+ * probe's memory grow with the number of sockets closed per cycle.)
  */
 struct diag_batch {
+	uint8_t		*buf;
 	uint8_t		*bufs[DIAG_BATCH_MAX];
 	size_t		 lens[DIAG_BATCH_MAX];
 	size_t		 n, bytes;
@@ -63,18 +66,18 @@ batch_flush(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
 }
 
 /*
- * The next free buffer (DIAG_DGRAM_MAX bytes), flushing first when need
- * more bytes would not fit in the batch.
+ * Room for the next datagram of up to need bytes, flushing first when it
+ * would not fit in the batch.
  */
 static uint8_t *
 batch_next(struct diag_batch *b, size_t need,
     void (*cb)(const struct msg_diag *, void *), void *arg)
 {
-	if (b->n == DIAG_BATCH_MAX || b->bytes + need >
-	    DIAG_BATCH_BYTES)
+	if (b->buf == NULL)
+		b->buf = xreallocarray(NULL, 1, DIAG_BATCH_BYTES);
+	if (b->n == DIAG_BATCH_MAX || b->bytes + need > DIAG_BATCH_BYTES)
 		batch_flush(b, cb, arg);
-	if (b->bufs[b->n] == NULL)
-		b->bufs[b->n] = xcalloc(1, DIAG_DGRAM_MAX);
+	b->bufs[b->n] = b->buf + b->bytes;
 	return b->bufs[b->n];
 }
 
@@ -138,7 +141,7 @@ diag_read(int fd, uint64_t *overruns, void (*cb)(const struct msg_diag *,
 	int i, r;
 
 	if (slots == NULL)
-		slots = xcalloc(DIAG_VLEN, DIAG_SLOT);
+		slots = xreallocarray(NULL, DIAG_VLEN, DIAG_SLOT);
 	b.dump_protocol = 0;
 	for (;;) {
 		memset(mm, 0, sizeof(mm));

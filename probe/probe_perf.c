@@ -117,7 +117,8 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 		r->fd = -1;
 		r->datasz = ps->ring_pages * (size_t)pagesz;
 		r->mapsz = r->datasz + (size_t)pagesz;
-		r->batch = xcalloc(1, BATCH_MAX);
+		/* Not zeroed: pages are touched only as batches fill them. */
+		r->batch = xreallocarray(NULL, 1, BATCH_MAX);
 		for (i = 0; i < fmts->n; i++) {
 			struct perf_event_attr attr;
 			int fd;
