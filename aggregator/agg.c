@@ -11,6 +11,8 @@
 
 #include <sys/socket.h>
 
+#include <linux/perf_event.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -69,6 +71,16 @@ struct agg {
 	uint64_t		 probe_lost;
 	uint64_t		*lost_cpu;	/* per CPU, from the probe */
 	size_t			 nlost_cpu;
+	/*
+	 * Silent drops: samples the kernel counted but neither wrote nor
+	 * counted lost. received[] counts sample records per CPU; counted[]
+	 * is the probe's previous count, compared once more has arrived.
+	 */
+	uint64_t		 received[MSG_MAX_CPUS];
+	uint64_t		*counted;
+	uint64_t		*dropped_cpu;
+	size_t			 ncounted;
+	uint64_t		 dropped;
 	uint64_t		 refused_peers;
 	uint64_t		 out_dropped;
 	uint64_t		 diag_bad;
@@ -198,6 +210,9 @@ send_stats(struct agg *a)
 	COUNTER("diag_matched", fs->diag_matched);
 	COUNTER("diag_missing", fs->diag_missing);
 	COUNTER("diag_evicted", fs->diag_evicted);
+	COUNTER("diag_unclaimed", fs->diag_unclaimed);
+	COUNTER("ended_by_sock_diag", fs->ended_by_diag);
+	COUNTER("destroy_after_diag_end", fs->destroy_late);
 	COUNTER("diag_malformed", a->diag_bad);
 	COUNTER("existing_connections", fs->existing);
 	COUNTER("existing_table_full", fs->existing_full);
@@ -205,6 +220,17 @@ send_stats(struct agg *a)
 	COUNTER("diag_overruns", a->diag_overruns);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
+	COUNTER("dropped_samples", a->dropped);
+	{
+		uint64_t kc = 0, kr = 0;
+
+		for (i = 0; a->counted != NULL && i < a->ncounted; i++) {
+			kc += a->counted[i];
+			kr += a->received[i];
+		}
+		COUNTER("kernel_counted", kc);
+		COUNTER("samples_received", kr);
+	}
 	COUNTER("reorder_late", agg_reorder_late(a->reorder));
 	COUNTER("clock_steps", agg_clock_steps());
 	COUNTER("reorder_forced", agg_reorder_forced(a->reorder));
@@ -223,6 +249,15 @@ send_stats(struct agg *a)
 			continue;
 		snprintf(name, sizeof(name), "lost_samples_cpu%zu", i);
 		COUNTER(name, a->lost_cpu[i]);
+	}
+	for (i = 0; a->dropped_cpu != NULL && i < a->ncounted &&
+	    n < MSG_MAX_COUNTERS / 2; i++) {
+		char name[MSG_NAME_LEN];
+
+		if (a->dropped_cpu[i] == 0)
+			continue;
+		snprintf(name, sizeof(name), "dropped_samples_cpu%zu", i);
+		COUNTER(name, a->dropped_cpu[i]);
 	}
 	for (i = 0; i < a->probe_stats.n && n < MSG_MAX_COUNTERS; i++) {
 		char name[MSG_NAME_LEN];
@@ -308,6 +343,53 @@ release_cb(evutil_socket_t fd, short what, void *arg)
 		release_upto(a, now - REORDER_HORIZON_NS);
 }
 
+/*
+ * The probe's counts of a second ago against what has arrived since: the
+ * samples the kernel counted then are all written, or counted lost, by
+ * now; what is in neither was dropped without a trace. It is counted,
+ * and every open flow is marked as for lost samples.
+ */
+static void
+check_dropped(struct agg *a, uint64_t *counted, size_t n)
+{
+	size_t i;
+	bool more = false;
+
+	if (a->counted != NULL && a->ncounted == n) {
+		if (a->dropped_cpu == NULL &&
+		    (a->dropped_cpu = calloc(n, sizeof(uint64_t))) == NULL)
+			goto keep;
+		for (i = 0; i < n; i++) {
+			uint64_t seen = a->received[i] +
+			    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
+
+			if (a->counted[i] > seen &&
+			    a->counted[i] - seen > a->dropped_cpu[i]) {
+				a->dropped += a->counted[i] - seen -
+				    a->dropped_cpu[i];
+				a->dropped_cpu[i] = a->counted[i] - seen;
+				more = true;
+			}
+		}
+		if (more) {
+			struct agg_event ev;
+
+			log_warnx("the kernel dropped samples without a trace "
+			    "(%llu so far)", (unsigned long long)a->dropped);
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = AEV_LOST;
+			agg_flows_event(a->flows, &ev);
+		}
+	}
+ keep:
+	free(a->counted);
+	a->counted = calloc(n, sizeof(uint64_t));
+	if (a->counted != NULL) {
+		memcpy(a->counted, counted, n * sizeof(uint64_t));
+		a->ncounted = n;
+	}
+}
+
 static void
 handle_samples(struct agg *a, const struct msg_samples *s)
 {
@@ -315,10 +397,14 @@ handle_samples(struct agg *a, const struct msg_samples *s)
 	size_t off = 0;
 
 	while (off < s->len) {
+		uint32_t type;
 		uint16_t size;
 
 		/* Framing was validated by the decoder of the message. */
 		memcpy(&size, s->records + off + 6, sizeof(size));
+		memcpy(&type, s->records + off, sizeof(type));
+		if (type == PERF_RECORD_SAMPLE && s->cpu < MSG_MAX_CPUS)
+			a->received[s->cpu]++;
 		if (agg_decode_record(a->dec, s->records + off, size, &ev) == 1)
 			agg_reorder_push(a->reorder, &ev);
 		off += size;
@@ -398,6 +484,8 @@ handle_frame(struct agg *a, const struct frame *f)
 			a->lost_cpu = l.lost;
 			a->nlost_cpu = l.n;
 			l.lost = NULL;
+			if (l.counted != NULL)
+				check_dropped(a, l.counted, l.n);
 			msg_lost_free(&l);
 			break;
 		}

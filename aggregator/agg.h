@@ -141,6 +141,9 @@ struct agg_flow_stats {
 	uint64_t	diag_matched;	/* TCP flows given exact segments */
 	uint64_t	diag_missing;	/* TCP flows ended without them */
 	uint64_t	diag_evicted;	/* replaced before their flow ended */
+	uint64_t	diag_unclaimed;	/* of sockets never followed */
+	uint64_t	ended_by_diag;	/* TCP flows ended by tuple, not sample */
+	uint64_t	destroy_late;	/* end samples after such an end */
 	uint64_t	existing;	/* connections open at start */
 	uint64_t	existing_full;	/* ... not followed */
 	uint64_t	destroy_unconnected; /* ends of sockets never seen */

@@ -52,7 +52,15 @@
  * tcp_info of recent closes, by cookie: enough for the closes of the
  * reorder horizon at tens of thousands of connections a second.
  */
-#define DIAG_SLOTS	65536
+#define DIAG_BITS	14
+#define DIAG_SLOTS	(1U << DIAG_BITS)
+/*
+ * A notification nobody claimed for this long (of sample time) belongs to
+ * a socket whose tcp_destroy_sock sample the kernel dropped; its socket is
+ * then found by tuple. One never matched is forgotten after CLAIM_MAX.
+ */
+#define CLAIM_WAIT	(1000ULL * 1000 * 1000)
+#define CLAIM_MAX	(30ULL * 1000 * 1000 * 1000)
 #define EXISTING_CAP	65536		/* connections open at start */
 #define LISTEN_CAP	4096		/* listening ports seen at start */
 #define TCP_LISTEN	10
@@ -74,8 +82,11 @@ struct agg_flow {
 
 struct diag_slot {
 	uint64_t	 cookie;	/* 0 = empty */
+	uint64_t	 tuple;		/* tuple_hash() of the socket */
+	uint64_t	 arrived;	/* sample time when it came */
 	uint32_t	 segs_in, segs_out;
 	bool		 timestamps;
+	bool		 ended;		/* its flow was ended by tuple */
 	uint64_t	 bytes_retrans;
 	uint64_t	 bytes_received;
 };
@@ -136,6 +147,10 @@ struct existing {
 
 struct agg_flows {
 	struct diag_slot	 fin;		/* of the socket being reported */
+	uint64_t		 now;		/* latest sample time seen */
+	/* Notifications unclaimed past CLAIM_WAIT, by tuple, in a sweep. */
+	uint32_t		 unclaimed[DIAG_SLOTS * 2];
+	size_t			 nunclaimed;
 	struct existing		*existing[1024];
 	size_t			 nexisting;
 	struct {
@@ -582,10 +597,85 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 		s->pid = ev->pid;
 }
 
+/*
+ * The table is in buckets of DIAG_WAYS slots: a cookie may sit in any
+ * slot of its bucket, so closes that hash alike do not push each other
+ * out while they wait; a full bucket gives up its oldest.
+ */
+#define DIAG_WAYS	8
+
 static struct diag_slot *
-diag_slot(struct agg_flows *t, uint64_t cookie)
+diag_bucket(struct agg_flows *t, uint64_t cookie)
 {
-	return &t->diag[(cookie * 0x9e3779b97f4a7c15ULL) >> 48];
+	size_t b = (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >>
+	    (64 - DIAG_BITS));
+
+	return &t->diag[b & ~(size_t)(DIAG_WAYS - 1)];
+}
+
+/* The slot holding cookie, or NULL. */
+static struct diag_slot *
+diag_find(struct agg_flows *t, uint64_t cookie)
+{
+	struct diag_slot *b = diag_bucket(t, cookie);
+	size_t i;
+
+	for (i = 0; i < DIAG_WAYS; i++)
+		if (b[i].cookie == cookie)
+			return &b[i];
+	return NULL;
+}
+
+/* A slot for cookie: its own, an empty one, or the oldest of the bucket. */
+static struct diag_slot *
+diag_place(struct agg_flows *t, uint64_t cookie)
+{
+	struct diag_slot *b = diag_bucket(t, cookie), *old = &b[0];
+	size_t i;
+
+	for (i = 0; i < DIAG_WAYS; i++) {
+		if (b[i].cookie == cookie || b[i].cookie == 0 || b[i].ended)
+			return &b[i];
+		if (b[i].arrived < old->arrived)
+			old = &b[i];
+	}
+	t->stats.diag_evicted++;
+	return old;
+}
+
+/*
+ * A TCP socket's tuple as one number (FNV-1a; never 0), local side first.
+ * IPv4-mapped IPv6 addresses count as IPv4, as the decoder unmaps them.
+ */
+static uint64_t
+tuple_hash(uint8_t family, const uint8_t *lip, uint16_t lport,
+    const uint8_t *rip, uint16_t rport)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	uint64_t h = 0xcbf29ce484222325ULL;
+	uint8_t b[38];
+	size_t i;
+
+	memset(b, 0, sizeof(b));
+	if (family == 6 && memcmp(lip, mapped, 12) == 0 &&
+	    memcmp(rip, mapped, 12) == 0) {
+		family = 4;
+		lip += 12;
+		rip += 12;
+	}
+	b[0] = family;
+	memcpy(b + 1, lip, family == 4 ? 4 : 16);
+	memcpy(b + 17, rip, family == 4 ? 4 : 16);
+	b[33] = (uint8_t)(lport >> 8);
+	b[34] = (uint8_t)lport;
+	b[35] = (uint8_t)(rport >> 8);
+	b[36] = (uint8_t)rport;
+	for (i = 0; i < sizeof(b); i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h != 0 ? h : 1;
 }
 
 void
@@ -597,15 +687,16 @@ agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
 	if (d->proto != 6 || !d->have_info || d->cookie == 0)
 		return;
 	t->stats.diag_received++;
-	sl = diag_slot(t, d->cookie);
-	if (sl->cookie != 0 && sl->cookie != d->cookie)
-		t->stats.diag_evicted++;
+	sl = diag_place(t, d->cookie);
 	sl->cookie = d->cookie;
+	sl->ended = false;
 	sl->segs_in = d->segs_in;
 	sl->segs_out = d->segs_out;
 	sl->timestamps = d->timestamps;
 	sl->bytes_retrans = d->bytes_retrans;
 	sl->bytes_received = d->bytes_received;
+	sl->tuple = tuple_hash(d->family, d->src, d->sport, d->dst, d->dport);
+	sl->arrived = t->now;
 }
 
 /*
@@ -617,9 +708,10 @@ agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
 static void
 diag_take(struct agg_flows *t, struct agg_sock *s)
 {
-	struct diag_slot *sl = diag_slot(t, s->cookie);
+	struct diag_slot *sl = s->cookie != 0 ? diag_find(t, s->cookie) :
+	    NULL;
 
-	if (s->cookie == 0 || sl->cookie != s->cookie) {
+	if (sl == NULL || sl->ended) {
 		t->stats.diag_missing++;
 		return;
 	}
@@ -738,6 +830,16 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 		/* A listener, or a socket that never connected. */
 		t->stats.destroy_unconnected++;
 		return;
+	}
+	if (s == NULL && ev->u.st.cookie != 0) {
+		struct diag_slot *sl = diag_find(t, ev->u.st.cookie);
+
+		if (sl != NULL && sl->ended) {
+			/* Its flow ended by tuple already; the sample was late. */
+			t->stats.destroy_late++;
+			sl->cookie = 0;
+			return;
+		}
 	}
 	if (s == NULL) {
 		/*
@@ -1049,6 +1151,8 @@ on_lost(struct agg_flows *t, const struct agg_event *ev)
 void
 agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 {
+	if (ev->time > t->now)
+		t->now = ev->time;
 	switch (ev->kind) {
 	case AEV_SET_STATE:
 		on_set_state(t, ev);
@@ -1074,6 +1178,88 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 	}
 }
 
+/*
+ * Notifications that no tcp_destroy_sock sample claimed within CLAIM_WAIT,
+ * into an open-addressed table by tuple (slot index + 1; 0 is empty).
+ */
+static void
+collect_unclaimed(struct agg_flows *t, uint64_t now)
+{
+	const size_t mask = DIAG_SLOTS * 2 - 1;
+	size_t i, j;
+
+	if (t->nunclaimed > 0)
+		memset(t->unclaimed, 0, sizeof(t->unclaimed));
+	t->nunclaimed = 0;
+	for (i = 0; i < DIAG_SLOTS; i++) {
+		struct diag_slot *sl = &t->diag[i];
+
+		if (sl->cookie == 0 || sl->arrived + CLAIM_WAIT > now)
+			continue;
+		if (sl->arrived + CLAIM_MAX <= now) {
+			/* Its socket is not one we follow. */
+			if (!sl->ended)
+				t->stats.diag_unclaimed++;
+			sl->cookie = 0;
+			continue;
+		}
+		if (sl->ended)
+			continue;
+		for (j = sl->tuple & mask; t->unclaimed[j] != 0;
+		    j = (j + 1) & mask)
+			;
+		t->unclaimed[j] = (uint32_t)i + 1;
+		t->nunclaimed++;
+	}
+}
+
+/*
+ * A TCP socket whose end sample never came but whose sock_diag
+ * notification did (the kernel drops samples without a trace under
+ * bursts; the aggregator counts that as dropped_samples): the flow ends
+ * there, final, with the notification's counters. Returns true when s
+ * was ended and removed.
+ */
+static bool
+claim_by_tuple(struct agg_flows *t, struct agg_sock *s, uint64_t now)
+{
+	const size_t mask = DIAG_SLOTS * 2 - 1;
+	struct agg_flow *f = s->flows;
+	struct diag_slot *sl = NULL;
+	uint64_t h, end;
+	size_t j;
+
+	if (!s->have_tuple || f == NULL || !f->have_remote ||
+	    s->last + CLAIM_WAIT > now)
+		return false;
+	h = tuple_hash(s->family, s->lip, s->lport, f->rip, f->rport);
+	for (j = h & mask; t->unclaimed[j] != 0; j = (j + 1) & mask) {
+		struct diag_slot *c = &t->diag[t->unclaimed[j] - 1];
+
+		if (c->cookie != 0 && !c->ended && c->tuple == h) {
+			sl = c;
+			break;
+		}
+	}
+	if (sl == NULL)
+		return false;
+	t->stats.ended_by_diag++;
+	end = sl->arrived > s->last ? sl->arrived : s->last;
+	s->cookie = sl->cookie;
+	if (!s->existing) {
+		diag_take(t, s);
+		if (s->fin != NULL && s->fin->segs_out == 0 && s->saw_start) {
+			s->fin = NULL;
+			s->disconnected = true;
+		}
+	}
+	/* Kept, so that a destroy sample that was only late is dropped. */
+	sl->cookie = s->cookie;
+	sl->ended = true;
+	sock_end(t, s, end, true);
+	return true;
+}
+
 void
 agg_flows_sweep(struct agg_flows *t, uint64_t now)
 {
@@ -1082,9 +1268,13 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 	struct agg_flow *f, *fn;
 	size_t i;
 
+	collect_unclaimed(t, now);
 	for (i = 0; i < t->nbuckets; i++) {
 		for (s = t->buckets[i]; s != NULL; s = sn) {
 			sn = s->next;
+			if (s->proto == 6 && t->nunclaimed > 0 &&
+			    claim_by_tuple(t, s, now))
+				continue;
 			if (s->proto == 17) {
 				/* A silent UDP flow is over. */
 				for (f = s->flows; f != NULL; f = fn) {

@@ -10,8 +10,8 @@
  * "hold" opens N TCP connections (from 127.0.0.1, .2, ... so that
  * ephemeral ports do not run out), exchanges BYTES each way on each,
  * prints "held=N" once all are open, keeps them for SECONDS, then closes
- * them all:
- *	flowgen hold N BYTES PORT SECONDS
+ * them all, at CLOSE_RATE connections a second (0: at once):
+ *	flowgen hold N BYTES PORT SECONDS [CLOSE_RATE]
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -68,8 +68,10 @@ cpu_s(int who)
  * everything is closed. Writes one byte to ready once all are open.
  */
 static void
-hold_share(int n, size_t bytes, int port, int first, int ready, int go)
+hold_share(int n, size_t bytes, int port, int first, int ready, int go,
+    double rate)
 {
+	double next;
 	struct sockaddr_in sin, src;
 	int lfd, one = 1, i, st, *fds, p[2];
 	char *buf, c = 0;
@@ -126,8 +128,20 @@ hold_share(int n, size_t bytes, int port, int first, int ready, int go)
 	}
 	if (write(ready, &c, 1) != 1 || read(go, &c, 1) == -1)
 		perror("pipe");
-	for (i = 0; i < n; i++)
+	next = now_s();
+	for (i = 0; i < n; i++) {
+		if (rate > 0) {
+			struct timespec ts;
+
+			next += 1.0 / rate;
+			while (now_s() < next) {
+				ts.tv_sec = 0;
+				ts.tv_nsec = 200000;
+				nanosleep(&ts, NULL);
+			}
+		}
 		close(fds[i]);
+	}
 	close(p[1]);
 	waitpid(srv, &st, 0);
 	_exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1);
@@ -142,7 +156,7 @@ hold_share(int n, size_t bytes, int port, int first, int ready, int go)
 #define HOLD_SHARE	9000
 
 static int
-hold(int n, size_t bytes, int port, int secs)
+hold(int n, size_t bytes, int port, int secs, double close_rate)
 {
 	int ready[2], go[2], k, nk, st, ok = 1;
 	char c;
@@ -157,7 +171,7 @@ hold(int n, size_t bytes, int port, int secs)
 			close(ready[0]);
 			close(go[1]);
 			hold_share(share, bytes, port + k, 1 + k, ready[1],
-			    go[0]);
+			    go[0], close_rate / nk);
 		}
 	}
 	close(ready[1]);
@@ -195,7 +209,8 @@ main(int argc, char *argv[])
 		return 2;
 	if (strcmp(argv[1], "hold") == 0)
 		return hold(atoi(argv[2]), (size_t)atol(argv[3]),
-		    atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 10);
+		    atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 10,
+		    argc > 6 ? atof(argv[6]) : 0);
 	tcp = strcmp(argv[1], "tcp") == 0;
 	n = atoi(argv[2]);
 	bytes = (size_t)atol(argv[3]);

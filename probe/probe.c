@@ -33,6 +33,7 @@
 
 #define DRAIN_INTERVAL_MS	100
 #define STATS_INTERVAL_S	10
+#define COUNT_INTERVAL_MS	1000
 /* Beyond this much unsent output the rings are left to fill. */
 #define OUTPUT_HIGH_WATER	(32 * 1024 * 1024)
 
@@ -108,6 +109,7 @@ struct probe {
 	uint64_t		 batches;
 	uint64_t		 paused;
 	uint64_t		 last_lost;
+	int			 count_ticks;
 	int			 stats_ticks;
 };
 
@@ -188,8 +190,12 @@ drain_ring(struct probe *p, int i)
 	perf_drain(&p->perf, i, on_batch, p);
 }
 
+/*
+ * The kernel's lost counts when they changed, and the counted samples
+ * when given (read before the drain that preceded this).
+ */
 static void
-send_lost(struct probe *p)
+send_lost(struct probe *p, uint64_t *counted)
 {
 	struct msg_lost l;
 	uint64_t total = 0;
@@ -199,11 +205,12 @@ send_lost(struct probe *p)
 
 	l.n = (size_t)p->perf.nrings;
 	l.lost = xcalloc(l.n, sizeof(uint64_t));
+	l.counted = counted;
 	for (i = 0; i < p->perf.nrings; i++) {
 		l.lost[i] = perf_lost(&p->perf, i);
 		total += l.lost[i];
 	}
-	if (total != p->last_lost) {
+	if (total != p->last_lost || counted != NULL) {
 		frame = msg_encode_lost(&l, &len);
 		send_frame(p, frame, len, "lost counts");
 		p->last_lost = total;
@@ -258,7 +265,7 @@ send_stats(struct probe *p)
  * and the aggregator holds about one cycle of samples to order them.
  */
 static void
-drain_all(struct probe *p)
+drain_all(struct probe *p, uint64_t *counted)
 {
 	int i;
 
@@ -267,7 +274,7 @@ drain_all(struct probe *p)
 		perf_drain_ns(&p->perf, i);
 	for (i = 0; i < p->perf.nrings; i++)
 		drain_ring(p, i);
-	send_lost(p);
+	send_lost(p, counted);
 }
 
 /* A task changed namespaces: give a new network namespace its id now. */
@@ -286,15 +293,27 @@ ns_cb(evutil_socket_t fd, short what, void *arg)
 static void
 ring_cb(evutil_socket_t fd, short what, void *arg)
 {
-	drain_all(arg);
+	drain_all(arg, NULL);
 }
 
 static void
 drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
+	uint64_t *counted;
 
-	drain_all(p);
+	/*
+	 * Once a second, the kernel's counts, read before the drain; the
+	 * aggregator compares them with what has arrived by the next ones.
+	 */
+	if (++p->count_ticks >= COUNT_INTERVAL_MS / DRAIN_INTERVAL_MS) {
+		p->count_ticks = 0;
+		counted = xcalloc((size_t)p->perf.nrings, sizeof(uint64_t));
+		perf_counts(&p->perf, counted);
+		drain_all(p, counted);
+		free(counted);
+	} else
+		drain_all(p, NULL);
 	if (++p->stats_ticks >= STATS_INTERVAL_S * 1000 / DRAIN_INTERVAL_MS) {
 		p->stats_ticks = 0;
 		send_stats(p);
@@ -307,7 +326,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct probe *p = arg;
 
 	log_info("signal %d: final drain and exit", (int)sig);
-	drain_all(p);
+	drain_all(p, NULL);
 	send_stats(p);
 	sock_flush_blocking(p->out);
 	perf_close(&p->perf);

@@ -35,6 +35,7 @@ struct perf_set {
 	int		*fds;		/* every event fd, for cleanup */
 	int		 nfds;
 	size_t		 ring_pages;
+	int		 nevents;	/* tracepoints per CPU; fds[c * n + i] */
 	struct perf_ring *nsrings;	/* namespaces of new tasks, per CPU */
 	int		 nnsrings;
 };
@@ -53,6 +54,8 @@ size_t		 perf_drain(struct perf_set *, int idx, perf_batch_cb, void *);
 uint64_t	 perf_lost(const struct perf_set *, int idx);
 uint64_t	 perf_corrupt(const struct perf_set *);
 int		 perf_ns_ring_fd(const struct perf_set *, int idx);
+/* Samples the kernel counted on each ring's CPU, into counts[nrings]. */
+void		 perf_counts(const struct perf_set *, uint64_t *counts);
 size_t		 perf_drain_ns(struct perf_set *, int idx);
 
 /* probe_diag.c: sock_diag destroy notifications. */

@@ -109,6 +109,7 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 	ps->fds = xcalloc((size_t)ncpus * (fmts->n + 1), sizeof(int));
 	ps->nsrings = xcalloc((size_t)ncpus, sizeof(*ps->nsrings));
 	ps->nrings = ncpus;
+	ps->nevents = (int)fmts->n;
 
 	for (c = 0; c < ncpus; c++) {
 		struct perf_ring *r = &ps->rings[c];
@@ -455,4 +456,25 @@ perf_drain_ns(struct perf_set *ps, int idx)
 	}
 	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
 	return n;
+}
+
+/*
+ * What the kernel counted for each CPU's events (after their filters). A
+ * sample the kernel counted is written to the ring, or counted lost; the
+ * aggregator compares, and so learns of samples dropped without either
+ * (the kernel does drop some, silently, under bursts).
+ */
+void
+perf_counts(const struct perf_set *ps, uint64_t *counts)
+{
+	uint64_t v;
+	int c, i;
+
+	for (c = 0; c < ps->nrings; c++) {
+		counts[c] = 0;
+		for (i = 0; i < ps->nevents; i++)
+			if (read(ps->fds[c * ps->nevents + i], &v,
+			    sizeof(v)) == (ssize_t)sizeof(v))
+				counts[c] += v;
+	}
 }

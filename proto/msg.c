@@ -395,6 +395,10 @@ msg_encode_lost(const struct msg_lost *l, size_t *lenp)
 
 	m.n_lost = l->n;
 	m.lost = l->lost;
+	if (l->counted != NULL) {
+		m.n_counted = l->n;
+		m.counted = l->counted;
+	}
 	return frame_pack(FRAME_LOST, &m.base, lenp);
 }
 
@@ -402,6 +406,7 @@ void
 msg_lost_free(struct msg_lost *l)
 {
 	free(l->lost);
+	free(l->counted);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -417,10 +422,19 @@ msg_decode_lost(const uint8_t *p, size_t len, struct msg_lost *out,
 		return -1;
 	if (m->n_lost == 0 || m->n_lost > MSG_MAX_CPUS)
 		*errstr = "lost: bad cpu count";
-	else if ((out->lost = calloc(m->n_lost, sizeof(uint64_t))) == NULL)
+	else if (m->n_counted != 0 && m->n_counted != m->n_lost)
+		*errstr = "lost: counted and lost differ in length";
+	else if ((out->lost = calloc(m->n_lost, sizeof(uint64_t))) == NULL ||
+	    (m->n_counted != 0 && (out->counted = calloc(m->n_counted,
+	    sizeof(uint64_t))) == NULL)) {
+		free(out->lost);
+		out->lost = NULL;
 		*errstr = "lost: out of memory";
-	else {
+	} else {
 		memcpy(out->lost, m->lost, m->n_lost * sizeof(uint64_t));
+		if (m->n_counted != 0)
+			memcpy(out->counted, m->counted,
+			    m->n_counted * sizeof(uint64_t));
 		out->n = m->n_lost;
 		rv = 0;
 	}

@@ -68,6 +68,7 @@ struct msg_diag {
 struct msg_lost {
 	uint64_t	*lost;		/* index = CPU */
 	size_t		n;
+	uint64_t	*counted;	/* index = CPU; NULL when not sent */
 };
 
 enum flow_direction {

@@ -1252,6 +1252,73 @@ tcp_diag(struct agg_flows *t, uint64_t cookie, uint32_t segs_in,
 	agg_flows_diag(t, &dg);
 }
 
+/*
+ * The kernel can drop a socket's end samples without a trace; its
+ * sock_diag notification still comes. Left unclaimed for a second, it
+ * ends the socket with the same tuple (final, with its counters); a
+ * destroy sample that was only late is then dropped, not made a second
+ * flow; and a notification no followed socket matches is forgotten.
+ */
+static void
+test_claim_by_tuple(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	const uint64_t ms = 1000ULL * 1000;
+	struct agg_diag dg;
+	struct st e = outbound4[4];
+	uint8_t rec[512];
+
+	reset();
+	/* Opened and established, then nothing: its end samples dropped. */
+	feed(d, t, outbound4, 2);
+	memset(&dg, 0, sizeof(dg));
+	dg.cookie = 41;
+	dg.family = 4;
+	dg.proto = 6;
+	dg.state = 7;
+	dg.have_info = true;
+	dg.segs_in = 5;
+	dg.segs_out = 6;
+	dg.bytes_received = 1;
+	inet_pton(AF_INET, "10.0.0.1", dg.src);
+	inet_pton(AF_INET, "10.0.0.2", dg.dst);
+	dg.sport = 40000;
+	dg.dport = 80;
+	agg_flows_diag(t, &dg);
+	/* Another notification, of a socket sockflow never followed. */
+	dg.cookie = 42;
+	dg.dport = 81;
+	agg_flows_diag(t, &dg);
+
+	/* Not before a second of sample time: the sample may be late. */
+	agg_flows_sweep(t, 2000 + 900 * ms);
+	CHECK(nflows == 0);
+	agg_flows_sweep(t, 2000 + 1001 * ms);
+	CHECK(nflows == 1);
+	if (nflows == 1) {
+		CHECK(flows[0].final && flows[0].cookie == 41);
+		CHECK(flows[0].packet_source == FLOW_PKTS_TCP_INFO);
+		CHECK(flows[0].local.packets == 6 && flows[0].remote.packets == 5);
+		CHECK(flows[0].local.port == 40000 && flows[0].remote.port == 80);
+		CHECK(flows[0].direction == FLOW_DIR_OUTBOUND);
+	}
+	CHECK(agg_flows_stats(t)->ended_by_diag == 1);
+	CHECK(agg_flows_count(t) == 0);
+
+	/* The destroy sample after all: dropped, counted, no second flow. */
+	e.time = 2000 + 1100 * ms;
+	push(d, t, rec, destroy_sample(rec, &e, 41));
+	CHECK(nflows == 1);
+	CHECK(agg_flows_stats(t)->destroy_late == 1);
+
+	/* The stranger is forgotten after CLAIM_MAX, and counted. */
+	CHECK(agg_flows_stats(t)->diag_unclaimed == 0);
+	agg_flows_sweep(t, 2000 + 31000 * ms);
+	CHECK(agg_flows_stats(t)->diag_unclaimed == 1);
+	CHECK(nflows == 1);
+	agg_flows_free(t);
+}
+
 static void
 test_disconnect(struct agg_decoder *d)
 {
@@ -1553,6 +1620,7 @@ main(void)
 	test_format_refused();
 	test_reorder_percpu();
 	test_disconnect(d);
+	test_claim_by_tuple(d);
 	test_timewait(d);
 	test_refused(d);
 	test_udp_lifetimes(d);
