@@ -408,7 +408,7 @@ static struct msg_samples samples0 = {
 };
 
 static uint64_t lost_v0[] = { 0, 1, 300, UINT64_MAX, 0 };
-static struct msg_lost lost0 = { lost_v0, 5 };
+static struct msg_lost lost0 = { lost_v0, 5, NULL };
 
 static struct msg_flow flow6 = {
 	.sock = 0xffff8881deadbeefULL,
@@ -716,8 +716,28 @@ test_roundtrip_lost(void)
 	    memcmp(l.lost, lost0.lost, l.n * sizeof(uint64_t)) == 0);
 	same_frame(FRAME_LOST, msg_encode_lost(&l, &len), &len,
 	    valid[FRAME_LOST].frame, valid[FRAME_LOST].len);
+	CHECK(l.counted == NULL);
 	msg_lost_free(&l);
 	CHECK(l.lost == NULL && l.n == 0);
+
+	/* With the kernel's counts, which come back the same. */
+	{
+		uint64_t counted[5] = { 7, 0, UINT64_MAX, 1, 2 };
+		struct msg_lost w = lost0;
+		uint8_t *buf;
+
+		w.counted = counted;
+		buf = msg_encode_lost(&w, &len);
+		CHECK(buf != NULL);
+		if (buf != NULL) {
+			CHECK(msg_decode_lost(buf + FRAME_HDR_LEN,
+			    len - FRAME_HDR_LEN, &l, &errstr) == 0);
+			CHECK(l.counted != NULL && l.n == 5 &&
+			    memcmp(l.counted, counted, sizeof(counted)) == 0);
+			msg_lost_free(&l);
+			free(buf);
+		}
+	}
 }
 
 static void
@@ -1188,6 +1208,13 @@ test_valid_lost(void)
 	expect_pb(FRAME_LOST, &m.base, "cpu count", "lost max+1 cpus");
 	m.n_lost = 0;
 	expect_pb(FRAME_LOST, &m.base, "cpu count", "lost no cpus");
+	/* The kernel's counts: none, or one per CPU, never another number. */
+	m.n_lost = 1;
+	m.counted = v;
+	m.n_counted = 1;
+	expect_pb(FRAME_LOST, &m.base, NULL, "lost with counts");
+	m.n_counted = 2;
+	expect_pb(FRAME_LOST, &m.base, "differ", "lost with more counts");
 	free(v);
 }
 
@@ -1470,6 +1497,7 @@ test_encode_limits(void)
 	free(fv);
 
 	/* Lost: 8000 counters of 10 bytes each exceed 64 KiB. */
+	memset(&l, 0, sizeof(l));
 	if ((l.lost = malloc(8000 * sizeof(uint64_t))) == NULL)
 		abort();
 	memset(l.lost, 0xff, 8000 * sizeof(uint64_t));
