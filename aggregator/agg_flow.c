@@ -67,16 +67,17 @@
 #define TCP_TIME_WAIT	6
 #define TCP_NEW_SYN_RECV 12
 
+/* In this order for size: one is kept for every socket open. */
 struct agg_flow {
 	struct agg_flow	*next;
-	bool		 have_remote;
-	uint8_t		 rip[16];
-	uint16_t	 rport;
-	uint8_t		 direction;
 	uint64_t	 tx_bytes, rx_bytes;
 	uint64_t	 tx_pkts, rx_pkts;
 	uint64_t	 first, last;
 	uint64_t	 reported;	/* last interim report, 0 = none */
+	uint8_t		 rip[16];
+	uint16_t	 rport;
+	uint8_t		 direction;
+	bool		 have_remote;
 	bool		 inferred;	/* remote taken from the reply */
 };
 
@@ -101,11 +102,10 @@ struct agg_sock {
 	struct agg_sock	*next;
 	uint64_t	 sk;
 	uint64_t	 cookie;
-	uint64_t	 start;
 	uint64_t	 last;
 	struct agg_flow	*flows;
 	struct agg_flow	*last_flow;	/* UDP: where sends without a lookup go */
-	const struct diag_slot *fin;	/* tcp_info at the end, while reported */
+
 	uint32_t	 gen;
 	uint32_t	 pid;
 	uint8_t		 lip[16];
@@ -126,6 +126,7 @@ struct agg_sock {
 	bool		 peer_kept;	/* UDP: flow0 holds the last peer */
 	bool		 many_peers;	/* UDP: more than one remote seen */
 	bool		 disconnected;	/* TCP: counters zeroed at the end */
+	bool		 have_fin;	/* TCP: its tcp_info at the end is t->fin */
 	struct agg_flow	 flow0;
 };
 
@@ -188,7 +189,8 @@ agg_flows_new(size_t cap, const struct agg_flow_conf *conf, agg_flow_cb fcb,
 	struct agg_flows *t;
 	size_t nb = 1;
 
-	while (nb < cap)
+	/* Chains of two at most at capacity: memory counts as much as time. */
+	while (nb < cap / 2)
 		nb <<= 1;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -289,7 +291,6 @@ sock_new(struct agg_flows *t, uint64_t sk, uint8_t proto, uint64_t time)
 	s->sk = sk;
 	s->gen = ++t->gen;
 	s->proto = proto;
-	s->start = time;
 	s->last = time;
 	s->next = t->buckets[b];
 	t->buckets[b] = s;
@@ -389,7 +390,8 @@ flow_remove(struct agg_sock *s, struct agg_flow *f)
  * SACK blocks are not seen, so the true figure can only be higher.
  */
 static void
-ip_bytes(const struct agg_sock *s, struct msg_flow *f)
+ip_bytes(const struct agg_sock *s, const struct diag_slot *fin,
+    struct msg_flow *f)
 {
 	uint64_t iph = s->family == 4 ? 20 : 40, per, syn;
 	bool ts;
@@ -403,11 +405,11 @@ ip_bytes(const struct agg_sock *s, struct msg_flow *f)
 		    (iph + 8);
 		return;
 	}
-	ts = s->fin != NULL && s->fin->timestamps;
+	ts = fin != NULL && fin->timestamps;
 	per = iph + 20 + (ts ? 12 : 0);
 	syn = s->saw_start ? (ts ? 8 : 12) : 0;
 	f->local.ip_bytes = f->local.bytes +
-	    (s->fin != NULL ? s->fin->bytes_retrans : 0) +
+	    (fin != NULL ? fin->bytes_retrans : 0) +
 	    f->local.packets * per + syn;
 	/* The remote sent a SYN only if the handshake completed. */
 	f->remote.ip_bytes = f->remote.bytes + f->remote.packets * per +
@@ -443,9 +445,9 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		f.local.packets = fl->tx_pkts;
 		f.remote.packets = fl->rx_pkts;
 		f.packet_source = FLOW_PKTS_DATAGRAMS;
-	} else if (s->fin != NULL) {
-		f.local.packets = s->fin->segs_out;
-		f.remote.packets = s->fin->segs_in;
+	} else if (s->have_fin) {
+		f.local.packets = t->fin.segs_out;
+		f.remote.packets = t->fin.segs_in;
 		/*
 		 * An accepted socket's tcp_info does not count the SYN-ACK:
 		 * the request socket sent it, before this one existed.
@@ -462,17 +464,17 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		 * sequence, so bytes_received is then the payload alone.
 		 */
 		if (s->closed_from == TCP_FIN_WAIT2 &&
-		    s->fin->bytes_received == fl->rx_bytes) {
+		    t->fin.bytes_received == fl->rx_bytes) {
 			f.local.packets++;
 			f.remote.packets++;
 			f.packet_source = FLOW_PKTS_TCP_INFO_TIMEWAIT;
 		}
 	}
-	ip_bytes(s, &f);
+	ip_bytes(s, s->have_fin ? &t->fin : NULL, &f);
 	f.pid = s->pid;
 	/* One offset for both ends, so the duration is exact. */
 	off = agg_mono_to_wall(0);
-	f.start_ns = (int64_t)(s->proto == 6 ? s->start : fl->first) + off;
+	f.start_ns = (int64_t)fl->first + off;
 	f.end_ns = (int64_t)end + off;
 	if (f.end_ns < f.start_ns)
 		f.end_ns = f.start_ns;
@@ -575,7 +577,6 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 		return;
 	if (opening) {
 		s->saw_start = true;
-		s->start = ev->time;
 		f->first = ev->time;
 		s->direction = news == TCP_SYN_SENT ? FLOW_DIR_OUTBOUND :
 		    FLOW_DIR_INBOUND;
@@ -716,7 +717,7 @@ diag_take(struct agg_flows *t, struct agg_sock *s)
 		return;
 	}
 	t->fin = *sl;
-	s->fin = &t->fin;
+	s->have_fin = true;
 	sl->cookie = 0;
 	t->stats.diag_matched++;
 }
@@ -870,8 +871,8 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 	 * counters before the end; a socket that sent its SYN has sent
 	 * something, so none at all means they are gone, not nothing.
 	 */
-	if (s->fin != NULL && s->fin->segs_out == 0 && s->saw_start) {
-		s->fin = NULL;
+	if (s->have_fin && t->fin.segs_out == 0 && s->saw_start) {
+		s->have_fin = false;
 		s->disconnected = true;
 	}
 	sock_end(t, s, ev->time, true);
@@ -1248,8 +1249,8 @@ claim_by_tuple(struct agg_flows *t, struct agg_sock *s, uint64_t now)
 	s->cookie = sl->cookie;
 	if (!s->existing) {
 		diag_take(t, s);
-		if (s->fin != NULL && s->fin->segs_out == 0 && s->saw_start) {
-			s->fin = NULL;
+		if (s->have_fin && t->fin.segs_out == 0 && s->saw_start) {
+			s->have_fin = false;
 			s->disconnected = true;
 		}
 	}

@@ -78,7 +78,7 @@ import json, sys
 n = 0
 for l in open('$TMP/sf.json'):
     d = json.loads(l)
-    if d.get('network', {}).get('direction') == 'outbound' and d['destination'].get('port') == $PORT:
+    if d.get('network', {}).get('direction') == 'outbound' and d['destination'].get('port') == $PORT and d['flow']['final']:
         n += 1
 print(n)")
 LOST=$(python3 -c "
@@ -88,7 +88,7 @@ for l in open('$TMP/sf.json'):
     d = json.loads(l)
     if d.get('event', {}).get('dataset') == 'sockflow.stats':
         last = d['sockflow']['stats']['aggregator']
-print(last.get('lost_samples', '?') if last else '?')")
+print('%s/%s' % (last.get('lost_samples', '?'), last.get('dropped_samples', '?')) if last else '?')")
 row sockflow "$W" $((C1 - C0)) "$H" "$F/$N" "$LOST" "$N"
 awk -v p=$((P1 - P0)) -v a=$((A1 - A0)) -v e=$((E1 - E0)) -v n="$N" 'BEGIN {
 	printf "  sockflow ms/1000 by component: probe %.2f, aggregator %.2f, " \
@@ -116,5 +116,6 @@ echo "  $WU; sockflow cpu $(( (U1 - U0) / 1000000 )) ms"
 echo "columns: wall_s and work_cpu of the workload (client and server);"
 echo "agent_cpu_ms summed over the agent's processes (schedstat), ms/1000"
 echo "per 1000 connections; rss_kib summed peak RSS; flows: connections"
-echo "the agent reported (client side) out of those made; lost: samples the"
-echo "kernel dropped (sockflow's stats document)."
+echo "the agent reported (client side, final records) out of those made;"
+echo "lost: samples the kernel reported lost / dropped without a trace"
+echo "(sockflow's stats document)."
