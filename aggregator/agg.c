@@ -11,10 +11,12 @@
 
 #include <sys/socket.h>
 
+#include <linux/netlink.h>
 #include <linux/perf_event.h>
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,8 @@ struct agg {
 	uint64_t		 ordered;	/* released up to here */
 	uint8_t			 dump_proto;
 	uint64_t		 diag_overruns;
+	int			 diag_fd;	/* the probe's, -1 until given */
+	uint64_t		 diag_msgs;
 	struct msg_stats	 probe_stats;
 };
 
@@ -218,6 +222,7 @@ send_stats(struct agg *a)
 	COUNTER("existing_table_full", fs->existing_full);
 	COUNTER("destroy_unconnected", fs->destroy_unconnected);
 	COUNTER("diag_overruns", a->diag_overruns);
+	COUNTER("diag_messages", a->diag_msgs);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("dropped_samples", a->dropped);
@@ -301,9 +306,12 @@ finish(struct agg *a)
 }
 
 /* Release everything up to t, in order, and remember how far. */
+static void	diag_read(struct agg *);
+
 static void
 release_upto(struct agg *a, uint64_t t)
 {
+	diag_read(a);
 	if (t <= a->ordered)
 		return;
 	agg_reorder_release(a->reorder, t);
@@ -311,6 +319,63 @@ release_upto(struct agg *a, uint64_t t)
 }
 
 /* A CPU's ring was drained up to t: what all CPUs are past is in order. */
+/*
+ * The sock_diag destroy notifications that have come, many a call: read
+ * before samples are released, so that a socket's notification is here
+ * when its destroy sample ends the flow. A notification is a few hundred
+ * bytes; one longer than its buffer is counted as an overrun, as the
+ * kernel's own drops (ENOBUFS) are.
+ */
+#define DIAG_VLEN	64
+#define DIAG_SLOT	8192
+
+static void
+diag_read(struct agg *a)
+{
+	static uint8_t *slots;
+	struct mmsghdr mm[DIAG_VLEN];
+	struct iovec iov[DIAG_VLEN];
+	int i, r;
+
+	if (a->diag_fd == -1)
+		return;
+	if (slots == NULL && (slots = malloc(DIAG_VLEN * DIAG_SLOT)) == NULL)
+		return;
+	for (;;) {
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < DIAG_VLEN; i++) {
+			iov[i].iov_base = slots + (size_t)i * DIAG_SLOT;
+			iov[i].iov_len = DIAG_SLOT;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		r = recvmmsg(a->diag_fd, mm, DIAG_VLEN, MSG_DONTWAIT, NULL);
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				/* The kernel dropped notifications. */
+				a->diag_overruns++;
+				continue;
+			}
+			if (errno != EAGAIN)
+				log_warn("sock_diag recvmmsg");
+			return;
+		}
+		for (i = 0; i < r; i++) {
+			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				a->diag_overruns++;
+				continue;
+			}
+			a->diag_msgs++;
+			agg_diag_parse(iov[i].iov_base, mm[i].msg_len, on_diag,
+			    a, &a->diag_bad);
+		}
+		if (r < DIAG_VLEN)
+			return;
+	}
+}
+
 static void
 drained(struct agg *a, uint32_t cpu, uint64_t t)
 {
@@ -563,10 +628,56 @@ probe_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * The probe's first bytes, the hello's frame header, come with its
+ * sock_diag socket (SCM_RIGHTS), which must be read with recvmsg before
+ * the stream goes to a bufferevent. The socket is kept only if it is what
+ * it should be: a NETLINK_SOCK_DIAG socket.
+ */
+static int
+take_hello_header(struct agg *a, int fd, uint8_t *hdr, size_t *nhdr)
+{
+	struct pollfd pfd;
+	int passed = -1, dom = 0, proto = 0;
+	socklen_t l1 = sizeof(dom), l2 = sizeof(proto);
+	ssize_t n;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 2000) != 1) {
+		log_warnx("the probe sent nothing for 2 s");
+		return -1;
+	}
+	if ((n = sock_recv_with_fd(fd, hdr, FRAME_HDR_LEN, &passed)) <= 0) {
+		log_warn("the probe's first frame");
+		return -1;
+	}
+	*nhdr = (size_t)n;
+	if (passed == -1) {
+		log_warnx("the probe sent no sock_diag socket: TCP flows will "
+		    "have no packet counts");
+		return 0;
+	}
+	if (getsockopt(passed, SOL_SOCKET, SO_DOMAIN, &dom, &l1) == -1 ||
+	    getsockopt(passed, SOL_SOCKET, SO_PROTOCOL, &proto, &l2) == -1 ||
+	    dom != AF_NETLINK || proto != NETLINK_SOCK_DIAG) {
+		log_warnx("the descriptor the probe sent is not a sock_diag "
+		    "socket; not used");
+		close(passed);
+		return 0;
+	}
+	if (a->diag_fd != -1)
+		close(a->diag_fd);
+	a->diag_fd = passed;
+	return 0;
+}
+
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct agg *a = arg;
+	uint8_t hdr[FRAME_HDR_LEN];
+	size_t nhdr = 0;
 	uid_t uid = (uid_t)-1;
 	pid_t pid = 0;
 	int fd;
@@ -591,9 +702,26 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
+	if (take_hello_header(a, fd, hdr, &nhdr) == -1) {
+		a->refused_peers++;
+		close(fd);
+		return;
+	}
 	a->probe = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (a->probe == NULL)
 		fatalx("bufferevent_socket_new");
+	/*
+	 * The header read here is the start of the stream. A bufferevent's
+	 * input only takes what the bufferevent reads: its end is frozen.
+	 */
+	{
+		struct evbuffer *in = bufferevent_get_input(a->probe);
+
+		evbuffer_unfreeze(in, 0);
+		if (evbuffer_add(in, hdr, nhdr) == -1)
+			fatalx("evbuffer_add");
+		evbuffer_freeze(in, 0);
+	}
 	a->state = CONN_HELLO;
 	bufferevent_setcb(a->probe, probe_read_cb, NULL, probe_event_cb, a);
 	bufferevent_enable(a->probe, EV_READ);
@@ -726,6 +854,7 @@ main(int argc, char *argv[])
 
 	/* 2. Every object of the event loop. */
 	memset(&a, 0, sizeof(a));
+	a.diag_fd = -1;
 	agg_flow_conf_default(&fconf);
 	fconf.flow_inactive = (uint64_t)cfg.flow_inactive_timeout;
 	fconf.flow_termination = (uint64_t)cfg.flow_termination_timeout;

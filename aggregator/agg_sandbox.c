@@ -57,6 +57,23 @@ agg_sandbox_enter(const char *user)
 	sandbox_allow(ctx, "getsockopt", 2,
 	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
 	    SCMP_A2(SCMP_CMP_EQ, SO_PEERCRED));
+	/*
+	 * Its first bytes carry the sock_diag socket (SCM_RIGHTS): waited
+	 * for (2 s at most), read with recvmsg, and checked to be a
+	 * NETLINK_SOCK_DIAG socket. Then its destroy notifications are read
+	 * many a call. The socket's subscription was made by the probe; this
+	 * process, without capabilities, could not make it destroy sockets.
+	 */
+	sandbox_allow(ctx, "poll", 0);
+	sandbox_allow(ctx, "ppoll", 0);
+	sandbox_allow(ctx, "recvmsg", 0);
+	sandbox_allow(ctx, "recvmmsg", 0);
+	sandbox_allow(ctx, "getsockopt", 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_DOMAIN));
+	sandbox_allow(ctx, "getsockopt", 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_PROTOCOL));
 	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL));
 	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_SETFL));
 	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFD));

@@ -43,12 +43,13 @@ row() {		# agent workload_line cpu_ns hwm flows lost
 	awk -v a="$1" -v w="$wall" -v c="$wcpu" -v ns="$3" -v h="$4" \
 	    -v f="$5" -v l="$6" -v n="$7" 'BEGIN {
 		per = n > 0 ? ns / 1e6 / (n / 1000) : 0
-		printf "%-10s %8s %8s %10.1f %9.2f %9s %8s %8s\n", a, w, c,
-		    ns / 1e6, per, h, f, l }'
+		printf "%-10s %8s %8s %10.1f %9.2f %9.2f %9s %8s %8s\n", a,
+		    w, c, ns / 1e6, per, per / 2, h, f, l }'
 }
 
 echo "command: sh bench/run.sh $N $BYTES $RATE $UDPM   ($(date -u +%FT%TZ), $(nproc) cpus, $(uname -r))"
-printf "%-10s %8s %8s %10s %9s %9s %8s %8s\n" agent wall_s work_cpu agent_cpu_ms ms/1000 rss_kib flows lost
+printf "%-10s %8s %8s %10s %9s %9s %9s %8s %8s\n" agent wall_s work_cpu \
+    agent_cpu_ms ms/1kconn ms/1kflow rss_kib flows lost
 
 # 1. No agent.
 W=$("$B/bench/flowgen" tcp "$N" "$BYTES" "$PORT" "$RATE")
@@ -91,7 +92,7 @@ for l in open('$TMP/sf.json'):
 print('%s/%s' % (last.get('lost_samples', '?'), last.get('dropped_samples', '?')) if last else '?')")
 row sockflow "$W" $((C1 - C0)) "$H" "$F/$N" "$LOST" "$N"
 awk -v p=$((P1 - P0)) -v a=$((A1 - A0)) -v e=$((E1 - E0)) -v n="$N" 'BEGIN {
-	printf "  sockflow ms/1000 by component: probe %.2f, aggregator %.2f, " \
+	printf "  sockflow ms/1kconn by component: probe %.2f, aggregator %.2f, " \
 	    "enricher %.2f\n", p / 1e6 / (n / 1000), a / 1e6 / (n / 1000),
 	    e / 1e6 / (n / 1000) }'
 
@@ -114,8 +115,10 @@ echo
 echo "UDP, $UDPM request/response pairs of 100 bytes (sockflow only):"
 echo "  $WU; sockflow cpu $(( (U1 - U0) / 1000000 )) ms"
 echo "columns: wall_s and work_cpu of the workload (client and server);"
-echo "agent_cpu_ms summed over the agent's processes (schedstat), ms/1000"
-echo "per 1000 connections; rss_kib summed peak RSS; flows: connections"
+echo "agent_cpu_ms summed over the agent's processes (schedstat); ms/1kconn"
+echo "per 1000 connections; ms/1kflow per 1000 flows: a loopback connection"
+echo "is two sockets, two flows (tcplife, too, reports both ends); a"
+echo "connection to another host is one; rss_kib summed peak RSS; flows: connections"
 echo "the agent reported (client side, final records) out of those made;"
 echo "lost: samples the kernel reported lost / dropped without a trace"
 echo "(sockflow's stats document)."

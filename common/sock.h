@@ -6,6 +6,8 @@
 #ifndef SOCKFLOW_SOCK_H
 #define SOCKFLOW_SOCK_H
 
+#include <sys/types.h>
+
 struct bufferevent;
 
 /* fd 3 when LISTEN_PID/LISTEN_FDS hand one over, else -1. */
@@ -13,6 +15,13 @@ int	sock_listen_fd_from_env(void);
 /* A new listening socket at path (an old node is replaced). */
 int	sock_listen_path(const char *path);
 int	sock_connect_path(const char *path);
+/* Send buf (all of it) with one descriptor attached (SCM_RIGHTS). */
+int	sock_send_with_fd(int fd, const void *buf, size_t len, int pass);
+/*
+ * Read len bytes (blocking) and the one descriptor sent with them, in
+ * *passed (-1 when none came; extra ones are closed).
+ */
+ssize_t	sock_recv_with_fd(int fd, void *buf, size_t len, int *passed);
 /* Write everything queued on bev, blocking; for use at exit only. */
 void	sock_flush_blocking(struct bufferevent *bev);
 

@@ -101,9 +101,6 @@ struct probe {
 	struct event		**ns_ev;
 	struct event		*drain_ev;
 	int			 diag_fd;
-	uint64_t		 diag_overruns;
-	uint64_t		 diag_sent_overruns;
-	uint64_t		 diag_msgs;
 	struct event		*sigterm_ev, *sigint_ev;
 	uint64_t		 records;
 	uint64_t		 batches;
@@ -155,27 +152,6 @@ on_diag(const struct msg_diag *d, void *arg)
 
 	frame = msg_encode_diag(d, &len);
 	send_frame(p, frame, len, "sock_diag batch");
-	p->diag_msgs += d->n;
-	p->diag_sent_overruns = d->overruns;
-}
-
-static void
-diag_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct probe *p = arg;
-
-	diag_read(p->diag_fd, &p->diag_overruns, on_diag, p);
-	if (p->diag_overruns != p->diag_sent_overruns) {
-		struct msg_diag d;
-		uint8_t *frame;
-		size_t len;
-
-		memset(&d, 0, sizeof(d));
-		d.overruns = p->diag_overruns;
-		frame = msg_encode_diag(&d, &len);
-		send_frame(p, frame, len, "sock_diag overruns");
-		p->diag_sent_overruns = p->diag_overruns;
-	}
 }
 
 static void
@@ -222,7 +198,7 @@ static void
 send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
-	struct msg_counter c[10];
+	struct msg_counter c[8];
 	struct msg_stats s;
 	uint8_t *frame;
 	size_t len;
@@ -239,37 +215,28 @@ send_stats(struct probe *p)
 	c[3].value = perf_corrupt(&p->perf);
 	snprintf(c[4].name, sizeof(c[4].name), "output_paused");
 	c[4].value = p->paused;
-	snprintf(c[5].name, sizeof(c[5].name), "diag_messages");
-	c[5].value = p->diag_msgs;
-	snprintf(c[6].name, sizeof(c[6].name), "diag_overruns");
-	c[6].value = p->diag_overruns;
-	snprintf(c[7].name, sizeof(c[7].name), "netns_ids_given");
-	c[7].value = ns->assigned;
-	snprintf(c[8].name, sizeof(c[8].name), "netns_ids_failed");
-	c[8].value = ns->failed;
-	snprintf(c[9].name, sizeof(c[9].name), "netns_records_lost");
-	c[9].value = ns->lost;
+	snprintf(c[5].name, sizeof(c[5].name), "netns_ids_given");
+	c[5].value = ns->assigned;
+	snprintf(c[6].name, sizeof(c[6].name), "netns_ids_failed");
+	c[6].value = ns->failed;
+	snprintf(c[7].name, sizeof(c[7].name), "netns_records_lost");
+	c[7].value = ns->lost;
 	s.v = c;
-	s.n = 10;
+	s.n = 8;
 	frame = msg_encode_stats(&s, &len);
 	send_frame(p, frame, len, "stats");
 }
 
 /*
- * One drain cycle. The sock_diag socket first: the notification of a
- * socket destroyed before the rings are read is then ahead of the destroy
- * sample, which the aggregator needs when it ends the flow. It is read
- * here, not on every notification: a wake-up per closed socket would cost
- * more than the reading, and its 8 MiB buffer holds far more than a cycle
- * of closes. Then every ring, so that all CPUs' drain marks move together
- * and the aggregator holds about one cycle of samples to order them.
+ * One drain cycle: every ring, so that all CPUs' drain marks move
+ * together and the aggregator holds about one cycle of samples to order
+ * them. (The sock_diag notifications are the aggregator's to read.)
  */
 static void
 drain_all(struct probe *p, uint64_t *counted)
 {
 	int i;
 
-	diag_cb(p->diag_fd, EV_READ, p);
 	for (i = 0; i < p->perf.nnsrings; i++)
 		perf_drain_ns(&p->perf, i);
 	for (i = 0; i < p->perf.nrings; i++)
@@ -424,8 +391,30 @@ main(int argc, char *argv[])
 	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events,
 	    (int)cfg.ring_size_exponent);
 
-	/* 2. The aggregator, then the event loop's objects. */
+	/*
+	 * 2. The aggregator. The hello goes first, carrying the sock_diag
+	 * socket: the aggregator reads the destroy notifications itself
+	 * (they are kernel messages it parses anyway), which saves a copy
+	 * and a frame per closed socket. The socket was opened and set up
+	 * here; without CAP_NET_ADMIN the aggregator could neither subscribe
+	 * it nor, as the kernel checks the sender's capabilities too, make
+	 * it destroy sockets.
+	 */
 	fd = sock_connect_path(sockpath);
+	memset(&hello, 0, sizeof(hello));
+	hello.protocol_version = FRAME_VERSION;
+	snprintf(hello.component, sizeof(hello.component), "probe");
+	snprintf(hello.software_version, sizeof(hello.software_version),
+	    "%s", PACKAGE_VERSION);
+	hello.pid = (uint32_t)getpid();
+	snprintf(hello.backend, sizeof(hello.backend), "tracepoint");
+	if ((frame = msg_encode_hello(&hello, &len)) == NULL)
+		fatalx("hello");
+	if (sock_send_with_fd(fd, frame, len, p.diag_fd) == -1)
+		fatal("hello to the aggregator");
+	free(frame);
+	close(p.diag_fd);
+	p.diag_fd = -1;
 	if ((p.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if (evutil_make_socket_nonblocking(fd) == -1)
@@ -459,15 +448,6 @@ main(int argc, char *argv[])
 	    p.sigint_ev == NULL || event_add(p.sigint_ev, NULL) == -1)
 		fatalx("event setup");
 
-	memset(&hello, 0, sizeof(hello));
-	hello.protocol_version = FRAME_VERSION;
-	snprintf(hello.component, sizeof(hello.component), "probe");
-	snprintf(hello.software_version, sizeof(hello.software_version),
-	    "%s", PACKAGE_VERSION);
-	hello.pid = (uint32_t)getpid();
-	snprintf(hello.backend, sizeof(hello.backend), "tracepoint");
-	frame = msg_encode_hello(&hello, &len);
-	send_frame(&p, frame, len, "hello");
 	frame = msg_encode_formats(&fmts, &len);
 	send_frame(&p, frame, len, "formats");
 	msg_formats_free(&fmts);

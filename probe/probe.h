@@ -58,12 +58,8 @@ int		 perf_ns_ring_fd(const struct perf_set *, int idx);
 void		 perf_counts(const struct perf_set *, uint64_t *counts);
 size_t		 perf_drain_ns(struct perf_set *, int idx);
 
-/* probe_diag.c: sock_diag destroy notifications. */
+/* probe_diag.c: the sock_diag socket, and the start-up dump. */
 int		 diag_open(void);
-/* Read every pending datagram; batches go to cb. Returns how many. */
-size_t		 diag_read(int fd, uint64_t *overruns,
-		    void (*cb)(const struct msg_diag *, void *), void *arg);
-
 /* Dump the TCP sockets open now (IPv6 too when v6) to cb. */
 void		 diag_dump(int v6, void (*cb)(const struct msg_diag *, void *),
 		    void *arg);
