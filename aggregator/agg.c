@@ -311,9 +311,9 @@ static void	diag_read(struct agg *);
 static void
 release_upto(struct agg *a, uint64_t t)
 {
-	diag_read(a);
 	if (t <= a->ordered)
 		return;
+	diag_read(a);
 	agg_reorder_release(a->reorder, t);
 	a->ordered = t;
 }

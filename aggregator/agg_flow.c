@@ -161,6 +161,11 @@ struct agg_flows {
 	size_t			 nlisten;
 	struct agg_sock		**buckets;
 	struct diag_slot	 diag[DIAG_SLOTS];
+	/*
+	 * The cookies of diag[] again, side by side: a bucket's are one
+	 * cache line, where its slots are eight.
+	 */
+	uint64_t		 dkey[DIAG_SLOTS];
 	size_t			 nbuckets;
 	size_t			 count;
 	size_t			 cap;
@@ -605,25 +610,32 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
  */
 #define DIAG_WAYS	8
 
-static struct diag_slot *
-diag_bucket(struct agg_flows *t, uint64_t cookie)
+/* The first slot of cookie's bucket. */
+static size_t
+diag_bucket(uint64_t cookie)
 {
 	size_t b = (size_t)((cookie * 0x9e3779b97f4a7c15ULL) >>
 	    (64 - DIAG_BITS));
 
-	return &t->diag[b & ~(size_t)(DIAG_WAYS - 1)];
+	return b & ~(size_t)(DIAG_WAYS - 1);
+}
+
+static void
+diag_setkey(struct agg_flows *t, struct diag_slot *sl, uint64_t cookie)
+{
+	sl->cookie = cookie;
+	t->dkey[sl - t->diag] = cookie;
 }
 
 /* The slot holding cookie, or NULL. */
 static struct diag_slot *
 diag_find(struct agg_flows *t, uint64_t cookie)
 {
-	struct diag_slot *b = diag_bucket(t, cookie);
-	size_t i;
+	size_t b = diag_bucket(cookie), i;
 
-	for (i = 0; i < DIAG_WAYS; i++)
-		if (b[i].cookie == cookie)
-			return &b[i];
+	for (i = b; i < b + DIAG_WAYS; i++)
+		if (t->dkey[i] == cookie)
+			return &t->diag[i];
 	return NULL;
 }
 
@@ -631,14 +643,18 @@ diag_find(struct agg_flows *t, uint64_t cookie)
 static struct diag_slot *
 diag_place(struct agg_flows *t, uint64_t cookie)
 {
-	struct diag_slot *b = diag_bucket(t, cookie), *old = &b[0];
-	size_t i;
+	size_t b = diag_bucket(cookie), i;
+	struct diag_slot *old = &t->diag[b];
 
-	for (i = 0; i < DIAG_WAYS; i++) {
-		if (b[i].cookie == cookie || b[i].cookie == 0 || b[i].ended)
-			return &b[i];
-		if (b[i].arrived < old->arrived)
-			old = &b[i];
+	for (i = b; i < b + DIAG_WAYS; i++)
+		if (t->dkey[i] == cookie || t->dkey[i] == 0)
+			return &t->diag[i];
+	/* Full: one whose flow already ended, else the oldest. */
+	for (i = b; i < b + DIAG_WAYS; i++) {
+		if (t->diag[i].ended)
+			return &t->diag[i];
+		if (t->diag[i].arrived < old->arrived)
+			old = &t->diag[i];
 	}
 	t->stats.diag_evicted++;
 	return old;
@@ -689,7 +705,7 @@ agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
 		return;
 	t->stats.diag_received++;
 	sl = diag_place(t, d->cookie);
-	sl->cookie = d->cookie;
+	diag_setkey(t, sl, d->cookie);
 	sl->ended = false;
 	sl->segs_in = d->segs_in;
 	sl->segs_out = d->segs_out;
@@ -718,7 +734,7 @@ diag_take(struct agg_flows *t, struct agg_sock *s)
 	}
 	t->fin = *sl;
 	s->have_fin = true;
-	sl->cookie = 0;
+	diag_setkey(t, sl, 0);
 	t->stats.diag_matched++;
 }
 
@@ -838,7 +854,7 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 		if (sl != NULL && sl->ended) {
 			/* Its flow ended by tuple already; the sample was late. */
 			t->stats.destroy_late++;
-			sl->cookie = 0;
+			diag_setkey(t, sl, 0);
 			return;
 		}
 	}
@@ -1201,7 +1217,7 @@ collect_unclaimed(struct agg_flows *t, uint64_t now)
 			/* Its socket is not one we follow. */
 			if (!sl->ended)
 				t->stats.diag_unclaimed++;
-			sl->cookie = 0;
+			diag_setkey(t, sl, 0);
 			continue;
 		}
 		if (sl->ended)
@@ -1255,7 +1271,7 @@ claim_by_tuple(struct agg_flows *t, struct agg_sock *s, uint64_t now)
 		}
 	}
 	/* Kept, so that a destroy sample that was only late is dropped. */
-	sl->cookie = s->cookie;
+	diag_setkey(t, sl, s->cookie);
 	sl->ended = true;
 	sock_end(t, s, end, true);
 	return true;

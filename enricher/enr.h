@@ -58,18 +58,37 @@ struct jw {
 };
 void	jw_reset(struct jw *);
 void	jw_free(struct jw *);
-/* key is NULL for the document itself and for array elements. */
-void	jw_open(struct jw *, const char *key);
+/*
+ * key is NULL for the document itself and for array elements. Keys are
+ * the program's literals; their lengths are worked out when compiling.
+ */
+static inline size_t
+jw_klen(const char *k)
+{
+	return k == NULL ? 0 : __builtin_strlen(k);
+}
+#define JW_KLEN(k)	jw_klen(k)
+#define jw_open(w, k)		jw_open_((w), (k), JW_KLEN(k))
+#define jw_open_array(w, k)	jw_open_array_((w), (k), JW_KLEN(k))
+#define jw_str(w, k, v)		jw_str_((w), (k), JW_KLEN(k), (v))
+#define jw_u64(w, k, v)		jw_u64_((w), (k), JW_KLEN(k), (v))
+#define jw_i64(w, k, v)		jw_i64_((w), (k), JW_KLEN(k), (v))
+#define jw_bool(w, k, v)	jw_bool_((w), (k), JW_KLEN(k), (v))
+#define jw_raw(w, k, v)		jw_raw_((w), (k), JW_KLEN(k), (v))
+#define jw_open_members(w, k, m) jw_open_members_((w), (k), JW_KLEN(k), (m))
+void	jw_open_(struct jw *, const char *key, size_t klen);
 void	jw_close(struct jw *);
-void	jw_open_array(struct jw *, const char *key);
+void	jw_open_array_(struct jw *, const char *key, size_t klen);
 void	jw_close_array(struct jw *);
-void	jw_str(struct jw *, const char *key, const char *v);
-void	jw_u64(struct jw *, const char *key, uint64_t v);
-void	jw_i64(struct jw *, const char *key, int64_t v);
-void	jw_bool(struct jw *, const char *key, int v);
+void	jw_str_(struct jw *, const char *key, size_t klen, const char *v);
+void	jw_u64_(struct jw *, const char *key, size_t klen, uint64_t v);
+void	jw_i64_(struct jw *, const char *key, size_t klen, int64_t v);
+void	jw_bool_(struct jw *, const char *key, size_t klen, int v);
 /* A value that is JSON text already. */
-void	jw_raw(struct jw *, const char *key, const char *json);
-void	jw_open_members(struct jw *, const char *key, const char *members);
+void	jw_raw_(struct jw *, const char *key, size_t klen, const char *json);
+/* An object whose first members are JSON text already; more may follow. */
+void	jw_open_members_(struct jw *, const char *key, size_t klen,
+	    const char *members);
 
 /* enr_json.c: the ECS document of one flow, into w (reset first). */
 int	enr_json_flow(struct jw *w, const struct msg_flow *,

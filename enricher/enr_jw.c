@@ -75,9 +75,8 @@ put(struct jw *w, const char *s, size_t n)
 
 /* The separator and the key of the next member (key NULL in arrays). */
 static void
-member(struct jw *w, const char *key)
+member(struct jw *w, const char *key, size_t kl)
 {
-	size_t kl = key != NULL ? strlen(key) : 0;
 	char *p;
 
 	if (reserve(w, kl + 4) == -1)
@@ -98,10 +97,10 @@ member(struct jw *w, const char *key)
 }
 
 static void
-open_(struct jw *w, const char *key, const char *c)
+open_any(struct jw *w, const char *key, size_t kl, const char *c)
 {
 	if (w->depth > 0 || w->len > 0)
-		member(w, key);
+		member(w, key, kl);
 	put(w, c, 1);
 	if (w->depth + 1 < JW_MAXDEPTH)
 		w->depth++;
@@ -111,15 +110,15 @@ open_(struct jw *w, const char *key, const char *c)
 }
 
 void
-jw_open(struct jw *w, const char *key)
+jw_open_(struct jw *w, const char *key, size_t kl)
 {
-	open_(w, key, "{");
+	open_any(w, key, kl, "{");
 }
 
 void
-jw_open_array(struct jw *w, const char *key)
+jw_open_array_(struct jw *w, const char *key, size_t kl)
 {
-	open_(w, key, "[");
+	open_any(w, key, kl, "[");
 }
 
 void
@@ -152,13 +151,13 @@ plain(const char *s, size_t *len)
 }
 
 void
-jw_str(struct jw *w, const char *key, const char *v)
+jw_str_(struct jw *w, const char *key, size_t kl, const char *v)
 {
 	struct json_object *o;
 	const char *esc;
 	size_t n;
 
-	member(w, key);
+	member(w, key, kl);
 	if (plain(v, &n)) {
 		if (reserve(w, n + 2) == -1)
 			return;
@@ -180,12 +179,12 @@ jw_str(struct jw *w, const char *key, const char *v)
 }
 
 void
-jw_u64(struct jw *w, const char *key, uint64_t v)
+jw_u64_(struct jw *w, const char *key, size_t kl, uint64_t v)
 {
 	char b[24];
 	size_t i = sizeof(b);
 
-	member(w, key);
+	member(w, key, kl);
 	do {
 		b[--i] = (char)('0' + v % 10);
 		v /= 10;
@@ -194,23 +193,23 @@ jw_u64(struct jw *w, const char *key, uint64_t v)
 }
 
 void
-jw_i64(struct jw *w, const char *key, int64_t v)
+jw_i64_(struct jw *w, const char *key, size_t kl, int64_t v)
 {
 	if (v < 0) {
-		member(w, key);
+		member(w, key, kl);
 		put(w, "-", 1);
 		/* Continue the same member: no separator or key again. */
 		w->first[w->depth] = 1;
-		jw_u64(w, NULL, (uint64_t)0 - (uint64_t)v);
+		jw_u64_(w, NULL, 0, (uint64_t)0 - (uint64_t)v);
 		return;
 	}
-	jw_u64(w, key, (uint64_t)v);
+	jw_u64_(w, key, kl, (uint64_t)v);
 }
 
 void
-jw_bool(struct jw *w, const char *key, int v)
+jw_bool_(struct jw *w, const char *key, size_t kl, int v)
 {
-	member(w, key);
+	member(w, key, kl);
 	if (v)
 		put(w, "true", 4);
 	else
@@ -218,17 +217,18 @@ jw_bool(struct jw *w, const char *key, int v)
 }
 
 void
-jw_raw(struct jw *w, const char *key, const char *json)
+jw_raw_(struct jw *w, const char *key, size_t kl, const char *json)
 {
-	member(w, key);
+	member(w, key, kl);
 	put(w, json, strlen(json));
 }
 
 /* An object whose first members are JSON text already; more may follow. */
 void
-jw_open_members(struct jw *w, const char *key, const char *members)
+jw_open_members_(struct jw *w, const char *key, size_t kl,
+    const char *members)
 {
-	jw_open(w, key);
+	jw_open_(w, key, kl);
 	put(w, members, strlen(members));
 	w->first[w->depth] = 0;
 }

@@ -92,6 +92,7 @@ frame_pack(unsigned int type, const ProtobufCMessage *m, size_t *lenp)
  */
 static _Alignas(16) uint8_t arena_buf[16 * 1024];
 static size_t arena_used;
+static size_t arena_spilled;	/* allocations that did not fit */
 
 static void *
 arena_alloc(void *data, size_t n)
@@ -104,6 +105,7 @@ arena_alloc(void *data, size_t n)
 		arena_used += n;
 		return p;
 	}
+	arena_spilled++;
 	return malloc(n);
 }
 
@@ -119,6 +121,18 @@ arena_free(void *data, void *p)
 static ProtobufCAllocator arena = { arena_alloc, arena_free, NULL };
 
 /*
+ * Done with a decoded message: when every part of it is in the arena
+ * there is nothing to free (the next decode starts the arena afresh), so
+ * the walk through it is skipped.
+ */
+static void
+arena_release(ProtobufCMessage *m)
+{
+	if (arena_spilled != 0)
+		protobuf_c_message_free_unpacked(m, &arena);
+}
+
+/*
  * Unpack a payload and insist that it is canonical: no unknown fields and
  * nothing beyond what the message itself encodes (trailing bytes, repeated
  * scalar fields and padded varints all change the packed size).
@@ -130,13 +144,14 @@ unpack_strict(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 	ProtobufCMessage *m;
 
 	arena_used = 0;
+	arena_spilled = 0;
 	if ((m = protobuf_c_message_unpack(d, &arena, len, p)) == NULL) {
 		*errstr = "malformed protobuf";
 		return NULL;
 	}
 	if (m->n_unknown_fields != 0 ||
 	    protobuf_c_message_get_packed_size(m) != len) {
-		protobuf_c_message_free_unpacked(m, &arena);
+		arena_release(m);
 		*errstr = "trailing or unknown bytes";
 		return NULL;
 	}
@@ -186,7 +201,7 @@ msg_decode_hello(const uint8_t *p, size_t len, struct msg_hello *out,
 		str_copy(out->backend, sizeof(out->backend), m->backend);
 		rv = 0;
 	}
-	sockflow__hello__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return rv;
 }
 
@@ -298,11 +313,11 @@ msg_decode_formats(const uint8_t *p, size_t len, struct msg_formats *out,
 	}
 	str_copy(out->tracefs_path, sizeof(out->tracefs_path), m->tracefs_path);
 	out->ncpus = m->ncpus;
-	sockflow__format_set__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return 0;
  fail:
 	msg_formats_free(out);
-	sockflow__format_set__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return -1;
 }
 
@@ -382,7 +397,7 @@ msg_decode_samples(const uint8_t *p, size_t len, struct msg_samples *out,
 		out->nrecords = m->nrecords;
 		rv = 0;
 	}
-	sockflow__sample_batch__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return rv;
 }
 
@@ -438,7 +453,7 @@ msg_decode_lost(const uint8_t *p, size_t len, struct msg_lost *out,
 		out->n = m->n_lost;
 		rv = 0;
 	}
-	sockflow__lost_counts__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return rv;
 }
 
@@ -557,7 +572,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 	}
 	if (rv == -1)
 		memset(out, 0, sizeof(*out));
-	sockflow__flow_record__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return rv;
 }
 
@@ -606,7 +621,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		out->time_ns = m->time_ns;
 		rv = 0;
 	}
-	sockflow__process_event__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return rv;
 }
 
@@ -691,7 +706,7 @@ msg_decode_stats(const uint8_t *p, size_t len, struct msg_stats *out,
 	str_copy(out->component, sizeof(out->component), m->component);
 	rv = 0;
  out:
-	sockflow__stats__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return rv;
 }
 
@@ -784,10 +799,10 @@ msg_decode_diag(const uint8_t *p, size_t len, struct msg_diag *out,
 	}
 	out->overruns = m->overruns;
 	out->dump_protocol = (uint8_t)m->dump_protocol;
-	sockflow__diag_batch__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return 0;
  fail:
 	msg_diag_free(out);
-	sockflow__diag_batch__free_unpacked(m, &arena);
+	arena_release(&m->base);
 	return -1;
 }
