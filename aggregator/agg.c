@@ -50,6 +50,8 @@
 #define STOP_TIMEOUT_S		5
 /* Beyond this much unsent output, new flow records are dropped. */
 #define OUTPUT_CAP		(64 * 1024 * 1024)
+#define OUT_DELAY_MS		20
+#define OUT_BATCH		(256 * 1024)
 
 enum conn_state {
 	CONN_HELLO,		/* expects FRAME_HELLO */
@@ -62,6 +64,12 @@ struct agg {
 	struct event		*accept_ev;
 	struct event		*release_ev, *stats_ev, *stop_ev, *sweep_ev;
 	struct event		*clock_ev;
+	/*
+	 * Frames for the enricher wait here up to OUT_DELAY_MS, so that it
+	 * is woken (and writes) once for many flows, not for every read.
+	 */
+	struct evbuffer		*pend;
+	struct event		*pend_ev;
 	struct event		*sigterm_ev, *sigint_ev;
 	struct bufferevent	*probe;		/* NULL when none */
 	enum conn_state		 state;
@@ -119,19 +127,42 @@ now_mono(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Hand what waits over to the enricher's connection. */
+static void
+flush_pend(struct agg *a)
+{
+	if (evbuffer_get_length(a->pend) == 0)
+		return;
+	if (evbuffer_add_buffer(bufferevent_get_output(a->enr), a->pend) == -1)
+		fatalx("cannot queue for the enricher");
+}
+
+static void
+pend_cb(evutil_socket_t fd, short what, void *arg)
+{
+	flush_pend(arg);
+}
+
 static void
 send_enr(struct agg *a, uint8_t *frame, size_t len, const char *what)
 {
+	struct timeval tv = { 0, OUT_DELAY_MS * 1000 };
+
 	if (frame == NULL)
 		fatalx("cannot encode %s", what);
-	if (evbuffer_get_length(bufferevent_get_output(a->enr)) > OUTPUT_CAP) {
+	if (evbuffer_get_length(bufferevent_get_output(a->enr)) +
+	    evbuffer_get_length(a->pend) > OUTPUT_CAP) {
 		a->out_dropped++;
 		free(frame);
 		return;
 	}
-	if (bufferevent_write(a->enr, frame, len) == -1)
+	if (evbuffer_add(a->pend, frame, len) == -1)
 		fatalx("cannot queue %s", what);
 	free(frame);
+	if (evbuffer_get_length(a->pend) >= OUT_BATCH)
+		flush_pend(a);
+	else if (!evtimer_pending(a->pend_ev, NULL))
+		evtimer_add(a->pend_ev, &tv);
 }
 
 static void
@@ -298,6 +329,7 @@ finish(struct agg *a)
 		agg_reorder_release(a->reorder, UINT64_MAX);
 	agg_flows_flush(a->flows, now_mono());
 	send_stats(a);
+	flush_pend(a);
 	sock_flush_blocking(a->enr);
 	log_info("exiting: %llu flow(s) reported, %zu byte(s) unsent",
 	    (unsigned long long)agg_flows_stats(a->flows)->flows,
@@ -902,6 +934,9 @@ main(int argc, char *argv[])
 	ctv.tv_sec = (time_t)(cfg.clock_sync_period / 1000000000);
 	ctv.tv_usec = (suseconds_t)(cfg.clock_sync_period % 1000000000 / 1000);
 	a.stop_ev = evtimer_new(a.base, stop_timeout_cb, &a);
+	if ((a.pend = evbuffer_new()) == NULL ||
+	    (a.pend_ev = evtimer_new(a.base, pend_cb, &a)) == NULL)
+		fatalx("output buffer");
 	a.sigterm_ev = evsignal_new(a.base, SIGTERM, signal_cb, &a);
 	a.sigint_ev = evsignal_new(a.base, SIGINT, signal_cb, &a);
 	if (a.accept_ev == NULL || event_add(a.accept_ev, NULL) == -1 ||

@@ -51,6 +51,7 @@ struct enr {
 	struct enr_host		 host;
 	struct enr_procs	*procs;
 	struct jw		 jw;		/* the line being written */
+	struct event		*flush_ev;	/* stdout within OUT_DELAY_MS */
 	uint64_t		 flows;
 	uint64_t		 unwritten;	/* no memory for the line */
 	uint64_t		 bad_frames;
@@ -59,6 +60,8 @@ struct enr {
 	int64_t			 stats_written;		/* wall ns */
 	struct msg_stats	 agg_stats;		/* the latest */
 };
+
+#define OUT_DELAY_MS	20
 
 static char outbuf[64 * 1024];
 
@@ -246,6 +249,12 @@ handle_frame(struct enr *e, const struct frame *f)
 }
 
 static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fflush(stdout);
+}
+
+static void
 agg_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct enr *e = arg;
@@ -262,8 +271,15 @@ agg_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 	}
-	/* One write for everything this read brought, not one per line. */
-	fflush(stdout);
+	/*
+	 * Written out within OUT_DELAY_MS (or when stdio's buffer fills):
+	 * one write for many reads' lines, not one per read.
+	 */
+	if (!evtimer_pending(e->flush_ev, NULL)) {
+		struct timeval tv = { 0, OUT_DELAY_MS * 1000 };
+
+		evtimer_add(e->flush_ev, &tv);
+	}
 	if (rv == -1)
 		drop_peer(e, errstr);
 }
@@ -433,6 +449,8 @@ main(int argc, char *argv[])
 	    &e);
 	e.expire_ev = event_new(e.base, -1, EV_PERSIST, expire_cb, &e);
 	e.stop_ev = evtimer_new(e.base, stop_timeout_cb, &e);
+	if ((e.flush_ev = evtimer_new(e.base, flush_cb, &e)) == NULL)
+		fatalx("flush timer");
 	e.sigterm_ev = evsignal_new(e.base, SIGTERM, signal_cb, &e);
 	e.sigint_ev = evsignal_new(e.base, SIGINT, signal_cb, &e);
 	if (e.accept_ev == NULL || event_add(e.accept_ev, NULL) == -1 ||

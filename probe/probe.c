@@ -44,13 +44,17 @@
  */
 #define TCP_UDP		"(protocol == 6 || protocol == 17)"
 #define TCP_STATES	"oldstate != 10 && (newstate == 1 || newstate == 2 || " \
-			"newstate == 7)"
+			"(newstate == 7 && (oldstate == 5 || oldstate == 2)))"
 static const struct probe_event events_v46[] = {
 	/*
-	 * TCP only, no listener transitions, and only the states the flow
-	 * model uses: SYN_SENT and ESTABLISHED (the start, the direction,
-	 * the tuple) and CLOSE (with the state it came from). The closing
-	 * handshake's states would be four more samples a connection.
+	 * TCP only, no listener transitions, and only the changes the flow
+	 * model uses: to SYN_SENT and ESTABLISHED (the start, the direction,
+	 * the tuple), to CLOSE from FIN_WAIT2 (a socket handed to a
+	 * TIME_WAIT mini-socket before the peer's FIN, whose counters miss
+	 * that FIN and its ACK) and from SYN_SENT (a failed connect: the
+	 * last sample with its local port, which the failure releases).
+	 * Every TCP socket's end is its destroy sample; the other states
+	 * would be five more samples a connection.
 	 */
 	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES },
 	/* Payload bytes of every send and receive that moved data. */
