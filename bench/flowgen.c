@@ -35,6 +35,27 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Wait until t: asleep while it is far, so that pacing does not keep a
+ * CPU busy (which would slow whatever shares its core), spinning for the
+ * last tens of microseconds.
+ */
+static void
+pace_until(double t)
+{
+	double now;
+
+	while ((now = now_s()) < t) {
+		if (t - now > 80e-6) {
+			struct timespec ts;
+
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)((t - now - 60e-6) * 1e9);
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
 static void
 xfer(int fd, char *buf, size_t n, int out)
 {
@@ -265,8 +286,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < n; i++) {
 		if (rate > 0) {
 			next += 1.0 / rate;
-			while (now_s() < next)
-				;
+			pace_until(next);
 		}
 		if (tcp) {
 			if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
