@@ -373,6 +373,7 @@ diag_read(struct agg *a)
 		return;
 	if (slots == NULL && (slots = malloc(DIAG_VLEN * DIAG_SLOT)) == NULL)
 		return;
+	agg_flows_diag_time(a->flows, now_mono());
 	for (;;) {
 		memset(mm, 0, sizeof(mm));
 		for (i = 0; i < DIAG_VLEN; i++) {

@@ -163,6 +163,8 @@ void		 agg_flows_sweep(struct agg_flows *, uint64_t now);
 size_t		 agg_flows_count(const struct agg_flows *);
 /* A sock_diag destroy notification, as it arrives. */
 void		 agg_flows_diag(struct agg_flows *, const struct agg_diag *);
+/* The monotonic time at which the next notifications were read. */
+void		 agg_flows_diag_time(struct agg_flows *, uint64_t);
 /*
  * A socket of the start-up dump; pass 0 learns the listening ports, pass 1
  * reports each open connection once.

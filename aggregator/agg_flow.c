@@ -52,14 +52,14 @@
  * tcp_info of recent closes, by cookie: enough for the closes of the
  * reorder horizon at tens of thousands of connections a second.
  */
-#define DIAG_BITS	14
+#define DIAG_BITS	15
 #define DIAG_SLOTS	(1U << DIAG_BITS)
 /*
  * A notification nobody claimed for this long (of sample time) belongs to
  * a socket whose tcp_destroy_sock sample the kernel dropped; its socket is
  * then found by tuple. One never matched is forgotten after CLAIM_MAX.
  */
-#define CLAIM_WAIT	(1000ULL * 1000 * 1000)
+#define CLAIM_WAIT	(500ULL * 1000 * 1000)
 #define CLAIM_MAX	(30ULL * 1000 * 1000 * 1000)
 #define EXISTING_CAP	65536		/* connections open at start */
 #define LISTEN_CAP	4096		/* listening ports seen at start */
@@ -149,6 +149,7 @@ struct existing {
 struct agg_flows {
 	struct diag_slot	 fin;		/* of the socket being reported */
 	uint64_t		 now;		/* latest sample time seen */
+	uint64_t		 diag_time;	/* when notifications are read */
 	/* Notifications unclaimed past CLAIM_WAIT, by tuple, in a sweep. */
 	uint32_t		 unclaimed[DIAG_SLOTS * 2];
 	size_t			 nunclaimed;
@@ -162,8 +163,8 @@ struct agg_flows {
 	struct agg_sock		**buckets;
 	struct diag_slot	 diag[DIAG_SLOTS];
 	/*
-	 * The cookies of diag[] again, side by side: a bucket's are one
-	 * cache line, where its slots are eight.
+	 * The cookies of diag[] again, side by side: a bucket's are two
+	 * cache lines, where its slots are sixteen.
 	 */
 	uint64_t		 dkey[DIAG_SLOTS];
 	size_t			 nbuckets;
@@ -608,7 +609,7 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
  * slot of its bucket, so closes that hash alike do not push each other
  * out while they wait; a full bucket gives up its oldest.
  */
-#define DIAG_WAYS	8
+#define DIAG_WAYS	16
 
 /* The first slot of cookie's bucket. */
 static size_t
@@ -713,7 +714,18 @@ agg_flows_diag(struct agg_flows *t, const struct agg_diag *d)
 	sl->bytes_retrans = d->bytes_retrans;
 	sl->bytes_received = d->bytes_received;
 	sl->tuple = tuple_hash(d->family, d->src, d->sport, d->dst, d->dport);
-	sl->arrived = t->now;
+	/*
+	 * When it came, on the samples' clock: the socket's destroy sample
+	 * was taken before the notification was sent, so once the release
+	 * horizon is past this, that sample is out (or was never written).
+	 */
+	sl->arrived = t->diag_time != 0 ? t->diag_time : t->now;
+}
+
+void
+agg_flows_diag_time(struct agg_flows *t, uint64_t now)
+{
+	t->diag_time = now;
 }
 
 /*

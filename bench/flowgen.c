@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,10 @@ hold_share(int n, size_t bytes, int port, int first, int ready, int go,
 		    sizeof(sin)) == -1) {
 			perror("connect");
 			kill(srv, SIGTERM);
+			/* Tell the parent, which would otherwise wait for ever. */
+			c = 'x';
+			if (write(ready, &c, 1) != 1)
+				perror("pipe");
 			_exit(1);
 		}
 		xfer(fds[i], buf, bytes, 1);
@@ -197,12 +202,17 @@ hold(int n, size_t bytes, int port, int secs, double close_rate)
 	}
 	close(ready[1]);
 	close(go[0]);
-	for (k = 0; k < nk; k++)
-		if (read(ready[0], &c, 1) != 1) {
+	for (k = 0; k < nk; k++) {
+		struct pollfd pfd = { ready[0], POLLIN, 0 };
+
+		/* A share that died without a word must not hang the run. */
+		if (poll(&pfd, 1, 300 * 1000) != 1 ||
+		    read(ready[0], &c, 1) != 1 || c == 'x') {
 			fprintf(stderr, "a share failed to open\n");
 			ok = 0;
 			break;
 		}
+	}
 	if (ok) {
 		printf("held=%d\n", n);
 		fflush(stdout);

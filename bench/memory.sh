@@ -25,8 +25,8 @@ PE=$(pgrep -P $L -f sockflow-enricher)
 (
 	end=$(( $(date +%s) + MIN * 60 ))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		"$B/bench/flowgen" tcp $((RATE * 10)) 500 7714 "$RATE" >/dev/null
-		"$B/bench/flowgen" udp 2000 100 7715 >/dev/null
+		"$B/bench/flowgen" tcp $((RATE * 10)) 500 7914 "$RATE" >/dev/null
+		"$B/bench/flowgen" udp 2000 100 7915 >/dev/null
 	done
 ) &
 W=$!

@@ -1254,7 +1254,7 @@ tcp_diag(struct agg_flows *t, uint64_t cookie, uint32_t segs_in,
 
 /*
  * The kernel can drop a socket's end samples without a trace; its
- * sock_diag notification still comes. Left unclaimed for a second, it
+ * sock_diag notification still comes. Left unclaimed for half a second, it
  * ends the socket with the same tuple (final, with its counters); a
  * destroy sample that was only late is then dropped, not made a second
  * flow; and a notification no followed socket matches is forgotten.
@@ -1290,10 +1290,10 @@ test_claim_by_tuple(struct agg_decoder *d)
 	dg.dport = 81;
 	agg_flows_diag(t, &dg);
 
-	/* Not before a second of sample time: the sample may be late. */
-	agg_flows_sweep(t, 2000 + 900 * ms);
+	/* Not before half a second of sample time: the sample may be late. */
+	agg_flows_sweep(t, 2000 + 400 * ms);
 	CHECK(nflows == 0);
-	agg_flows_sweep(t, 2000 + 1001 * ms);
+	agg_flows_sweep(t, 2000 + 501 * ms);
 	CHECK(nflows == 1);
 	if (nflows == 1) {
 		CHECK(flows[0].final && flows[0].cookie == 41);
