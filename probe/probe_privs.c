@@ -34,8 +34,10 @@ probe_privs_drop(void)
 	     */
 	    CAP_SYS_ADMIN,
 	    /*
-	     * Subscribing to the sock_diag destroy multicast groups and
-	     * dumping sockets of every network namespace.
+	     * Giving network namespaces that appear later an id in this one
+	     * (RTM_NEWNSID), so that their sock_diag notifications reach the
+	     * socket handed to the aggregator; that socket's subscription and
+	     * NETLINK_LISTEN_ALL_NSID were set up before this drop.
 	     */
 	    CAP_NET_ADMIN,
 	    -1) != 0)
