@@ -442,49 +442,51 @@ release_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The probe's counts of a second ago against what has arrived since: the
- * samples the kernel counted then are all written, or counted lost, by
- * now; what is in neither was dropped without a trace. It is counted,
- * and every open flow is marked as for lost samples.
+ * The kernel's counts, read by the probe just before the drain whose
+ * samples arrived just before this message, against what arrived and
+ * what the kernel reported lost: a sample counted then is in that drain
+ * unless it was being written at that very moment (a few at most, hence
+ * DROP_SLACK), or lost, or dropped without a trace. Drops are counted
+ * per CPU, and every open flow is marked.
  */
+#define DROP_SLACK	64
+
 static void
 check_dropped(struct agg *a, uint64_t *counted, size_t n)
 {
 	size_t i;
 	bool more = false;
 
-	if (a->counted != NULL && a->ncounted == n) {
-		if (a->dropped_cpu == NULL &&
-		    (a->dropped_cpu = calloc(n, sizeof(uint64_t))) == NULL)
-			goto keep;
-		for (i = 0; i < n; i++) {
-			uint64_t seen = a->received[i] +
-			    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
-
-			if (a->counted[i] > seen &&
-			    a->counted[i] - seen > a->dropped_cpu[i]) {
-				a->dropped += a->counted[i] - seen -
-				    a->dropped_cpu[i];
-				a->dropped_cpu[i] = a->counted[i] - seen;
-				more = true;
-			}
+	if (a->dropped_cpu == NULL || a->ncounted != n) {
+		free(a->dropped_cpu);
+		if ((a->dropped_cpu = calloc(n, sizeof(uint64_t))) == NULL) {
+			a->ncounted = 0;
+			return;
 		}
-		if (more) {
-			struct agg_event ev;
+		a->ncounted = n;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t seen = (i < MSG_MAX_CPUS ? a->received[i] : 0) +
+		    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
 
-			log_warnx("the kernel dropped samples without a trace "
-			    "(%llu so far)", (unsigned long long)a->dropped);
-			memset(&ev, 0, sizeof(ev));
-			ev.kind = AEV_LOST;
-			agg_flows_event(a->flows, &ev);
+		if (counted[i] > seen + DROP_SLACK &&
+		    counted[i] - seen > a->dropped_cpu[i]) {
+			a->dropped += counted[i] - seen - a->dropped_cpu[i];
+			a->dropped_cpu[i] = counted[i] - seen;
+			more = true;
 		}
 	}
- keep:
 	free(a->counted);
-	a->counted = calloc(n, sizeof(uint64_t));
-	if (a->counted != NULL) {
+	if ((a->counted = calloc(n, sizeof(uint64_t))) != NULL)
 		memcpy(a->counted, counted, n * sizeof(uint64_t));
-		a->ncounted = n;
+	if (more) {
+		struct agg_event ev;
+
+		log_warnx("the kernel dropped samples without a trace "
+		    "(%llu so far)", (unsigned long long)a->dropped);
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = AEV_LOST;
+		agg_flows_event(a->flows, &ev);
 	}
 }
 

@@ -183,12 +183,22 @@ send_lost(struct probe *p, uint64_t *counted)
 	size_t len;
 	int i;
 
-	l.n = (size_t)p->perf.nrings;
+	/* Indexed by CPU number, as the samples' batches are. */
+	l.n = 0;
+	for (i = 0; i < p->perf.nrings; i++)
+		if ((size_t)perf_ring_cpu(&p->perf, i) + 1 > l.n)
+			l.n = (size_t)perf_ring_cpu(&p->perf, i) + 1;
 	l.lost = xcalloc(l.n, sizeof(uint64_t));
-	l.counted = counted;
+	l.counted = NULL;
+	if (counted != NULL)
+		l.counted = xcalloc(l.n, sizeof(uint64_t));
 	for (i = 0; i < p->perf.nrings; i++) {
-		l.lost[i] = perf_lost(&p->perf, i);
-		total += l.lost[i];
+		size_t c = (size_t)perf_ring_cpu(&p->perf, i);
+
+		l.lost[c] = perf_lost(&p->perf, i);
+		total += l.lost[c];
+		if (counted != NULL)
+			l.counted[c] = counted[i];
 	}
 	if (total != p->last_lost || counted != NULL) {
 		frame = msg_encode_lost(&l, &len);
@@ -196,6 +206,7 @@ send_lost(struct probe *p, uint64_t *counted)
 		p->last_lost = total;
 	}
 	free(l.lost);
+	free(l.counted);
 }
 
 static void
