@@ -52,6 +52,6 @@ for l in open(sys.argv[1]):
     else:
         n += 1
 print(f"flow records: {n}; aggregator: " + ", ".join(
-    f"{k}={last.get(k, '?')}" for k in ("flows", "lost_samples", "table_full",
+    f"{k}={last.get(k, '?')}" for k in ("flows", "lost_samples", "dropped_samples", "socket_table_full",
                                           "reorder_forced", "reorder_late")))
 PY
