@@ -84,7 +84,8 @@ struct agg {
 	/*
 	 * Silent drops: samples the kernel counted but neither wrote nor
 	 * counted lost. received[] counts sample records per CPU; counted[]
-	 * is the probe's previous count, compared once more has arrived.
+	 * is the probe's latest count (for the stats), dropped_cpu[] what
+	 * check_dropped found.
 	 */
 	uint64_t		 received[MSG_MAX_CPUS];
 	uint64_t		*counted;
@@ -606,10 +607,14 @@ handle_frame(struct agg *a, const struct frame *f)
 						    dg.len[i], on_dump, a,
 						    &a->diag_bad);
 			} else {
+				/*
+				 * Notifications come on the socket the probe
+				 * handed over (diag_read, which counts its
+				 * overruns); any in a batch are still used.
+				 */
 				for (i = 0; i < dg.n; i++)
 					agg_diag_parse(dg.dgram[i], dg.len[i],
 					    on_diag, a, &a->diag_bad);
-				a->diag_overruns = dg.overruns;
 			}
 			msg_diag_free(&dg);
 			break;

@@ -729,25 +729,40 @@ agg_flows_diag_time(struct agg_flows *t, uint64_t now)
 }
 
 /*
- * The final tcp_info of a socket that tcp_destroy_sock just ended. The
- * notification comes from a kernel worker within milliseconds, while the
- * destroy sample waits in the reorder buffer for longer, so it is usually
- * here already. Only sockets of the probe's network namespace have one.
+ * The final tcp_info of a socket that is ending (its destroy sample, or
+ * its notification matched by tuple), into t->fin. The notification comes
+ * from a kernel worker within milliseconds, while the destroy sample waits
+ * in the reorder buffer for longer, so it is usually here already. Sockets
+ * of a network namespace that has no id in the probe's have none.
  */
 static void
 diag_take(struct agg_flows *t, struct agg_sock *s)
 {
-	struct diag_slot *sl = s->cookie != 0 ? diag_find(t, s->cookie) :
-	    NULL;
+	struct diag_slot *sl;
 
+	/*
+	 * tcp_info counts a connection's whole life; for one open before
+	 * sockflow started that would not match the payload sockflow saw.
+	 */
+	if (s->existing)
+		return;
+	sl = s->cookie != 0 ? diag_find(t, s->cookie) : NULL;
 	if (sl == NULL || sl->ended) {
 		t->stats.diag_missing++;
 		return;
 	}
 	t->fin = *sl;
-	s->have_fin = true;
 	diag_setkey(t, sl, 0);
 	t->stats.diag_matched++;
+	/*
+	 * tcp_disconnect (a failed connect(), an abortive close) zeroes the
+	 * counters before the end; a socket that sent its SYN has sent
+	 * something, so none at all means they are gone, not nothing.
+	 */
+	if (t->fin.segs_out == 0 && s->saw_start)
+		s->disconnected = true;
+	else
+		s->have_fin = true;
 }
 
 static struct existing **
@@ -888,21 +903,7 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 	s->cookie = ev->u.st.cookie;
 	s->last = ev->time;
 	existing_take(t, s);
-	/*
-	 * tcp_info counts a connection's whole life; for one open before
-	 * sockflow started that would not match the payload sockflow saw.
-	 */
-	if (!s->existing)
-		diag_take(t, s);
-	/*
-	 * tcp_disconnect (a failed connect(), an abortive close) zeroes the
-	 * counters before the end; a socket that sent its SYN has sent
-	 * something, so none at all means they are gone, not nothing.
-	 */
-	if (s->have_fin && t->fin.segs_out == 0 && s->saw_start) {
-		s->have_fin = false;
-		s->disconnected = true;
-	}
+	diag_take(t, s);
 	sock_end(t, s, ev->time, true);
 }
 
@@ -1223,7 +1224,8 @@ collect_unclaimed(struct agg_flows *t, uint64_t now)
 	for (i = 0; i < DIAG_SLOTS; i++) {
 		struct diag_slot *sl = &t->diag[i];
 
-		if (sl->cookie == 0 || sl->arrived + CLAIM_WAIT > now)
+		/* The keys first: most slots are empty. */
+		if (t->dkey[i] == 0 || sl->arrived + CLAIM_WAIT > now)
 			continue;
 		if (sl->arrived + CLAIM_MAX <= now) {
 			/* Its socket is not one we follow. */
@@ -1275,13 +1277,7 @@ claim_by_tuple(struct agg_flows *t, struct agg_sock *s, uint64_t now)
 	t->stats.ended_by_diag++;
 	end = sl->arrived > s->last ? sl->arrived : s->last;
 	s->cookie = sl->cookie;
-	if (!s->existing) {
-		diag_take(t, s);
-		if (s->have_fin && t->fin.segs_out == 0 && s->saw_start) {
-			s->have_fin = false;
-			s->disconnected = true;
-		}
-	}
+	diag_take(t, s);
 	/* Kept, so that a destroy sample that was only late is dropped. */
 	diag_setkey(t, sl, s->cookie);
 	sl->ended = true;

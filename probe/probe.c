@@ -104,7 +104,6 @@ struct probe {
 	struct event		**ring_ev;
 	struct event		**ns_ev;
 	struct event		*drain_ev;
-	int			 diag_fd;
 	struct event		*sigterm_ev, *sigint_ev;
 	uint64_t		 records;
 	uint64_t		 batches;
@@ -340,7 +339,7 @@ main(int argc, char *argv[])
 	struct sf_config cfg;
 	struct config_args ca = { 0 };
 	const char *sockpath = NULL, *tracefs;
-	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, verbose = 1, i;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, verbose = 1, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	const struct probe_event *tracepoint_events;
 	uint8_t *frame;
@@ -401,7 +400,7 @@ main(int argc, char *argv[])
 	fmts.ncpus = (uint32_t)ncpus;
 
 	memset(&p, 0, sizeof(p));
-	p.diag_fd = diag_open();
+	diag_fd = diag_open();
 	netns_open();
 	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events,
 	    (int)cfg.ring_size_exponent);
@@ -425,11 +424,10 @@ main(int argc, char *argv[])
 	snprintf(hello.backend, sizeof(hello.backend), "tracepoint");
 	if ((frame = msg_encode_hello(&hello, &len)) == NULL)
 		fatalx("hello");
-	if (sock_send_with_fd(fd, frame, len, p.diag_fd) == -1)
+	if (sock_send_with_fd(fd, frame, len, diag_fd) == -1)
 		fatal("hello to the aggregator");
 	free(frame);
-	close(p.diag_fd);
-	p.diag_fd = -1;
+	close(diag_fd);
 	if ((p.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if (evutil_make_socket_nonblocking(fd) == -1)

@@ -1,10 +1,12 @@
 /*
- * The sock_diag destroy notifications: a NETLINK_SOCK_DIAG socket
+ * sock_diag. The destroy notifications: a NETLINK_SOCK_DIAG socket
  * subscribed to the two TCP SKNLGRP_*_DESTROY groups (the mechanism behind
- * "ss -E"). The kernel sends one message per TCP socket destroyed
- * in the probe's network namespace, with the final tcp_info of TCP ones:
- * exact segment counts. The probe reads the datagrams and forwards them
- * unparsed; the aggregator parses them.
+ * "ss -E"), on which the kernel sends one message per TCP socket destroyed
+ * in the probe's network namespace and in every namespace that has an id
+ * there, with the final tcp_info: exact segment counts. The probe opens and
+ * sets it up (CAP_NET_ADMIN) and hands it to the aggregator, which reads
+ * and parses the messages. And the start-up dump of the TCP sockets open
+ * now, which the probe reads and forwards unparsed.
  */
 #include "config.h"
 
@@ -33,10 +35,9 @@
 #define DIAG_BATCH_BYTES	(FRAME_MAX_PAYLOAD - 16 * DIAG_BATCH_MAX - 64)
 
 /*
- * Datagrams waiting to be handed over, one after another in one buffer
- * the size of a frame; flushed when the next would not fit, and at the
- * end of a read. (A buffer per datagram, sized for the largest, made the
- * probe's memory grow with the number of sockets closed per cycle.)
+ * Dump datagrams waiting to be handed over, one after another in one
+ * buffer the size of a frame (not one buffer of the largest size each);
+ * flushed when the next would not fit, and at the end of the dump.
  */
 struct diag_batch {
 	uint8_t		*buf;
@@ -44,7 +45,6 @@ struct diag_batch {
 	size_t		 lens[DIAG_BATCH_MAX];
 	size_t		 n, bytes;
 	uint8_t		 dump_protocol;
-	uint64_t	 overruns;
 };
 
 static void
@@ -57,7 +57,6 @@ batch_flush(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
 	d.dgram = b->bufs;
 	d.len = b->lens;
 	d.n = b->n;
-	d.overruns = b->overruns;
 	d.dump_protocol = b->dump_protocol;
 	if (d.n > 0 || d.dump_protocol != 0)
 		cb(&d, arg);
@@ -66,16 +65,17 @@ batch_flush(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
 }
 
 /*
- * Room for the next datagram of up to need bytes, flushing first when it
- * would not fit in the batch.
+ * Room for the next datagram (DIAG_DGRAM_MAX bytes), flushing first when
+ * it would not fit in the batch.
  */
 static uint8_t *
-batch_next(struct diag_batch *b, size_t need,
-    void (*cb)(const struct msg_diag *, void *), void *arg)
+batch_next(struct diag_batch *b, void (*cb)(const struct msg_diag *, void *),
+    void *arg)
 {
 	if (b->buf == NULL)
 		b->buf = xreallocarray(NULL, 1, DIAG_BATCH_BYTES);
-	if (b->n == DIAG_BATCH_MAX || b->bytes + need > DIAG_BATCH_BYTES)
+	if (b->n == DIAG_BATCH_MAX ||
+	    b->bytes + DIAG_DGRAM_MAX > DIAG_BATCH_BYTES)
 		batch_flush(b, cb, arg);
 	b->bufs[b->n] = b->buf + b->bytes;
 	return b->bufs[b->n];
@@ -153,10 +153,9 @@ dump_one(int fd, int family, int proto,
 		return;
 	}
 	b.dump_protocol = (uint8_t)proto;
-	b.overruns = 0;
 	/* Bounded: a dump of more than this many datagrams is cut. */
 	while (!done && total < 100000) {
-		uint8_t *buf = batch_next(&b, DIAG_DGRAM_MAX, cb, arg);
+		uint8_t *buf = batch_next(&b, cb, arg);
 		ssize_t r;
 		size_t off;
 

@@ -69,42 +69,30 @@ ns_inode(const char *path)
 	return (uint64_t)sb.st_ino;
 }
 
-static int
-known(uint64_t ino)
+static void
+forget(void)
 {
-	size_t i, h = (size_t)(ino * 0x9e3779b97f4a7c15ULL >> 54) % NETNS_SLOTS;
-
-	for (i = 0; i < NETNS_SLOTS; i++) {
-		uint64_t v = ns.inos[(h + i) % NETNS_SLOTS];
-
-		if (v == ino)
-			return 1;
-		if (v == 0)
-			return 0;
-	}
-	return 0;
+	memset(ns.inos, 0, sizeof(ns.inos));
+	ns.n = 0;
 }
 
-static void
-remember(uint64_t ino)
+/*
+ * The slot holding ino, or the empty one where it would go (open
+ * addressing; the set is forgotten before it is half full, so there is
+ * always one).
+ */
+static uint64_t *
+slot_of(uint64_t ino)
 {
 	size_t i, h = (size_t)(ino * 0x9e3779b97f4a7c15ULL >> 54) % NETNS_SLOTS;
+	uint64_t *v = NULL;
 
-	if (ns.n >= NETNS_SLOTS / 2) {
-		/* Half full: forget; ids given stay given. */
-		memset(ns.inos, 0, sizeof(ns.inos));
-		ns.n = 0;
-		ns.st.forgotten++;
-	}
 	for (i = 0; i < NETNS_SLOTS; i++) {
-		uint64_t *v = &ns.inos[(h + i) % NETNS_SLOTS];
-
-		if (*v == 0) {
-			*v = ino;
-			ns.n++;
-			return;
-		}
+		v = &ns.inos[(h + i) % NETNS_SLOTS];
+		if (*v == ino || *v == 0)
+			break;
 	}
+	return v;
 }
 
 /*
@@ -179,17 +167,24 @@ assign(uint32_t pid)
 void
 netns_seen(uint32_t pid, uint64_t ino, uint64_t now)
 {
+	uint64_t *v;
+
 	if (ns.self == 0 || ino == 0 || ino == ns.self)
 		return;
 	if (now >= ns.forget_at) {
-		memset(ns.inos, 0, sizeof(ns.inos));
-		ns.n = 0;
+		forget();
 		ns.forget_at = now + NETNS_FORGET_NS;
 	}
-	if (known(ino))
+	if (*(v = slot_of(ino)) == ino || assign(pid) == -1)
 		return;
-	if (assign(pid) == 0)
-		remember(ino);
+	if (ns.n >= NETNS_SLOTS / 2) {
+		/* Half full: forget; ids given stay given. */
+		forget();
+		ns.st.forgotten++;
+		v = slot_of(ino);
+	}
+	*v = ino;
+	ns.n++;
 }
 
 /* Every namespace that has a process now, while the probe may read /proc. */
