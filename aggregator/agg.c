@@ -38,7 +38,12 @@
 #include "sock.h"
 
 #define SOCK_TABLE_CAP		(256 * 1024)
-#define RELEASE_INTERVAL_MS	50
+/*
+ * The probe's drain marks release events; this timer only ends the wait
+ * for a CPU that fell silent (REORDER_HORIZON_NS), so it need not be
+ * frequent, and every wake-up of an idle agent costs.
+ */
+#define RELEASE_INTERVAL_MS	500
 /*
  * Events are released in time order once every CPU's ring is drained past
  * them (the probe says so with each drain). Should a CPU fall silent, its
@@ -494,7 +499,6 @@ check_dropped(struct agg *a, uint64_t *counted, size_t n)
 static void
 handle_samples(struct agg *a, const struct msg_samples *s)
 {
-	struct agg_event ev;
 	size_t off = 0;
 
 	while (off < s->len) {
@@ -506,8 +510,9 @@ handle_samples(struct agg *a, const struct msg_samples *s)
 		memcpy(&type, s->records + off, sizeof(type));
 		if (type == PERF_RECORD_SAMPLE && s->cpu < MSG_MAX_CPUS)
 			a->received[s->cpu]++;
-		if (agg_decode_record(a->dec, s->records + off, size, &ev) == 1)
-			agg_reorder_push(a->reorder, &ev);
+		if (agg_decode_record(a->dec, s->records + off, size,
+		    agg_reorder_slot(a->reorder)) == 1)
+			agg_reorder_commit(a->reorder);
 		off += size;
 	}
 }

@@ -116,7 +116,13 @@ struct agg_reorder;
 typedef void (*agg_event_cb)(const struct agg_event *, void *);
 struct agg_reorder *agg_reorder_new(size_t cap, agg_event_cb, void *);
 void		 agg_reorder_free(struct agg_reorder *);
-void		 agg_reorder_push(struct agg_reorder *, struct agg_event *);
+void		 agg_reorder_push(struct agg_reorder *, const struct agg_event *);
+/*
+ * Decoding in place: a free slot to fill (room is made if need be), then
+ * commit to queue what was filled. A slot not committed stays free.
+ */
+struct agg_event *agg_reorder_slot(struct agg_reorder *);
+void		 agg_reorder_commit(struct agg_reorder *);
 /* Release, in order, every event with time <= upto. */
 void		 agg_reorder_release(struct agg_reorder *, uint64_t upto);
 size_t		 agg_reorder_len(const struct agg_reorder *);

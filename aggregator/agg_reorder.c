@@ -84,6 +84,8 @@ agg_reorder_free(struct agg_reorder *r)
 	free(r);
 }
 
+static void	emit(struct agg_reorder *, const struct agg_event *);
+
 static int
 before(const struct agg_event *a, const struct agg_event *b)
 {
@@ -92,7 +94,14 @@ before(const struct agg_event *a, const struct agg_event *b)
 	return a->seq < b->seq;
 }
 
-#define QAT(q, i)	((q)->slot[((q)->head + (i)) % (q)->cap])
+/* The i-th waiting slot of q; cap need not be a power of two. */
+static inline uint32_t *
+qat(const struct cpuq *q, size_t i)
+{
+	size_t k = q->head + i;
+
+	return &q->slot[k >= q->cap ? k - q->cap : k];
+}
 
 /* Make room for one more; a queue grows to the capacity of the whole. */
 static int
@@ -109,7 +118,7 @@ q_grow(struct cpuq *q, size_t max)
 	if (ncap <= q->cap || (n = calloc(ncap, sizeof(*n))) == NULL)
 		return -1;
 	for (i = 0; i < q->len; i++)
-		n[i] = QAT(q, i);
+		n[i] = *qat(q, i);
 	free(q->slot);
 	q->slot = n;
 	q->cap = ncap;
@@ -122,42 +131,39 @@ static size_t
 oldest(const struct agg_reorder *r, size_t *ai)
 {
 	size_t i, best = r->active[0];
+	const struct agg_event *b = &r->slab[*qat(&r->q[best], 0)];
 
 	*ai = 0;
 	for (i = 1; i < r->nactive; i++) {
 		size_t c = r->active[i];
+		const struct agg_event *e = &r->slab[*qat(&r->q[c], 0)];
 
-		if (before(&r->slab[QAT(&r->q[c], 0)],
-		    &r->slab[QAT(&r->q[best], 0)])) {
+		if (before(e, b)) {
 			best = c;
+			b = e;
 			*ai = i;
 		}
 	}
 	return best;
 }
 
-/* Take the head of CPU c (at ai in the active list) out into *out. */
+/*
+ * Hand the head of CPU c (at ai in the active list) to the callback, in
+ * place, and free its slot afterwards.
+ */
 static void
-pop_at(struct agg_reorder *r, size_t c, size_t ai, struct agg_event *out)
+emit_head(struct agg_reorder *r, size_t c, size_t ai)
 {
 	struct cpuq *q = &r->q[c];
-	uint32_t slot = QAT(q, 0);
+	uint32_t slot = *qat(q, 0);
 
-	*out = r->slab[slot];
-	r->free[r->nfree++] = slot;
-	q->head = (q->head + 1) % q->cap;
+	q->head = q->head + 1 == q->cap ? 0 : q->head + 1;
 	q->len--;
 	r->len--;
 	if (q->len == 0)
 		r->active[ai] = r->active[--r->nactive];
-}
-
-static void
-pop_min(struct agg_reorder *r, struct agg_event *out)
-{
-	size_t ai, c = oldest(r, &ai);
-
-	pop_at(r, c, ai, out);
+	emit(r, &r->slab[slot]);
+	r->free[r->nfree++] = slot;
 }
 
 static void
@@ -168,65 +174,95 @@ emit(struct agg_reorder *r, const struct agg_event *ev)
 	r->cb(ev, r->arg);
 }
 
-void
-agg_reorder_push(struct agg_reorder *r, struct agg_event *ev)
+/* The oldest waiting event goes early, counted, to make room. */
+static void
+force_oldest(struct agg_reorder *r)
 {
+	size_t ai, c = oldest(r, &ai);
+
+	r->forced++;
+	emit_head(r, c, ai);
+}
+
+struct agg_event *
+agg_reorder_slot(struct agg_reorder *r)
+{
+	if (r->nfree == 0)
+		force_oldest(r);
+	return &r->slab[r->free[r->nfree - 1]];
+}
+
+/* An event handled at once (late, or forced) leaves its slot free. */
+static void
+handle_now(struct agg_reorder *r, uint32_t slot, uint64_t *counter, int order)
+{
+	(*counter)++;
+	if (order)
+		emit(r, &r->slab[slot]);
+	else
+		r->cb(&r->slab[slot], r->arg);
+	r->free[r->nfree++] = slot;
+}
+
+void
+agg_reorder_commit(struct agg_reorder *r)
+{
+	uint32_t slot = r->free[--r->nfree];
+	struct agg_event *ev = &r->slab[slot];
 	struct cpuq *q = &r->q[ev->cpu < MSG_MAX_CPUS ? ev->cpu : 0];
-	uint32_t slot;
 	size_t i;
 
 	if (ev->time < r->released_time) {
-		r->late++;
-		r->cb(ev, r->arg);
+		handle_now(r, slot, &r->late, 0);
 		return;
 	}
-	if (r->len == r->cap || q_grow(q, r->cap) == -1) {
-		struct agg_event old;
-
+	if (q_grow(q, r->cap) == -1) {
+		/*
+		 * This CPU's queue cannot grow (no memory, or it holds the
+		 * whole capacity): the oldest goes early, or, if nothing
+		 * waits, this event does.
+		 */
 		if (r->len == 0) {
-			/* No memory for a queue: handled now, counted. */
-			r->forced++;
-			emit(r, ev);
+			handle_now(r, slot, &r->forced, 1);
 			return;
 		}
-		pop_min(r, &old);
-		r->forced++;
-		emit(r, &old);
+		force_oldest(r);
 		if (ev->time < r->released_time) {
-			r->late++;
-			r->cb(ev, r->arg);
+			handle_now(r, slot, &r->late, 0);
 			return;
 		}
 		if (q_grow(q, r->cap) == -1) {
-			r->forced++;
-			emit(r, ev);
+			handle_now(r, slot, &r->forced, 1);
 			return;
 		}
 	}
-	slot = r->free[--r->nfree];
-	r->slab[slot] = *ev;
 	if (q->len == 0)
 		r->active[r->nactive++] = (uint16_t)(q - r->q);
 	/* Sorted insert from the tail: usually no step at all. */
-	for (i = q->len; i > 0 && before(ev, &r->slab[QAT(q, i - 1)]); i--)
-		QAT(q, i) = QAT(q, i - 1);
-	QAT(q, i) = slot;
+	for (i = q->len; i > 0 && before(ev, &r->slab[*qat(q, i - 1)]); i--)
+		*qat(q, i) = *qat(q, i - 1);
+	*qat(q, i) = slot;
 	q->len++;
 	r->len++;
 }
 
 void
+agg_reorder_push(struct agg_reorder *r, const struct agg_event *ev)
+{
+	*agg_reorder_slot(r) = *ev;
+	agg_reorder_commit(r);
+}
+
+void
 agg_reorder_release(struct agg_reorder *r, uint64_t upto)
 {
-	struct agg_event ev;
 	size_t ai, c;
 
 	while (r->len > 0) {
 		c = oldest(r, &ai);
-		if (r->slab[QAT(&r->q[c], 0)].time > upto)
+		if (r->slab[*qat(&r->q[c], 0)].time > upto)
 			break;
-		pop_at(r, c, ai, &ev);
-		emit(r, &ev);
+		emit_head(r, c, ai);
 	}
 }
 

@@ -111,6 +111,7 @@ struct probe {
 	uint64_t		 last_lost;
 	int			 count_ticks;
 	int			 stats_ticks;
+	int			 idle_marked;	/* empty drain marks sent */
 };
 
 static void	usage(void) __attribute__((__noreturn__));
@@ -157,16 +158,16 @@ on_diag(const struct msg_diag *d, void *arg)
 	send_frame(p, frame, len, "sock_diag batch");
 }
 
-static void
+static size_t
 drain_ring(struct probe *p, int i)
 {
 	if (evbuffer_get_length(bufferevent_get_output(p->out)) >
 	    OUTPUT_HIGH_WATER) {
 		/* The kernel counts what it cannot store; we count pauses. */
 		p->paused++;
-		return;
+		return 0;
 	}
-	perf_drain(&p->perf, i, on_batch, p);
+	return perf_drain(&p->perf, i, on_batch, p);
 }
 
 /*
@@ -249,12 +250,24 @@ send_stats(struct probe *p)
 static void
 drain_all(struct probe *p, uint64_t *counted)
 {
-	int i;
+	size_t n = 0;
+	int i, mark;
 
 	for (i = 0; i < p->perf.nnsrings; i++)
 		perf_drain_ns(&p->perf, i);
 	for (i = 0; i < p->perf.nrings; i++)
-		drain_ring(p, i);
+		n += drain_ring(p, i);
+	/*
+	 * Once the aggregator has a mark past everything sent, further
+	 * empty marks tell it nothing it must know soon: while the rings
+	 * stay empty, they go only with the kernel's counts, once a second,
+	 * and the aggregator is not woken ten times a second for nothing.
+	 */
+	mark = n > 0 || !p->idle_marked || counted != NULL;
+	for (i = 0; i < p->perf.nrings; i++)
+		perf_drain_end(&p->perf, i, on_batch, p, mark);
+	if (mark)
+		p->idle_marked = n == 0;
 	send_lost(p, counted);
 }
 

@@ -49,8 +49,14 @@ void		 perf_enable(struct perf_set *);
 void		 perf_close(struct perf_set *);
 int		 perf_ring_fd(const struct perf_set *, int idx);
 int		 perf_ring_cpu(const struct perf_set *, int idx);
-/* Copy out every complete record of a ring; batches go to cb. */
+/*
+ * Copy out every complete record of a ring; full batches go to cb, the
+ * last one waits for perf_drain_end, which says, when mark is set, up to
+ * when the ring was drained (even with no records).
+ */
 size_t		 perf_drain(struct perf_set *, int idx, perf_batch_cb, void *);
+void		 perf_drain_end(struct perf_set *, int idx, perf_batch_cb,
+		    void *, int mark);
 uint64_t	 perf_lost(const struct perf_set *, int idx);
 uint64_t	 perf_corrupt(const struct perf_set *);
 int		 perf_ns_ring_fd(const struct perf_set *, int idx);

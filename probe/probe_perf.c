@@ -48,6 +48,7 @@ struct perf_ring {
 	uint8_t		*batch;
 	size_t		 batchlen;
 	uint32_t	 batchn;
+	uint64_t	 until;		/* this drain's mark, 0 if none */
 };
 
 static uint64_t corrupt_records;
@@ -134,9 +135,9 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 			attr.disabled = 1;
 			attr.use_clockid = 1;
 			attr.clockid = CLOCK_MONOTONIC;
-			/* Wake the reader at a quarter of the ring. */
+			/* Wake the reader at half the ring. */
 			attr.watermark = 1;
-			attr.wakeup_watermark = (uint32_t)(r->datasz / 4);
+			attr.wakeup_watermark = (uint32_t)(r->datasz / 2);
 			attr.sample_id_all = 1;
 			if (i == 0) {
 				/*
@@ -398,7 +399,7 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	until = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	until = until > DRAIN_MARGIN_NS ? until - DRAIN_MARGIN_NS : 1;
+	r->until = until > DRAIN_MARGIN_NS ? until - DRAIN_MARGIN_NS : 1;
 	head = ring_begin(r, &tail);
 	while (ring_next(r, &tail, head, &h)) {
 		if (h.type == PERF_RECORD_LOST &&
@@ -418,8 +419,17 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 		n++;
 	}
 	__atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
-	batch_flush(r, cb, arg, until);
 	return n;
+}
+
+void
+perf_drain_end(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg,
+    int mark)
+{
+	struct perf_ring *r = &ps->rings[idx];
+
+	batch_flush(r, cb, arg, mark ? r->until : 0);
+	r->until = 0;
 }
 
 int

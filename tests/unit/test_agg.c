@@ -508,6 +508,7 @@ test_reorder(struct agg_decoder *d)
 	agg_reorder_free(r);
 
 	/* A full heap releases its oldest event early and counts it. */
+	agg_flows_free(t);
 	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
 	r = agg_reorder_new(2, reorder_cb, t);
 	for (i = 0; i < 3; i++) {
@@ -517,6 +518,42 @@ test_reorder(struct agg_decoder *d)
 		agg_reorder_push(r, &ev);
 	}
 	CHECK(agg_reorder_forced(r) == 1 && agg_reorder_len(r) == 2);
+	agg_reorder_free(r);
+
+	/*
+	 * Decoding in place: a slot not committed (a record that decoded to
+	 * nothing) stays free; a full reorder makes room when a slot is
+	 * asked for, and no slot is handed out twice.
+	 */
+	agg_flows_free(t);
+	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	r = agg_reorder_new(2, reorder_cb, t);
+	{
+		struct agg_event *e0, *e1, *e2;
+
+		e0 = agg_reorder_slot(r);
+		CHECK(agg_decode_record(d, rec, make_sample(rec,
+		    &outbound4[0]), e0) == 1);
+		agg_reorder_commit(r);
+		e1 = agg_reorder_slot(r);
+		CHECK(e1 != e0);
+		e2 = agg_reorder_slot(r);	/* not committed: the same */
+		CHECK(e2 == e1 && agg_reorder_len(r) == 1);
+		CHECK(agg_decode_record(d, rec, make_sample(rec,
+		    &outbound4[1]), e1) == 1);
+		agg_reorder_commit(r);
+		CHECK(agg_reorder_len(r) == 2 && agg_reorder_forced(r) == 0);
+		e2 = agg_reorder_slot(r);	/* full: the oldest goes */
+		CHECK(agg_reorder_forced(r) == 1 && agg_reorder_len(r) == 1);
+		CHECK(e2 == e0);
+		CHECK(agg_decode_record(d, rec, make_sample(rec,
+		    &outbound4[2]), e2) == 1);
+		agg_reorder_commit(r);
+		CHECK(agg_reorder_len(r) == 2);
+		agg_reorder_release(r, UINT64_MAX);
+		CHECK(agg_reorder_len(r) == 0 && agg_reorder_late(r) == 0);
+		CHECK(agg_flows_stats(t)->socks == 1);
+	}
 	agg_reorder_free(r);
 	agg_flows_free(t);
 }
