@@ -141,6 +141,8 @@ flush_pend(struct agg *a)
 		return;
 	if (evbuffer_add_buffer(bufferevent_get_output(a->enr), a->pend) == -1)
 		fatalx("cannot queue for the enricher");
+	if (evtimer_pending(a->pend_ev, NULL))
+		evtimer_del(a->pend_ev);
 }
 
 static void
@@ -656,6 +658,12 @@ probe_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (rv == -1)
 		fatalx("probe: %s", errstr);
+	/*
+	 * All the probe sent is handled: the flows it ended go to the
+	 * enricher now, one batch a drain cycle of the probe.
+	 */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+		flush_pend(a);
 }
 
 static void

@@ -272,10 +272,15 @@ agg_read_cb(struct bufferevent *bev, void *arg)
 		}
 	}
 	/*
-	 * Written out within OUT_DELAY_MS (or when stdio's buffer fills):
-	 * one write for many reads' lines, not one per read.
+	 * The aggregator sends flows in batches: with all it sent handled,
+	 * they are written at once. A frame still coming in part waits for
+	 * its rest at most OUT_DELAY_MS (or until stdio's buffer fills).
 	 */
-	if (!evtimer_pending(e->flush_ev, NULL)) {
+	if (evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
+		fflush(stdout);
+		if (evtimer_pending(e->flush_ev, NULL))
+			evtimer_del(e->flush_ev);
+	} else if (!evtimer_pending(e->flush_ev, NULL)) {
 		struct timeval tv = { 0, OUT_DELAY_MS * 1000 };
 
 		evtimer_add(e->flush_ev, &tv);
