@@ -135,9 +135,9 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 			attr.disabled = 1;
 			attr.use_clockid = 1;
 			attr.clockid = CLOCK_MONOTONIC;
-			/* Wake the reader at half the ring. */
+			/* Wake the reader at a quarter of the ring. */
 			attr.watermark = 1;
-			attr.wakeup_watermark = (uint32_t)(r->datasz / 2);
+			attr.wakeup_watermark = (uint32_t)(r->datasz / 4);
 			attr.sample_id_all = 1;
 			if (i == 0) {
 				/*
