@@ -64,6 +64,26 @@ int		 perf_ns_ring_fd(const struct perf_set *, int idx);
 void		 perf_counts(const struct perf_set *, uint64_t *counts);
 size_t		 perf_drain_ns(struct perf_set *, int idx);
 
+/* probe_btf.c: struct layouts and prototypes from the kernel's BTF. */
+struct btf;
+struct btf_field {
+	uint32_t	 offset;	/* bytes from the start of the struct */
+	uint32_t	 size;		/* bytes; 0 when not fixed */
+};
+int		 btf_load(struct btf **, const char *path, char *err,
+		    size_t errsz);
+int		 btf_parse(struct btf **, const uint8_t *, size_t, char *err,
+		    size_t errsz);
+void		 btf_free(struct btf *);
+/* "struct.member[.member...]", anonymous members looked through. */
+int		 btf_member(const struct btf *, const char *path,
+		    struct btf_field *, char *err, size_t errsz);
+int		 btf_struct_size(const struct btf *, const char *name);
+/* Index of a named parameter (0-based), or -1; *nparams, -1 if no func. */
+int		 btf_func_param(const struct btf *, const char *func,
+		    const char *param, int *nparams);
+int		 btf_has_func(const struct btf *, const char *func);
+
 /* probe_diag.c: the sock_diag socket, and the start-up dump. */
 int		 diag_open(void);
 /* Dump the TCP sockets open now (IPv6 too when v6) to cb. */
