@@ -35,7 +35,10 @@ enum key_type {
 	K_BOOL_AUTO,	/* true, false; absent = detect */
 	K_PATH,		/* absolute path, or empty */
 	K_NAME,		/* user name, or empty */
+	K_BACKEND,	/* auto, kprobe, tracepoint */
 };
+
+static const char *const backend_names[] = { "auto", "kprobe", "tracepoint" };
 
 struct config_key {
 	const char	*name;
@@ -71,6 +74,9 @@ static const struct config_key keys[] = {
 	    1 * MS, MIN, 100 * MS, 0 },
 	{ "socket.clock_sync_period", K_DURATION, O(clock_sync_period), 0,
 	    100 * MS, HOUR, 10 * SEC, 0 },
+	{ "socket.guess_timeout", K_DURATION, O(guess_timeout), 0,
+	    100 * MS, 10 * MIN, 15 * SEC, 0 },
+	{ "socket.backend", K_BACKEND, O(backend), 0, 0, 0, BACKEND_AUTO, 0 },
 	/* sockflow's own. */
 	{ "sockflow.flow_report_interval", K_DURATION,
 	    O(flow_report_interval), 0, 0, 7 * 24 * HOUR, MIN, 1 },
@@ -105,7 +111,8 @@ config_defaults(struct sf_config *c)
 		case K_INT:
 			memcpy(p, &k->def, sizeof(int64_t));
 			break;
-		case K_BOOL_AUTO: {
+		case K_BOOL_AUTO:
+		case K_BACKEND: {
 			int v = (int)k->def;
 
 			memcpy(p, &v, sizeof(int));
@@ -235,6 +242,20 @@ set_value(struct sf_config *c, const char *where, const char *key,
 		else {
 			seterr(err, errsz, "%s: %s: \"%s\" is not true or "
 			    "false", where, key, val);
+			return -1;
+		}
+		memcpy(p, &b, sizeof(b));
+		return 0;
+	}
+	case K_BACKEND: {
+		int b;
+
+		for (b = 0; b < 3; b++)
+			if (strcmp(val, backend_names[b]) == 0)
+				break;
+		if (b == 3) {
+			seterr(err, errsz, "%s: %s: \"%s\" is not auto, kprobe "
+			    "or tracepoint", where, key, val);
 			return -1;
 		}
 		memcpy(p, &b, sizeof(b));
@@ -467,6 +488,10 @@ config_dump(const struct sf_config *c, FILE *f)
 		case K_PATH:
 		case K_NAME:
 			fprintf(f, "%s: \"%s\"\n", k->name, p);
+			break;
+		case K_BACKEND:
+			memcpy(&b, p, sizeof(b));
+			fprintf(f, "%s: %s\n", k->name, backend_names[b]);
 			break;
 		}
 	}

@@ -34,7 +34,14 @@ struct sf_config {
 	int64_t	flow_report_interval;		/* ns, 0 = never */
 	int64_t	stats_interval;			/* ns, 0 = never */
 	char	user[64];			/* "" = sockflow or nobody */
+	int	backend;			/* BACKEND_* */
+	int64_t	guess_timeout;			/* ns */
 };
+
+/* socket.backend: which kernel instrumentation the probe uses. */
+#define BACKEND_AUTO		0	/* kprobes where the kernel has them */
+#define BACKEND_KPROBE		1
+#define BACKEND_TRACEPOINT	2
 
 void	config_defaults(struct sf_config *);
 /*

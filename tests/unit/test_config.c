@@ -42,6 +42,8 @@ test_defaults(void)
 	CHECK(c.flow_report_interval == 60 * SEC);
 	CHECK(c.stats_interval == 60 * SEC);
 	CHECK(c.user[0] == '\0');
+	CHECK(c.backend == BACKEND_AUTO);
+	CHECK(c.guess_timeout == 15 * SEC);
 }
 
 static void
@@ -61,6 +63,8 @@ test_every_option(void)
 	    "socket.enable_ipv6: false\n"
 	    "socket.clock_max_drift: 250ms\n"
 	    "socket.clock_sync_period: 30s\n"
+	    "socket.guess_timeout: 3s\n"
+	    "socket.backend: tracepoint\n"
 	    "sockflow:\n"
 	    "  flow_report_interval: 5m\n"
 	    "  stats_interval: 0s\n"
@@ -78,6 +82,8 @@ test_every_option(void)
 	CHECK(c.enable_ipv6 == 0);
 	CHECK(c.clock_max_drift == 250 * MS);
 	CHECK(c.clock_sync_period == 30 * SEC);
+	CHECK(c.guess_timeout == 3 * SEC);
+	CHECK(c.backend == BACKEND_TRACEPOINT);
 	CHECK(c.flow_report_interval == 300 * SEC);
 	CHECK(c.stats_interval == 0);
 	CHECK(strcmp(c.user, "daemon") == 0);
@@ -119,6 +125,7 @@ test_round_trip(void)
 	config_defaults(&a);
 	CHECK(load(&a, "socket.flow_inactive_timeout: 1m1s\n"
 	    "socket.clock_max_drift: 1500ms\nsocket.enable_ipv6: true\n"
+	    "socket.backend: kprobe\n"
 	    "sockflow.user: nobody\n", err, sizeof(err)) == 0);
 	f = open_memstream(&buf, &len);
 	config_dump(&a, f);
@@ -166,6 +173,8 @@ test_bad_values(void)
 	bad("socket.ring_size_exponent: 40\n", 1, "out of range");
 	bad("socket.lost_queue_size: 9999999999\n", 1, "out of range");
 	bad("socket.enable_ipv6: yes please\n", 1, "not true or false");
+	bad("socket.backend: ebpf\n", 1, "not auto, kprobe or tracepoint");
+	bad("\nsocket.guess_timeout: 1ms\n", 2, "out of range");
 	bad("socket.tracefs_path: relative/path\n", 1, "absolute");
 	bad("socket.tracefs_path: \"/a b\"\n", 1, "bad character");
 	bad("sockflow.user: \"../etc\"\n", 1, "bad user name");
