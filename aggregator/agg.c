@@ -262,6 +262,18 @@ send_stats(struct agg *a)
 	COUNTER("destroy_unconnected", fs->destroy_unconnected);
 	COUNTER("diag_overruns", a->diag_overruns);
 	COUNTER("diag_messages", a->diag_msgs);
+	if (agg_flows_calls(a->flows) != NULL) {
+		/* The kprobe backend's entries and returns. */
+		const struct agg_calls_stats *cs = agg_flows_calls(a->flows);
+
+		COUNTER("kprobe_calls_paired", cs->paired);
+		COUNTER("kprobe_returns_unmatched", cs->unmatched);
+		COUNTER("kprobe_calls_mismatched", cs->mismatched);
+		COUNTER("kprobe_calls_table_full", cs->table_full);
+		COUNTER("kprobe_calls_too_deep", cs->too_deep);
+		COUNTER("kprobe_calls_abandoned", cs->abandoned);
+		COUNTER("kprobe_calls_no_memory", fs->calls_no_memory);
+	}
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("dropped_samples", a->dropped);

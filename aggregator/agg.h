@@ -25,7 +25,13 @@ enum agg_ev_kind {
 	AEV_RECV,		/* sock:sock_recv_length */
 	AEV_DESTROY,		/* tcp:tcp_destroy_sock */
 	AEV_FIB,		/* fib:fib_table_lookup, fib6:fib6_table_lookup */
+	AEV_CALL,		/* kprobe: entry of a send or receive */
+	AEV_RET,		/* kprobe: its return */
 };
+
+/* Direction of a kprobe call. */
+#define CALL_SEND	0
+#define CALL_RECV	1
 
 /* One decoded record, as the reorder buffer and the flow table see it. */
 struct agg_event {
@@ -56,6 +62,17 @@ struct agg_event {
 						   may carry v4 traffic) */
 		} io;		/* AEV_SEND and AEV_RECV */
 		struct {
+			uint64_t	sk;
+			uint8_t		proto;	/* 6 or 17 */
+			uint8_t		family;	/* 4 or 6 */
+			uint8_t		dir;	/* CALL_SEND, CALL_RECV */
+			bool		peek;	/* MSG_PEEK */
+		} call;		/* AEV_CALL */
+		struct {
+			int64_t		ret;
+			uint8_t		dir;
+		} ret;		/* AEV_RET */
+		struct {
 			int32_t		err;
 			uint16_t	sport;
 			uint16_t	dport;
@@ -67,6 +84,7 @@ struct agg_event {
 			uint32_t	pid;
 			uint32_t	ppid;
 			bool		exec;
+			bool		thread;	/* AEV_EXIT of a thread */
 			char		comm[MSG_COMM_LEN + 1];
 		} proc;
 		struct {
@@ -111,6 +129,28 @@ typedef void (*agg_diag_cb)(const struct agg_diag *, void *);
 size_t		 agg_diag_parse(const uint8_t *, size_t, agg_diag_cb, void *,
 		    uint64_t *bad);
 
+/* agg_calls.c: kprobe entries and returns paired by thread. */
+struct agg_calls;
+struct agg_calls_stats {
+	uint64_t	entries;
+	uint64_t	returns;
+	uint64_t	paired;		/* sends and receives made of them */
+	uint64_t	unmatched;	/* a return without its entry */
+	uint64_t	mismatched;	/* entry and return of different calls */
+	uint64_t	table_full;	/* entries not kept */
+	uint64_t	too_deep;
+	uint64_t	abandoned;	/* entries of threads that exited */
+};
+struct agg_calls *agg_calls_new(void);
+void		 agg_calls_free(struct agg_calls *);
+void		 agg_calls_enter(struct agg_calls *, const struct agg_event *);
+/* 1 and *out a send or receive when the return completes one. */
+int		 agg_calls_return(struct agg_calls *, const struct agg_event *,
+		    struct agg_event *out);
+void		 agg_calls_exit(struct agg_calls *, uint32_t tid);
+size_t		 agg_calls_len(const struct agg_calls *);
+const struct agg_calls_stats *agg_calls_stats(const struct agg_calls *);
+
 /* agg_reorder.c: bounded per-CPU queues merged by (time, seq). */
 struct agg_reorder;
 typedef void (*agg_event_cb)(const struct agg_event *, void *);
@@ -153,6 +193,7 @@ struct agg_flow_stats {
 	uint64_t	existing;	/* connections open at start */
 	uint64_t	existing_full;	/* ... not followed */
 	uint64_t	destroy_unconnected; /* ends of sockets never seen */
+	uint64_t	calls_no_memory;	/* kprobe calls not paired */
 };
 /* Timeouts, in ns. */
 struct agg_flow_conf {
@@ -162,6 +203,9 @@ struct agg_flow_conf {
 	uint64_t	report_interval;	/* interim reports; 0 = none */
 };
 void		 agg_flow_conf_default(struct agg_flow_conf *);
+/* The kprobe backend's call pairing, NULL before its first call. */
+struct agg_calls_stats;
+const struct agg_calls_stats *agg_flows_calls(const struct agg_flows *);
 struct agg_flows *agg_flows_new(size_t cap, const struct agg_flow_conf *,
 		    agg_flow_cb, agg_proc_cb, void *);
 /* Timeouts and interim reports, as of now (CLOCK_MONOTONIC ns). */

@@ -37,6 +37,10 @@ enum handler {
 	H_DESTROY,
 	H_FIB4,
 	H_FIB6,
+	H_KCALL_SEND,		/* kprobe backend: sockflow_<pid>/send_* */
+	H_KCALL_RECV,		/* recv_* */
+	H_KRET_SEND,		/* sendret_* */
+	H_KRET_RECV,		/* recvret_* */
 };
 
 /* The fields sockflow reads of each event; NULL where an event has none. */
@@ -107,7 +111,16 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 		}
 		s->sport = need(f, "sport", 0, 0, err, errsz, &bad);
 		s->dport = need(f, "dport", 0, 0, err, errsz, &bad);
-		s->family = need(f, "family", 0, 0, err, errsz, &bad);
+		/*
+		 * Linux 5.10's tcp_destroy_sock has no family: its address
+		 * fields are then read as IPv6, where an IPv4 socket's are
+		 * v4-mapped (decode_tuple).
+		 */
+		if (af->handler == H_DESTROY &&
+		    tpformat_field(f, "family") == NULL)
+			s->family = NULL;
+		else
+			s->family = need(f, "family", 0, 0, err, errsz, &bad);
 		s->saddr = need(f, "saddr", 4, 1, err, errsz, &bad);
 		s->daddr = need(f, "daddr", 4, 1, err, errsz, &bad);
 		s->saddr_v6 = need(f, "saddr_v6", 16, 1, err, errsz, &bad);
@@ -120,6 +133,18 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 		s->protocol = need(f, "protocol", 0, 0, err, errsz, &bad);
 		s->ret = need(f, "ret", 0, 0, err, errsz, &bad);
 		s->flags = need(f, "flags", 0, 0, err, errsz, &bad);
+		break;
+	case H_KCALL_SEND:
+	case H_KCALL_RECV:
+		s->skaddr = need(f, "sk", 8, 0, err, errsz, &bad);
+		s->family = need(f, "family", 2, 0, err, errsz, &bad);
+		s->protocol = need(f, "protocol", 2, 0, err, errsz, &bad);
+		if (af->handler == H_KCALL_RECV)
+			s->flags = need(f, "flags", 4, 0, err, errsz, &bad);
+		break;
+	case H_KRET_SEND:
+	case H_KRET_RECV:
+		s->ret = need(f, "ret", 4, 0, err, errsz, &bad);
 		break;
 	case H_FIB4:
 	case H_FIB6:
@@ -151,12 +176,27 @@ handler_of(const char *sys, const char *name)
 		{ "fib", "fib_table_lookup", H_FIB4 },
 		{ "fib6", "fib6_table_lookup", H_FIB6 },
 	};
+	static const struct {
+		const char	*prefix;
+		enum handler	 h;
+	} ktab[] = {
+		{ "send_", H_KCALL_SEND },
+		{ "recv_", H_KCALL_RECV },
+		{ "sendret_", H_KRET_SEND },
+		{ "recvret_", H_KRET_RECV },
+	};
 	size_t i;
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (strcmp(tab[i].sys, sys) == 0 &&
 		    strcmp(tab[i].name, name) == 0)
 			return tab[i].h;
+	/* The kprobe backend's own group, sockflow_<pid>. */
+	if (strncmp(sys, "sockflow_", 9) == 0)
+		for (i = 0; i < sizeof(ktab) / sizeof(ktab[0]); i++)
+			if (strncmp(name, ktab[i].prefix,
+			    strlen(ktab[i].prefix)) == 0)
+				return ktab[i].h;
 	return 0;
 }
 
@@ -258,8 +298,11 @@ decode_tuple(const struct fields *s, const uint8_t *raw, size_t rawlen,
 	uint8_t s6[16], d6[16];
 
 	if (tp_get_u64(s->sport, raw, rawlen, &sport) == -1 ||
-	    tp_get_u64(s->dport, raw, rawlen, &dport) == -1 ||
-	    tp_get_u64(s->family, raw, rawlen, &family) == -1)
+	    tp_get_u64(s->dport, raw, rawlen, &dport) == -1)
+		return -1;
+	if (s->family == NULL)
+		family = 10;	/* no field: v4 sockets' are v4-mapped */
+	else if (tp_get_u64(s->family, raw, rawlen, &family) == -1)
 		return -1;
 	if (sport > 65535 || dport > 65535)
 		return -1;
@@ -362,6 +405,38 @@ decode_io(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
 	return 1;
 }
 
+/* A kprobe backend send or receive entry, or its return. */
+static int
+decode_kcall(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
+    struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	uint64_t sk, family, proto;
+	int64_t flags = 0;
+
+	if (af->handler == H_KRET_SEND || af->handler == H_KRET_RECV) {
+		if (tp_get_s64(s->ret, raw, rawlen, &ev->u.ret.ret) == -1)
+			return -1;
+		ev->kind = AEV_RET;
+		ev->u.ret.dir = af->handler == H_KRET_SEND ? CALL_SEND :
+		    CALL_RECV;
+		return 1;
+	}
+	if (tp_get_u64(s->skaddr, raw, rawlen, &sk) == -1 ||
+	    tp_get_u64(s->family, raw, rawlen, &family) == -1 ||
+	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1 ||
+	    (s->flags != NULL && tp_get_s64(s->flags, raw, rawlen,
+	    &flags) == -1) || sk == 0)
+		return -1;
+	ev->kind = AEV_CALL;
+	ev->u.call.sk = sk;
+	ev->u.call.proto = (uint8_t)(proto <= 255 ? proto : 0);
+	ev->u.call.family = family == 2 ? 4 : family == 10 ? 6 : 0;
+	ev->u.call.dir = af->handler == H_KCALL_SEND ? CALL_SEND : CALL_RECV;
+	ev->u.call.peek = (flags & FLAG_MSG_PEEK) != 0;
+	return 1;
+}
+
 static int
 decode_fib(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
     struct agg_event *ev)
@@ -450,6 +525,11 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	case H_FIB4:
 	case H_FIB6:
 		return decode_fib(af, raw, rawlen, ev);
+	case H_KCALL_SEND:
+	case H_KCALL_RECV:
+	case H_KRET_SEND:
+	case H_KRET_RECV:
+		return decode_kcall(af, raw, rawlen, ev);
 	}
 	return -1;
 }
@@ -508,14 +588,19 @@ decode_task(const uint8_t *rec, size_t len, int kind, struct agg_event *ev)
 	memcpy(&ppid, rec + hdr + 4, 4);
 	memcpy(&tid, rec + hdr + 8, 4);
 	memcpy(&time, rec + hdr + 16, 8);
-	/* Threads are not processes. */
-	if (pid != tid || pid == 0)
+	/*
+	 * Threads are not processes; only a thread's exit is of use (it
+	 * ends any call it was inside, for the kprobe backend's pairing).
+	 */
+	if (pid == 0 || (pid != tid && kind != AEV_EXIT))
 		return 0;
 	memset(ev, 0, sizeof(*ev));
 	ev->kind = (uint8_t)kind;
 	ev->time = time;
+	ev->tid = tid;
 	ev->u.proc.pid = pid;
 	ev->u.proc.ppid = ppid;
+	ev->u.proc.thread = pid != tid;
 	return 1;
 }
 

@@ -176,6 +176,7 @@ struct agg_flows {
 	agg_flow_cb		 flow_cb;
 	agg_proc_cb		 proc_cb;
 	void			*arg;
+	struct agg_calls	*calls;		/* kprobe backend only */
 	struct agg_flow_stats	 stats;
 };
 
@@ -248,6 +249,7 @@ agg_flows_free(struct agg_flows *t)
 		}
 	}
 	free(t->buckets);
+	agg_calls_free(t->calls);
 	free(t);
 }
 
@@ -1197,15 +1199,43 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 	case AEV_FIB:
 		on_fib(t, ev);
 		break;
+	case AEV_EXIT:
+		if (t->calls != NULL)
+			agg_calls_exit(t->calls, ev->tid);
+		if (!ev->u.proc.thread)
+			on_process(t, ev);
+		break;
 	case AEV_COMM:
 	case AEV_FORK:
-	case AEV_EXIT:
 		on_process(t, ev);
 		break;
 	case AEV_LOST:
 		on_lost(t, ev);
 		break;
+	case AEV_CALL:
+		/* Made on first use: only the kprobe backend has calls. */
+		if (t->calls == NULL && (t->calls = agg_calls_new()) == NULL) {
+			t->stats.calls_no_memory++;
+			break;
+		}
+		agg_calls_enter(t->calls, ev);
+		break;
+	case AEV_RET: {
+		struct agg_event io;
+
+		if (t->calls != NULL && agg_calls_return(t->calls, ev, &io))
+			on_io(t, &io);
+		else if (t->calls == NULL)
+			t->stats.calls_no_memory++;
+		break;
 	}
+	}
+}
+
+const struct agg_calls_stats *
+agg_flows_calls(const struct agg_flows *t)
+{
+	return t->calls != NULL ? agg_calls_stats(t->calls) : NULL;
 }
 
 /*

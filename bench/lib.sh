@@ -10,7 +10,7 @@ start_sockflow() {
 	"$B/sockflow" -r "$dir/run" "$@" >"$dir/sf.json" 2>"$dir/sf.err" &
 	L=$!
 	i=0
-	until grep -q "tracepoint backend" "$dir/sf.err" 2>/dev/null; do
+	until grep -qE "(tracepoint|kprobe) backend \(" "$dir/sf.err" 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -gt 100 ] && { echo "sockflow did not start"; exit 1; }
 		sleep 0.1

@@ -65,7 +65,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sockflow [-dnv] [-f config] [-o key=value] "
-	    "[-r rundir] [-u user]\n");
+	    "[-r rundir] [-u user]\n"
+	    "       sockflow --check [-f config] [-o key=value]\n");
 	exit(2);
 }
 
@@ -238,14 +239,22 @@ main(int argc, char *argv[])
 	char *eargv[2 * CONFIG_MAX_SETS + 16], *aargv[2 * CONFIG_MAX_SETS + 16];
 	char *pargv[2 * CONFIG_MAX_SETS + 16];
 	int ch, verbose = 0, lockfd, alfd, elfd, i, n, nc, rc = 0;
-	int check_only = 0;
+	int check_only = 0, kernel_check = 0;
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
 	sigset_t set;
 	struct component *dead;
 
 	log_init("sockflow", 1);
 	snprintf(rundir, sizeof(rundir), "/run/sockflow");
-	while ((ch = getopt(argc, argv, "df:no:r:u:v")) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:no:r:u:v", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'C':
+			kernel_check = 1;
+			break;
 		case 'd':
 			verbose = 2;
 			break;
@@ -295,6 +304,23 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < verbose; i++)
 		common[nc++] = (char *)"-v";
+	if (kernel_check) {
+		/* What the kernel offers is the probe's to say: it asks. */
+		char path[PATH_MAX];
+
+		if (geteuid() != 0)
+			fatalx("--check must run as root (it reads tracefs "
+			    "and tries the kernel's probes)");
+		component_path(comps[C_PROBE].binary, path, sizeof(path));
+		n = 0;
+		pargv[n++] = path;
+		pargv[n++] = (char *)"-C";
+		for (i = 0; i < nc; i++)
+			pargv[n++] = common[i];
+		pargv[n] = NULL;
+		execv(path, pargv);
+		fatal("%s", path);
+	}
 	if (geteuid() != 0)
 		fatalx("must run as root (the probe opens kernel tracepoints)");
 	privdrop_lookup(user, &u);

@@ -37,53 +37,6 @@
 /* Beyond this much unsent output the rings are left to fill. */
 #define OUTPUT_HIGH_WATER	(32 * 1024 * 1024)
 
-/*
- * The tracepoints of the tracepoint backend with their in-kernel filters,
- * which keep AF_UNIX, netlink, listeners, errors and MSG_PEEK out of the
- * rings. With IPv6 off, AF_INET6 sockets are filtered out as well.
- */
-#define TCP_UDP		"(protocol == 6 || protocol == 17)"
-#define TCP_STATES	"oldstate != 10 && (newstate == 1 || newstate == 2 || " \
-			"(newstate == 7 && (oldstate == 5 || oldstate == 2)))"
-static const struct probe_event events_v46[] = {
-	/*
-	 * TCP only, no listener transitions, and only the changes the flow
-	 * model uses: to SYN_SENT and ESTABLISHED (the start, the direction,
-	 * the tuple), to CLOSE from FIN_WAIT2 (a socket handed to a
-	 * TIME_WAIT mini-socket before the peer's FIN, whose counters miss
-	 * that FIN and its ACK) and from SYN_SENT (a failed connect: the
-	 * last sample with its local port, which the failure releases).
-	 * Every TCP socket's end is its destroy sample; the other states
-	 * would be five more samples a connection.
-	 */
-	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES },
-	/* Payload bytes of every send and receive that moved data. */
-	{ "sock", "sock_send_length",
-	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0" },
-	{ "sock", "sock_recv_length",
-	    "(family == 2 || family == 10) && " TCP_UDP
-	    " && ret > 0 && !(flags & 2)" },
-	/*
-	 * The end of a TCP socket. Not filtered on dport: a socket that
-	 * tcp_disconnect reset (a failed connect(), a close() with
-	 * SO_LINGER 0) ends with no remote port; the aggregator ignores the
-	 * ends of sockets it never saw (listeners, never connected).
-	 */
-	{ "tcp", "tcp_destroy_sock", NULL },
-	/* UDP route lookups of sendto() and connect(): the remote. */
-	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
-	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0" },
-};
-static const struct probe_event events_v4[] = {
-	{ "sock", "inet_sock_set_state", "family == 2 && protocol == 6 && "
-	    TCP_STATES },
-	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0" },
-	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
-	    " && ret > 0 && !(flags & 2)" },
-	{ "tcp", "tcp_destroy_sock", "family == 2" },
-	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" },
-};
-
 /* Whether this host can do IPv6 at all: an AF_INET6 socket opens. */
 static int
 ipv6_available(void)
@@ -96,6 +49,23 @@ ipv6_available(void)
 	return 1;
 }
 
+
+/* What exit must undo: kprobes outlive the process that made them. */
+static struct backend	*exit_backend;
+static struct perf_set	*exit_perf;
+
+static void
+remove_probes(void)
+{
+	if (exit_backend == NULL)
+		return;
+	/* The kernel refuses to remove a probe whose events are open. */
+	if (exit_perf != NULL)
+		perf_close(exit_perf);
+	exit_perf = NULL;
+	backend_kprobes_remove(exit_backend);
+	exit_backend = NULL;
+}
 
 struct probe {
 	struct event_base	*base;
@@ -112,6 +82,7 @@ struct probe {
 	int			 count_ticks;
 	int			 stats_ticks;
 	int			 idle_marked;	/* empty drain marks sent */
+	const struct backend	*be;
 };
 
 static void	usage(void) __attribute__((__noreturn__));
@@ -120,7 +91,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sockflow-probe [-dv] -c socket [-f config] "
-	    "[-o key=value]\n");
+	    "[-o key=value]\n"
+	    "       sockflow-probe -C [-f config] [-o key=value]\n");
 	exit(2);
 }
 
@@ -213,10 +185,10 @@ static void
 send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
-	struct msg_counter c[8];
+	struct msg_counter c[8 + PROBE_MAX_EVENTS];
 	struct msg_stats s;
 	uint8_t *frame;
-	size_t len;
+	size_t len, i, n = 8;
 
 	memset(c, 0, sizeof(c));
 	snprintf(s.component, sizeof(s.component), "probe");
@@ -236,8 +208,22 @@ send_stats(struct probe *p)
 	c[6].value = ns->failed;
 	snprintf(c[7].name, sizeof(c[7].name), "netns_records_lost");
 	c[7].value = ns->lost;
+	/*
+	 * Calls a kprobe did not see: a return probe with no free instance
+	 * (more calls in flight than its maxactive), or recursion.
+	 */
+	for (i = 0; p->be != NULL && i < p->be->nkprobes; i++) {
+		uint64_t hits, misses;
+
+		if (kprobe_profile(p->be->tracefs, p->be->group,
+		    p->be->kprobes[i], &hits, &misses) == -1)
+			continue;
+		snprintf(c[n].name, sizeof(c[n].name), "kprobe_%s_misses",
+		    p->be->kprobes[i]);
+		c[n++].value = misses;
+	}
 	s.v = c;
-	s.n = 8;
+	s.n = n;
 	frame = msg_encode_stats(&s, &len);
 	send_frame(p, frame, len, "stats");
 }
@@ -323,6 +309,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	drain_all(p, NULL);
 	send_stats(p);
 	sock_flush_blocking(p->out);
+	remove_probes();
 	perf_close(&p->perf);
 	exit(0);
 }
@@ -354,14 +341,18 @@ main(int argc, char *argv[])
 	const char *sockpath = NULL, *tracefs;
 	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, verbose = 1, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
-	const struct probe_event *tracepoint_events;
+	static struct backend be;
+	char why[512], err[512];
 	uint8_t *frame;
-	size_t j, len, nevents;
-	int use_v6;
+	size_t j, len;
+	int use_v6, check = 0, kind;
 
 	log_init("sockflow-probe", verbose);
-	while ((ch = getopt(argc, argv, "c:df:o:v")) != -1) {
+	while ((ch = getopt(argc, argv, "Cc:df:o:v")) != -1) {
 		switch (ch) {
+		case 'C':
+			check = 1;
+			break;
 		case 'c':
 			sockpath = optarg;
 			break;
@@ -381,7 +372,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (sockpath == NULL || optind != argc)
+	if ((sockpath == NULL && !check) || optind != argc)
 		usage();
 	log_setverbose(verbose);
 	config_init(&cfg, &ca);
@@ -397,15 +388,28 @@ main(int argc, char *argv[])
 		use_v6 = ipv6_available();
 	else if ((use_v6 = cfg.enable_ipv6) && !ipv6_available())
 		fatalx("socket.enable_ipv6 is true but this host has no IPv6");
-	tracepoint_events = use_v6 ? events_v46 : events_v4;
-	nevents = use_v6 ? sizeof(events_v46) / sizeof(events_v46[0]) :
-	    sizeof(events_v4) / sizeof(events_v4[0]);
-	fmts.v = xcalloc(nevents, sizeof(*fmts.v));
-	for (j = 0; j < nevents; j++) {
-		if (tracefs_read_event(tracefs, tracepoint_events[j].system,
-		    tracepoint_events[j].name, &fmts.v[j]) == -1)
-			fatal("tracepoint %s:%s", tracepoint_events[j].system,
-			    tracepoint_events[j].name);
+	if (check) {
+		fflush(stdout);
+		exit(backend_check(&cfg, tracefs, use_v6, stdout));
+	}
+	if ((kind = backend_choose(cfg.backend, tracefs, why,
+	    sizeof(why))) == -1)
+		fatalx("%s", why);
+	if (kind == BACKEND_KPROBE) {
+		exit_backend = &be;
+		if (atexit(remove_probes) != 0)
+			fatalx("atexit");
+		if (backend_kprobes(&be, tracefs, use_v6, NULL, err,
+		    sizeof(err)) == -1)
+			fatalx("kprobe backend: %s", err);
+	} else
+		backend_tracepoints(&be, use_v6);
+	fmts.v = xcalloc(be.nevents, sizeof(*fmts.v));
+	for (j = 0; j < be.nevents; j++) {
+		if (tracefs_read_event(tracefs, be.events[j].system,
+		    be.events[j].name, &fmts.v[j]) == -1)
+			fatal("event %s:%s", be.events[j].system,
+			    be.events[j].name);
 		fmts.n = j + 1;
 	}
 	snprintf(fmts.tracefs_path, sizeof(fmts.tracefs_path), "%s", tracefs);
@@ -413,9 +417,12 @@ main(int argc, char *argv[])
 	fmts.ncpus = (uint32_t)ncpus;
 
 	memset(&p, 0, sizeof(p));
+	if (kind == BACKEND_KPROBE)
+		p.be = &be;
 	diag_fd = diag_open();
 	netns_open();
-	perf_open(&p.perf, cpus, ncpus, &fmts, tracepoint_events,
+	exit_perf = &p.perf;
+	perf_open(&p.perf, cpus, ncpus, &fmts, be.events,
 	    (int)cfg.ring_size_exponent);
 
 	/*
@@ -434,7 +441,8 @@ main(int argc, char *argv[])
 	snprintf(hello.software_version, sizeof(hello.software_version),
 	    "%s", PACKAGE_VERSION);
 	hello.pid = (uint32_t)getpid();
-	snprintf(hello.backend, sizeof(hello.backend), "tracepoint");
+	snprintf(hello.backend, sizeof(hello.backend), "%s",
+	    kind == BACKEND_KPROBE ? "kprobe" : "tracepoint");
 	if ((frame = msg_encode_hello(&hello, &len)) == NULL)
 		fatalx("hello");
 	if (sock_send_with_fd(fd, frame, len, diag_fd) == -1)
@@ -488,8 +496,9 @@ main(int argc, char *argv[])
 	 * dump and the first sample: what is open now, with its tuple.
 	 */
 	diag_dump(use_v6, on_diag, &p);
-	log_info("tracepoint backend: %zu event(s) on %d cpu(s), IPv6 %s, "
-	    "tracefs %s", nevents, ncpus, use_v6 ? "on" : "off", tracefs);
+	log_info("%s backend (%s): %zu event(s) on %d cpu(s), IPv6 %s, "
+	    "tracefs %s", kind == BACKEND_KPROBE ? "kprobe" : "tracepoint",
+	    why, be.nevents, ncpus, use_v6 ? "on" : "off", tracefs);
 	event_base_dispatch(p.base);
 	fatalx("event loop ended");
 }

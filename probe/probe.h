@@ -9,11 +9,12 @@
 #define SOCKFLOW_PROBE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "msg.h"
 
-#define PROBE_MAX_EVENTS	16
+#define PROBE_MAX_EVENTS	24
 
 /* One tracepoint to open: where it lives and the in-kernel filter. */
 struct probe_event {
@@ -47,6 +48,9 @@ void		 perf_open(struct perf_set *, const int *cpus, int ncpus,
 		    int ring_exponent);
 void		 perf_enable(struct perf_set *);
 void		 perf_close(struct perf_set *);
+/* Open one event on one CPU with its filter, and close it: would it work? */
+int		 perf_try_event(uint32_t id, int cpu, const char *filter,
+		    char *err, size_t errsz);
 int		 perf_ring_fd(const struct perf_set *, int idx);
 int		 perf_ring_cpu(const struct perf_set *, int idx);
 /*
@@ -83,6 +87,50 @@ int		 btf_struct_size(const struct btf *, const char *name);
 int		 btf_func_param(const struct btf *, const char *func,
 		    const char *param, int *nparams);
 int		 btf_has_func(const struct btf *, const char *func);
+
+/* probe_kprobe.c: kprobe events in a group of this process's own. */
+int		 kprobe_supported(const char *tracefs);
+void		 kprobe_group_name(char *, size_t);
+/* "where" is "SYMBOL ARGS"; maxactive 0 is the kernel's default. */
+int		 kprobe_add(const char *tracefs, const char *group,
+		    const char *event, int retprobe, int maxactive,
+		    const char *where, char *err, size_t errsz);
+/* Remove a group's probes; how many, or -1 with a reason. */
+int		 kprobe_remove_group(const char *tracefs, const char *group,
+		    char *err, size_t errsz);
+/* Remove the groups of sockflow probes that no longer run. */
+int		 kprobe_remove_stale(const char *tracefs, char *err,
+		    size_t errsz);
+int		 kprobe_count_group(const char *tracefs, const char *group);
+int		 kprobe_profile(const char *tracefs, const char *group,
+		    const char *event, uint64_t *hits, uint64_t *misses);
+
+/* probe_backend.c: what each backend opens. */
+struct backend {
+	int			 kind;		/* BACKEND_KPROBE, _TRACEPOINT */
+	struct probe_event	 events[PROBE_MAX_EVENTS];
+	size_t			 nevents;
+	char			 group[64];	/* kprobes: sockflow_<pid> */
+	const char		*kprobes[PROBE_MAX_EVENTS];
+	size_t			 nkprobes;
+	const char		*tracefs;
+};
+int		 backend_tracepoint_ok(const char *tracefs, char *why,
+		    size_t whysz);
+int		 backend_kprobe_ok(const char *tracefs, char *why,
+		    size_t whysz);
+/* BACKEND_KPROBE or BACKEND_TRACEPOINT, or -1; why says why. */
+int		 backend_choose(int configured, const char *tracefs,
+		    char *why, size_t whysz);
+void		 backend_tracepoints(struct backend *, int use_v6);
+/* Register the kprobes (each also written to report when not NULL). */
+int		 backend_kprobes(struct backend *, const char *tracefs,
+		    int use_v6, FILE *report, char *err, size_t errsz);
+void		 backend_kprobes_remove(struct backend *);
+/* sockflow --check: print what this kernel offers; 0 if all is there. */
+struct sf_config;
+int		 backend_check(const struct sf_config *, const char *tracefs,
+		    int use_v6, FILE *);
 
 /* probe_diag.c: the sock_diag socket, and the start-up dump. */
 int		 diag_open(void);

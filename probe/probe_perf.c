@@ -263,6 +263,37 @@ perf_close(struct perf_set *ps)
 }
 
 int
+perf_try_event(uint32_t id, int cpu, const char *filter, char *err,
+    size_t errsz)
+{
+	struct perf_event_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_TRACEPOINT;
+	attr.config = id;
+	attr.sample_period = 1;
+	attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+	    PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+	attr.disabled = 1;
+	if ((fd = sys_perf_event_open(&attr, -1, cpu, -1,
+	    PERF_FLAG_FD_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "perf_event_open: %s", strerror(errno));
+		return -1;
+	}
+	if (filter != NULL &&
+	    ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) == -1) {
+		snprintf(err, errsz, "filter \"%s\": %s", filter,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
 perf_ring_fd(const struct perf_set *ps, int idx)
 {
 	return ps->rings[idx].fd;

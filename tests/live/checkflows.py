@@ -102,8 +102,9 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
     fam = "ipv4" if ipaddress.ip_address(addr).version == 4 else "ipv6"
     mine = [d for d in docs
             if d.get("network", {}).get("transport") == "tcp"
-            and {d["source"]["port"], d["destination"]["port"]} == {port, cport}
-            and d["source"]["ip"] == addr]
+            and {d["source"].get("port"), d["destination"].get("port")}
+            == {port, cport}
+            and d["source"].get("ip") == addr]
     for direction, pid in (("outbound", t["client_pid"]),
                            ("inbound", t["server_pid"])):
         ds = [d for d in mine if d["network"]["direction"] == direction]

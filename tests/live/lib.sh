@@ -51,7 +51,7 @@ start_pipeline() {
 	    2>"$TMP/err.log" &
 	LAUNCHER=$!
 	i=0
-	while ! grep -q "tracepoint backend" "$TMP/err.log" 2>/dev/null; do
+	while ! grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log" 2>/dev/null; do
 		i=$((i + 1))
 		if [ $i -gt 100 ] || ! kill -0 "$LAUNCHER" 2>/dev/null; then
 			fail "pipeline did not start"

@@ -105,6 +105,19 @@ load_format(const char *srcdir)
 	agg_flow_conf_default(&conf);
 }
 
+/* One announced format, as the probe sends them. */
+static void
+announce(struct msg_format *mf, uint32_t id, const char *sys,
+    const char *name, char *text, size_t len)
+{
+	memset(mf, 0, sizeof(*mf));
+	mf->id = id;
+	snprintf(mf->system, sizeof(mf->system), "%s", sys);
+	snprintf(mf->name, sizeof(mf->name), "%s", name);
+	mf->text = text;
+	mf->textlen = len;
+}
+
 /* A decoder for set_state (from text) and every other saved format. */
 static struct agg_decoder *
 decoder_from(const char *text, size_t len, char *err, size_t errsz)
@@ -114,21 +127,11 @@ decoder_from(const char *text, size_t len, char *err, size_t errsz)
 	int i;
 
 	memset(&fm, 0, sizeof(fm));
-	memset(mf, 0, sizeof(mf));
-	mf[0].id = ssfmt.id;
-	snprintf(mf[0].system, sizeof(mf[0].system), "sock");
-	snprintf(mf[0].name, sizeof(mf[0].name), "inet_sock_set_state");
-	mf[0].text = (char *)text;
-	mf[0].textlen = len;
-	for (i = 0; i < NFMT; i++) {
-		mf[1 + i].id = fmts[i].id;
-		snprintf(mf[1 + i].system, sizeof(mf[1 + i].system), "%s",
-		    fmt_files[i][1]);
-		snprintf(mf[1 + i].name, sizeof(mf[1 + i].name), "%s",
-		    fmt_files[i][2]);
-		mf[1 + i].text = fmt_text[i];
-		mf[1 + i].textlen = fmt_len[i];
-	}
+	announce(&mf[0], ssfmt.id, "sock", "inet_sock_set_state",
+	    (char *)text, len);
+	for (i = 0; i < NFMT; i++)
+		announce(&mf[1 + i], fmts[i].id, fmt_files[i][1],
+		    fmt_files[i][2], fmt_text[i], fmt_len[i]);
 	fm.v = mf;
 	fm.n = 1 + NFMT;
 	fm.ncpus = 2;
@@ -1630,6 +1633,172 @@ test_udp_lifetimes(struct agg_decoder *d)
 	agg_flows_free(t);
 }
 
+/*
+ * The kprobe backend: send and receive entries paired with their returns
+ * by thread. The formats are kprobe events' layout (written after the
+ * kernel's: common fields, __probe_ip or __probe_func/__probe_ret_ip,
+ * then the fetched arguments).
+ */
+enum { K_SEND, K_SENDRET, K_RECV, K_RECVRET, K_SENDU, K_SENDRETU,
+    K_SENDU6, K_SENDRETU6, NKFMT };
+static const char *kfmt_files[NKFMT] = {
+	"kprobe_send_tcp", "kprobe_sendret_tcp", "kprobe_recv_tcp",
+	"kprobe_recvret_tcp", "kprobe_send_udp", "kprobe_sendret_udp",
+	"kprobe_send_udp6", "kprobe_sendret_udp6",
+};
+static struct tp_format kfmts[NKFMT];
+
+static size_t
+kcall_sample(uint8_t *rec, int which, uint64_t sk, int family, int proto,
+    int flags, uint32_t tid, uint64_t time)
+{
+	const struct tp_format *fmt = &kfmts[which];
+	uint8_t raw[256];
+	uint16_t fam = (uint16_t)family, pr = (uint16_t)proto;
+
+	raw_header(fmt, raw, 0);
+	fput(fmt, "sk", raw, &sk, 8);
+	fput(fmt, "family", raw, &fam, 2);
+	fput(fmt, "protocol", raw, &pr, 2);
+	if (which == K_RECV)
+		fput(fmt, "flags", raw, &flags, 4);
+	return wrap(rec, raw, (uint32_t)fmt->min_size, tid, time);
+}
+
+static size_t
+kret_sample(uint8_t *rec, int which, int ret, uint32_t tid, uint64_t time)
+{
+	const struct tp_format *fmt = &kfmts[which];
+	uint8_t raw[256];
+
+	raw_header(fmt, raw, 0);
+	fput(fmt, "ret", raw, &ret, 4);
+	return wrap(rec, raw, (uint32_t)fmt->min_size, tid, time);
+}
+
+/* PERF_RECORD_EXIT of thread tid of process pid. */
+static size_t
+exit_record(uint8_t *rec, uint32_t pid, uint32_t tid, uint64_t time)
+{
+	struct perf_event_header h = { PERF_RECORD_EXIT, 0, 0 };
+	size_t size = sizeof(h) + 16 + 8 + 24;
+
+	memset(rec, 0, size);
+	h.size = (uint16_t)size;
+	memcpy(rec, &h, sizeof(h));
+	memcpy(rec + sizeof(h), &pid, 4);
+	memcpy(rec + sizeof(h) + 4, &pid, 4);
+	memcpy(rec + sizeof(h) + 8, &tid, 4);
+	memcpy(rec + sizeof(h) + 12, &tid, 4);
+	memcpy(rec + sizeof(h) + 16, &time, 8);
+	return size;
+}
+
+static void
+test_kprobe_calls(const char *srcdir)
+{
+	struct msg_formats fm;
+	struct msg_format mf[3 + NKFMT];
+	char *texts[NKFMT], err[256];
+	size_t lens[NKFMT];
+	struct agg_decoder *d;
+	struct agg_flows *t;
+	const struct agg_calls_stats *cs;
+	struct agg_event ev;
+	struct st end = outbound4[4];
+	uint64_t sk = outbound4[0].sk, usk = 0xffff888000077000ULL;
+	uint8_t rec[512];
+	int i;
+
+	memset(&fm, 0, sizeof(fm));
+	announce(&mf[0], ssfmt.id, "sock", "inet_sock_set_state", ss_text,
+	    ss_len);
+	announce(&mf[1], fmts[F_DESTROY].id, "tcp", "tcp_destroy_sock",
+	    fmt_text[F_DESTROY], fmt_len[F_DESTROY]);
+	for (i = 0; i < NKFMT; i++) {
+		texts[i] = read_format(srcdir, kfmt_files[i], &lens[i],
+		    &kfmts[i]);
+		announce(&mf[2 + i], kfmts[i].id, "sockflow_4242",
+		    kfmt_files[i] + strlen("kprobe_"), texts[i], lens[i]);
+	}
+	announce(&mf[2 + NKFMT], fmts[F_FIB4].id, "fib", "fib_table_lookup",
+	    fmt_text[F_FIB4], fmt_len[F_FIB4]);
+	fm.v = mf;
+	fm.n = 3 + NKFMT;
+	fm.ncpus = 2;
+	d = agg_decoder_new(&fm, err, sizeof(err));
+	CHECK_MSG(d != NULL, "%s", err);
+	if (d == NULL)
+		goto out;
+	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	reset();
+	feed(d, t, outbound4, 3);
+	/* A send: its entry names the socket, its return the bytes. */
+	push(d, t, rec, kcall_sample(rec, K_SEND, sk, 2, 6, 0, 100, 3100));
+	push(d, t, rec, kret_sample(rec, K_SENDRET, 100, 100, 3150));
+	/* A peek is paired but moves nothing. */
+	push(d, t, rec, kcall_sample(rec, K_RECV, sk, 2, 6, 2, 100, 3200));
+	push(d, t, rec, kret_sample(rec, K_RECVRET, 999, 100, 3250));
+	/* Another thread's receive, and a failed one. */
+	push(d, t, rec, kcall_sample(rec, K_RECV, sk, 2, 6, 0, 101, 3300));
+	push(d, t, rec, kcall_sample(rec, K_RECV, sk, 2, 6, 0, 100, 3310));
+	push(d, t, rec, kret_sample(rec, K_RECVRET, 250, 101, 3350));
+	push(d, t, rec, kret_sample(rec, K_RECVRET, -11, 100, 3360));
+	/* A return whose entry never came is not guessed at. */
+	push(d, t, rec, kret_sample(rec, K_RECVRET, 777, 102, 3400));
+	feed(d, t, outbound4 + 3, 2);
+	end.time = 6000;
+	push(d, t, rec, destroy_sample(rec, &end, 11));
+	CHECK(nflows == 1);
+	CHECK(flows[0].local.bytes == 100 && flows[0].remote.bytes == 250);
+	cs = agg_flows_calls(t);
+	CHECK(cs != NULL);
+	if (cs == NULL)
+		goto out2;
+	CHECK(cs->entries == 4 && cs->returns == 5 && cs->paired == 2);
+	CHECK(cs->unmatched == 1 && cs->mismatched == 0);
+
+	/*
+	 * Nested calls (an IPv6 socket sending to a v4-mapped address
+	 * enters udpv6_sendmsg, then udp_sendmsg): counted once.
+	 */
+	reset();
+	push(d, t, rec, kcall_sample(rec, K_SENDU6, usk, 10, 17, 0, 200,
+	    7000));
+	push(d, t, rec, kcall_sample(rec, K_SENDU, usk, 10, 17, 0, 200,
+	    7001));
+	push(d, t, rec, fib_sample(rec, "0.0.0.0", "127.0.0.1", 40000, 53, 0,
+	    200, 7002));
+	push(d, t, rec, kret_sample(rec, K_SENDRETU, 64, 200, 7003));
+	push(d, t, rec, kret_sample(rec, K_SENDRETU6, 64, 200, 7004));
+	CHECK(cs->paired == 3 && cs->entries == 6 && cs->unmatched == 1);
+	agg_flows_flush(t, 8000);
+	CHECK(nflows == 1 && flows[0].transport == 17 &&
+	    flows[0].local.bytes == 64 && flows[0].local.packets == 1);
+
+	/* A send's return where a receive was entered: not a pair. */
+	push(d, t, rec, kcall_sample(rec, K_RECV, usk, 10, 17, 0, 201, 8100));
+	push(d, t, rec, kret_sample(rec, K_SENDRET, 5, 201, 8101));
+	CHECK(cs->mismatched == 1 && cs->paired == 3);
+
+	/* A thread that exits inside a call leaves nothing behind. */
+	push(d, t, rec, kcall_sample(rec, K_RECV, usk, 10, 17, 0, 301, 9000));
+	CHECK(agg_decode_record(d, rec, exit_record(rec, 300, 301, 9100),
+	    &ev) == 1);
+	agg_flows_event(t, &ev);
+	CHECK(cs->abandoned == 1);
+	push(d, t, rec, kret_sample(rec, K_RECVRET, 10, 301, 9200));
+	CHECK(cs->unmatched == 2 && cs->paired == 3);
+	/* A thread's exit is not its process's. */
+	CHECK(nprocs == 0);
+out2:
+	agg_flows_free(t);
+	agg_decoder_free(d);
+out:
+	for (i = 0; i < NKFMT; i++)
+		free(texts[i]);
+}
+
 int
 main(void)
 {
@@ -1661,6 +1830,7 @@ main(void)
 	test_timewait(d);
 	test_refused(d);
 	test_udp_lifetimes(d);
+	test_kprobe_calls(srcdir ? srcdir : ".");
 	agg_decoder_free(d);
 	free(ss_text);
 	return check_done("test_agg");

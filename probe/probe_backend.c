@@ -1,0 +1,435 @@
+/*
+ * Which kernel instrumentation the probe uses, and what each backend
+ * opens. The tracepoint backend needs sock:sock_send_length and
+ * sock:sock_recv_length (Linux 6.3 and later). The kprobe backend takes
+ * the same facts from kprobes where tracepoints are missing: the entry of
+ * each send and receive function (the socket, its family and protocol,
+ * the receive flags) and its return (the bytes moved), paired by thread
+ * in the aggregator; the tracepoints every kernel since 4.16 has
+ * (inet_sock_set_state, tcp_destroy_sock, the FIB lookups) and sock_diag
+ * do the rest, as in the tracepoint backend. Offsets and argument
+ * registers come from the kernel's BTF; nothing is guessed.
+ *
+ * "auto" prefers kprobes where the kernel offers them (kprobe_events and
+ * BTF) and falls back to tracepoints otherwise; the reason is logged.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "probe.h"
+#include "sfconfig.h"
+#include "xmalloc.h"
+
+#define BTF_PATH	"/sys/kernel/btf/vmlinux"
+
+/*
+ * The tracepoints of both backends with their in-kernel filters, which
+ * keep AF_UNIX, netlink, listeners, errors and MSG_PEEK out of the rings.
+ */
+#define TCP_UDP		"(protocol == 6 || protocol == 17)"
+#define TCP_STATES	"oldstate != 10 && (newstate == 1 || newstate == 2 || " \
+			"(newstate == 7 && (oldstate == 5 || oldstate == 2)))"
+
+/*
+ * TCP only, no listener transitions, and only the changes the flow model
+ * uses: to SYN_SENT and ESTABLISHED (the start, the direction, the
+ * tuple), to CLOSE from FIN_WAIT2 (a socket handed to a TIME_WAIT
+ * mini-socket before the peer's FIN, whose counters miss that FIN and its
+ * ACK) and from SYN_SENT (a failed connect: the last sample with its
+ * local port, which the failure releases). Every TCP socket's end is its
+ * destroy sample; the other states would be five more samples a
+ * connection.
+ */
+static const struct probe_event tp_set_state_v46 =
+	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES };
+static const struct probe_event tp_set_state_v4 =
+	{ "sock", "inet_sock_set_state", "family == 2 && protocol == 6 && "
+	    TCP_STATES };
+/* Payload bytes of every send and receive that moved data (6.3+). */
+static const struct probe_event tp_send_v46 =
+	{ "sock", "sock_send_length",
+	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0" };
+static const struct probe_event tp_recv_v46 =
+	{ "sock", "sock_recv_length",
+	    "(family == 2 || family == 10) && " TCP_UDP
+	    " && ret > 0 && !(flags & 2)" };
+static const struct probe_event tp_send_v4 =
+	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0" };
+static const struct probe_event tp_recv_v4 =
+	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
+	    " && ret > 0 && !(flags & 2)" };
+/*
+ * The end of a TCP socket. Not filtered on dport: a socket that
+ * tcp_disconnect reset (a failed connect(), a close() with SO_LINGER 0)
+ * ends with no remote port; the aggregator ignores the ends of sockets it
+ * never saw (listeners, never connected). Linux 5.10's has no family
+ * field to filter on; the aggregator then drops IPv6 ends itself.
+ */
+static const struct probe_event tp_destroy_v46 =
+	{ "tcp", "tcp_destroy_sock", NULL };
+static const struct probe_event tp_destroy_v4 =
+	{ "tcp", "tcp_destroy_sock", "family == 2" };
+/* UDP route lookups of sendto() and connect(): the remote. */
+static const struct probe_event tp_fib4 =
+	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" };
+static const struct probe_event tp_fib6 =
+	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0" };
+
+/*
+ * The kprobes of the kprobe backend. Each names its event, whether it is
+ * a return probe (with how many calls may be in flight at once: sends
+ * and receives block, and a return probe without a free instance is a
+ * miss), the functions that may carry it on a kernel, in order of
+ * preference, and what it fetches.
+ */
+enum kargs {
+	KA_SOCK,	/* sk, family, protocol */
+	KA_SOCK_FLAGS,	/* the same and the receive flags */
+	KA_RET,		/* the return value */
+};
+
+struct kplan {
+	const char	*event;
+	int		 ret;
+	int		 maxactive;
+	int		 v6;		/* only with IPv6 on */
+	enum kargs	 args;
+	const char	*syms[3];
+};
+
+static const struct kplan kplans[] = {
+	{ "send_tcp", 0, 0, 0, KA_SOCK, { "tcp_sendmsg" } },
+	{ "sendret_tcp", 1, 1024, 0, KA_RET, { "tcp_sendmsg" } },
+	{ "send_udp", 0, 0, 0, KA_SOCK, { "udp_sendmsg" } },
+	{ "sendret_udp", 1, 1024, 0, KA_RET, { "udp_sendmsg" } },
+	{ "send_udp6", 0, 0, 1, KA_SOCK, { "udpv6_sendmsg" } },
+	{ "sendret_udp6", 1, 1024, 1, KA_RET, { "udpv6_sendmsg" } },
+	{ "recv_tcp", 0, 0, 0, KA_SOCK_FLAGS, { "tcp_recvmsg" } },
+	{ "recvret_tcp", 1, 4096, 0, KA_RET, { "tcp_recvmsg" } },
+	{ "recv_udp", 0, 0, 0, KA_SOCK_FLAGS, { "udp_recvmsg" } },
+	{ "recvret_udp", 1, 4096, 0, KA_RET, { "udp_recvmsg" } },
+	{ "recv_udp6", 0, 0, 1, KA_SOCK_FLAGS, { "udpv6_recvmsg" } },
+	{ "recvret_udp6", 1, 4096, 1, KA_RET, { "udpv6_recvmsg" } },
+};
+#define NKPLANS	(sizeof(kplans) / sizeof(kplans[0]))
+
+/* x86-64 argument registers, in kprobe_events' spelling. */
+static const char *const argregs[] = { "%di", "%si", "%dx", "%cx", "%r8",
+    "%r9" };
+
+static void
+add_event(struct backend *b, const struct probe_event *e)
+{
+	if (b->nevents == PROBE_MAX_EVENTS)
+		fatalx("too many events");
+	b->events[b->nevents++] = *e;
+}
+
+int
+backend_tracepoint_ok(const char *tracefs, char *why, size_t whysz)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/events/sock/sock_send_length",
+	    tracefs);
+	if (stat(path, &st) == 0)
+		return 1;
+	snprintf(why, whysz, "this kernel has no sock:sock_send_length "
+	    "tracepoint (Linux 6.3 and later)");
+	return 0;
+}
+
+int
+backend_kprobe_ok(const char *tracefs, char *why, size_t whysz)
+{
+	char err[256];
+	struct btf *btf;
+
+	if (!kprobe_supported(tracefs)) {
+		snprintf(why, whysz, "this kernel has no kprobe_events in "
+		    "%s (CONFIG_KPROBE_EVENTS off, or no kprobes)", tracefs);
+		return 0;
+	}
+#ifndef __x86_64__
+	snprintf(why, whysz, "the kprobe backend knows only x86-64's "
+	    "argument registers");
+	return 0;
+#endif
+	if (btf_load(&btf, BTF_PATH, err, sizeof(err)) == -1) {
+		snprintf(why, whysz, "no kernel BTF (%s); the kprobe backend "
+		    "does not guess struct offsets", err);
+		return 0;
+	}
+	btf_free(btf);
+	return 1;
+}
+
+int
+backend_choose(int configured, const char *tracefs, char *why, size_t whysz)
+{
+	char kwhy[256], twhy[256];
+
+	switch (configured) {
+	case BACKEND_KPROBE:
+		snprintf(why, whysz, "socket.backend is kprobe");
+		return BACKEND_KPROBE;
+	case BACKEND_TRACEPOINT:
+		snprintf(why, whysz, "socket.backend is tracepoint");
+		return BACKEND_TRACEPOINT;
+	}
+	if (backend_kprobe_ok(tracefs, kwhy, sizeof(kwhy))) {
+		snprintf(why, whysz, "auto: kprobes and BTF are available");
+		return BACKEND_KPROBE;
+	}
+	if (backend_tracepoint_ok(tracefs, twhy, sizeof(twhy))) {
+		snprintf(why, whysz, "auto: %s", kwhy);
+		return BACKEND_TRACEPOINT;
+	}
+	snprintf(why, whysz, "auto: neither backend can run: %s; %s", kwhy,
+	    twhy);
+	return -1;
+}
+
+void
+backend_tracepoints(struct backend *b, int use_v6)
+{
+	memset(b, 0, sizeof(*b));
+	b->kind = BACKEND_TRACEPOINT;
+	if (use_v6) {
+		add_event(b, &tp_set_state_v46);
+		add_event(b, &tp_send_v46);
+		add_event(b, &tp_recv_v46);
+		add_event(b, &tp_destroy_v46);
+		add_event(b, &tp_fib4);
+		add_event(b, &tp_fib6);
+	} else {
+		add_event(b, &tp_set_state_v4);
+		add_event(b, &tp_send_v4);
+		add_event(b, &tp_recv_v4);
+		add_event(b, &tp_destroy_v4);
+		add_event(b, &tp_fib4);
+	}
+}
+
+/* The fetch arguments of a plan on one function, from BTF. */
+static int
+kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
+    char *out, size_t outsz, char *err, size_t errsz)
+{
+	struct btf_field fam, proto;
+	int sk, flags = -1, n;
+
+	if (k->args == KA_RET) {
+		snprintf(out, outsz, "%s ret=$retval:s32", sym);
+		return 0;
+	}
+	if ((sk = btf_func_param(btf, sym, "sk", &n)) < 0 ||
+	    sk >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
+		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
+		    "kernel's BTF" : "no parameter sk in a register");
+		return -1;
+	}
+	if (k->args == KA_SOCK_FLAGS &&
+	    ((flags = btf_func_param(btf, sym, "flags", &n)) < 0 ||
+	    flags >= (int)(sizeof(argregs) / sizeof(argregs[0])))) {
+		snprintf(err, errsz, "%s: no parameter flags in a register",
+		    sym);
+		return -1;
+	}
+	if (btf_member(btf, "sock_common.skc_family", &fam, err, errsz) == -1 ||
+	    btf_member(btf, "sock.sk_protocol", &proto, err, errsz) == -1)
+		return -1;
+	if (fam.size != 2 || proto.size != 2) {
+		snprintf(err, errsz, "skc_family or sk_protocol is not 16 bits");
+		return -1;
+	}
+	n = snprintf(out, outsz, "%s sk=%s:x64 family=+%u(%s):u16 "
+	    "protocol=+%u(%s):u16", sym, argregs[sk], fam.offset, argregs[sk],
+	    proto.offset, argregs[sk]);
+	if (flags >= 0)
+		n = snprintf(out + n, outsz - (size_t)n, " flags=%s:s32",
+		    argregs[flags]);
+	return 0;
+}
+
+int
+backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
+    FILE *report, char *err, size_t errsz)
+{
+	struct btf *btf;
+	char where[768], why[256];
+	size_t i, j;
+	int removed;
+
+	memset(b, 0, sizeof(*b));
+	b->kind = BACKEND_KPROBE;
+	b->tracefs = tracefs;
+	kprobe_group_name(b->group, sizeof(b->group));
+	if ((removed = kprobe_remove_stale(tracefs, why, sizeof(why))) > 0)
+		log_info("removed %d probe(s) a stopped sockflow left behind",
+		    removed);
+	else if (removed == -1)
+		log_warnx("%s", why);
+	if (btf_load(&btf, BTF_PATH, err, errsz) == -1)
+		return -1;
+	add_event(b, use_v6 ? &tp_set_state_v46 : &tp_set_state_v4);
+	/* Linux 5.10's tcp_destroy_sock has no family to filter on. */
+	add_event(b, &tp_destroy_v46);
+	add_event(b, &tp_fib4);
+	if (use_v6)
+		add_event(b, &tp_fib6);
+	for (i = 0; i < NKPLANS; i++) {
+		const struct kplan *k = &kplans[i];
+		int done = 0;
+
+		if (k->v6 && !use_v6)
+			continue;
+		why[0] = '\0';
+		for (j = 0; j < 3 && k->syms[j] != NULL && !done; j++) {
+			if (kprobe_args(btf, k, k->syms[j], where,
+			    sizeof(where), why, sizeof(why)) == -1)
+				continue;
+			if (kprobe_add(tracefs, b->group, k->event, k->ret,
+			    k->maxactive, where, why, sizeof(why)) == -1) {
+				/* Tried and refused: the next alternative. */
+				char tmp[256];
+
+				snprintf(tmp, sizeof(tmp), "%s: %s",
+				    k->syms[j], why);
+				snprintf(why, sizeof(why), "%s", tmp);
+				continue;
+			}
+			done = 1;
+			if (report != NULL)
+				fprintf(report, "kprobe %s/%s: %s%s %s\n",
+				    b->group, k->event, k->ret ? "return of " :
+				    "", k->syms[j], where + strlen(k->syms[j]));
+		}
+		if (!done) {
+			snprintf(err, errsz, "kprobe %s: %s", k->event,
+			    why[0] != '\0' ? why : "no function to attach to");
+			btf_free(btf);
+			backend_kprobes_remove(b);
+			return -1;
+		}
+		b->kprobes[b->nkprobes++] = k->event;
+		add_event(b, &(struct probe_event){ b->group, k->event,
+		    k->ret ? NULL : use_v6 ? "family == 2 || family == 10" :
+		    "family == 2" });
+	}
+	btf_free(btf);
+	return 0;
+}
+
+void
+backend_kprobes_remove(struct backend *b)
+{
+	char err[256];
+
+	if (b->kind != BACKEND_KPROBE || b->group[0] == '\0')
+		return;
+	if (kprobe_remove_group(b->tracefs, b->group, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
+/* One event: its format is readable and it opens with its filter. */
+static int
+check_event(const char *tracefs, const struct probe_event *e, int cpu,
+    FILE *out)
+{
+	struct msg_format f;
+	char err[256];
+
+	if (tracefs_read_event(tracefs, e->system, e->name, &f) == -1) {
+		fprintf(out, "  %s:%s: MISSING (%s)\n", e->system, e->name,
+		    strerror(errno));
+		return -1;
+	}
+	free(f.text);
+	if (perf_try_event(f.id, cpu, e->filter, err, sizeof(err)) == -1) {
+		fprintf(out, "  %s:%s: id %u, CANNOT OPEN: %s\n", e->system,
+		    e->name, f.id, err);
+		return -1;
+	}
+	fprintf(out, "  %s:%s: id %u, filter %s%s%s\n", e->system, e->name,
+	    f.id, e->filter != NULL ? "\"" : "", e->filter != NULL ?
+	    e->filter : "none", e->filter != NULL ? "\"" : "");
+	return 0;
+}
+
+int
+backend_check(const struct sf_config *cfg, const char *tracefs, int use_v6,
+    FILE *out)
+{
+	struct backend b;
+	struct btf *btf;
+	struct utsname un;
+	char why[512], err[512], kwhy[256], twhy[256];
+	int kind, kok, tok, bad = 0, cpus[MSG_MAX_CPUS];
+	size_t i;
+
+	if (uname(&un) == 0)
+		fprintf(out, "kernel: %s %s %s\n", un.sysname, un.release,
+		    un.machine);
+	fprintf(out, "tracefs: %s\n", tracefs);
+	if (btf_load(&btf, BTF_PATH, err, sizeof(err)) == 0) {
+		fprintf(out, "btf: %s\n", BTF_PATH);
+		btf_free(btf);
+	} else
+		fprintf(out, "btf: none (%s)\n", err);
+	fprintf(out, "kprobe_events: %s\n", kprobe_supported(tracefs) ?
+	    "present" : "absent");
+	fprintf(out, "IPv6: %s\n", use_v6 ? "on" : "off");
+	kok = backend_kprobe_ok(tracefs, kwhy, sizeof(kwhy));
+	tok = backend_tracepoint_ok(tracefs, twhy, sizeof(twhy));
+	fprintf(out, "kprobe backend: %s%s\n", kok ? "possible" :
+	    "not possible: ", kok ? "" : kwhy);
+	fprintf(out, "tracepoint backend: %s%s\n", tok ? "possible" :
+	    "not possible: ", tok ? "" : twhy);
+	if ((kind = backend_choose(cfg->backend, tracefs, why,
+	    sizeof(why))) == -1) {
+		fprintf(out, "backend: none (%s)\nresult: NOT OK\n", why);
+		return 1;
+	}
+	fprintf(out, "backend: %s (%s)\n", kind == BACKEND_KPROBE ?
+	    "kprobe" : "tracepoint", why);
+	if ((kind == BACKEND_KPROBE && !kok) ||
+	    (kind == BACKEND_TRACEPOINT && !tok))
+		bad = 1;
+	if (perf_online_cpus(cpus, MSG_MAX_CPUS) < 1)
+		cpus[0] = 0;
+	if (kind == BACKEND_KPROBE) {
+		/* Registered for real, as at start, then removed. */
+		if (backend_kprobes(&b, tracefs, use_v6, out, err,
+		    sizeof(err)) == -1) {
+			fprintf(out, "kprobes: NOT REGISTERED: %s\n", err);
+			bad = 1;
+			b.nevents = 0;
+		}
+	} else
+		backend_tracepoints(&b, use_v6);
+	fprintf(out, "events:\n");
+	for (i = 0; i < b.nevents; i++)
+		if (check_event(tracefs, &b.events[i], cpus[0], out) == -1)
+			bad = 1;
+	if (kind == BACKEND_KPROBE) {
+		backend_kprobes_remove(&b);
+		if (kprobe_count_group(tracefs, b.group) != 0) {
+			fprintf(out, "kprobes: %s NOT REMOVED\n", b.group);
+			bad = 1;
+		}
+	}
+	fprintf(out, "result: %s\n", bad ? "NOT OK" : "ok");
+	return bad ? 1 : 0;
+}
