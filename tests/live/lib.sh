@@ -53,7 +53,9 @@ start_pipeline() {
 	i=0
 	while ! grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log" 2>/dev/null; do
 		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$LAUNCHER" 2>/dev/null; then
+		# Tenths of a second; a slow guest (tests/vm) may give more.
+		if [ $i -gt "${START_WAIT:-100}" ] ||
+		    ! kill -0 "$LAUNCHER" 2>/dev/null; then
 			fail "pipeline did not start"
 			cat "$TMP/err.log"
 			exit 1
