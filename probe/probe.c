@@ -82,7 +82,8 @@ struct probe {
 	int			 count_ticks;
 	int			 stats_ticks;
 	int			 idle_marked;	/* empty drain marks sent */
-	const struct backend	*be;
+	const struct backend	*be;		/* kprobes, for their misses */
+	const struct probe_event *be_events;	/* every event opened */
 };
 
 static void	usage(void) __attribute__((__noreturn__));
@@ -300,6 +301,50 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * socket.guess_timeout: the probe's own loopback traffic must bring a
+ * sample of every event in time, or the probe that stays silent is named
+ * and start-up fails (probe_selftest.c).
+ */
+static void
+selftest(struct probe *p, const struct sf_config *cfg, const uint32_t *ids,
+    size_t n, int use_v6)
+{
+	struct timespec ts;
+	uint64_t start, now;
+	char missing[1024];
+	size_t i, off;
+
+	p->perf.seen = xcalloc(65536 / 8, 1);
+	selftest_traffic(use_v6);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	start = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	for (;;) {
+		drain_all(p, NULL);
+		missing[0] = '\0';
+		for (i = 0, off = 0; i < n; i++)
+			if (!(p->perf.seen[ids[i] / 8] & (1 << (ids[i] % 8))) &&
+			    off < sizeof(missing))
+				off += (size_t)snprintf(missing + off,
+				    sizeof(missing) - off, "%s%s:%s",
+				    off ? ", " : "", p->be_events[i].system,
+				    p->be_events[i].name);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ULL +
+		    (uint64_t)ts.tv_nsec;
+		if (missing[0] == '\0')
+			break;
+		if (now - start > (uint64_t)cfg->guess_timeout)
+			fatalx("self-test: no sample within "
+			    "socket.guess_timeout from %s", missing);
+		usleep(20000);
+	}
+	log_info("self-test: every event delivered a sample in %llu ms",
+	    (unsigned long long)((now - start) / 1000000));
+	free(p->perf.seen);
+	p->perf.seen = NULL;
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -342,6 +387,7 @@ main(int argc, char *argv[])
 	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, verbose = 1, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	static struct backend be;
+	uint32_t ids[PROBE_MAX_EVENTS];
 	char why[512], err[512];
 	uint8_t *frame;
 	size_t j, len;
@@ -419,6 +465,7 @@ main(int argc, char *argv[])
 	memset(&p, 0, sizeof(p));
 	if (kind == BACKEND_KPROBE)
 		p.be = &be;
+	p.be_events = be.events;
 	diag_fd = diag_open();
 	netns_open();
 	exit_perf = &p.perf;
@@ -482,6 +529,8 @@ main(int argc, char *argv[])
 	    p.sigint_ev == NULL || event_add(p.sigint_ev, NULL) == -1)
 		fatalx("event setup");
 
+	for (j = 0; j < be.nevents; j++)
+		ids[j] = fmts.v[j].id;
 	frame = msg_encode_formats(&fmts, &len);
 	send_frame(&p, frame, len, "formats");
 	msg_formats_free(&fmts);
@@ -496,6 +545,7 @@ main(int argc, char *argv[])
 	 * dump and the first sample: what is open now, with its tuple.
 	 */
 	diag_dump(use_v6, on_diag, &p);
+	selftest(&p, &cfg, ids, be.nevents, use_v6);
 	log_info("%s backend (%s): %zu event(s) on %d cpu(s), IPv6 %s, "
 	    "tracefs %s", kind == BACKEND_KPROBE ? "kprobe" : "tracepoint",
 	    why, be.nevents, ncpus, use_v6 ? "on" : "off", tracefs);

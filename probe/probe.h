@@ -39,6 +39,8 @@ struct perf_set {
 	int		 nevents;	/* tracepoints per CPU; fds[c * n + i] */
 	struct perf_ring *nsrings;	/* namespaces of new tasks, per CPU */
 	int		 nnsrings;
+	uint8_t		*seen;		/* event ids sampled, a bitmap; the
+					   start-up self-test's, else NULL */
 };
 typedef void (*perf_batch_cb)(const struct msg_samples *, void *);
 
@@ -132,6 +134,9 @@ struct sf_config;
 int		 backend_check(const struct sf_config *, const char *tracefs,
 		    int use_v6, FILE *);
 
+/* probe_selftest.c: every event delivers for the probe's own traffic. */
+struct probe_selftest;
+void		 selftest_traffic(int use_v6);
 /* probe_diag.c: the sock_diag socket, and the start-up dump. */
 int		 diag_open(void);
 /* Dump the TCP sockets open now (IPv6 too when v6) to cb. */

@@ -30,6 +30,11 @@
 
 /* How far behind "now" a drained ring is declared complete. */
 #define DRAIN_MARGIN_NS	(5ULL * 1000 * 1000)
+/*
+ * Where a sample's raw data starts: header, pid and tid, time, cpu and
+ * reserved, raw size (the sample_type perf_open asks for).
+ */
+#define RAW_OFFSET	(sizeof(struct perf_event_header) + 8 + 8 + 8 + 4)
 
 /* The namespaces ring: records of about 150 bytes, read at once. */
 #define NS_RING_PAGES	4
@@ -440,6 +445,14 @@ perf_drain(struct perf_set *ps, int idx, perf_batch_cb cb, void *arg)
 			ring_copy(r, tail + sizeof(h) + sizeof(uint64_t),
 			    &lost, sizeof(lost));
 			r->lost += lost;
+		}
+		if (ps->seen != NULL && h.type == PERF_RECORD_SAMPLE &&
+		    h.size >= RAW_OFFSET + 2) {
+			uint16_t id;
+
+			/* The event's id, the first field of its raw data. */
+			ring_copy(r, tail + RAW_OFFSET, &id, sizeof(id));
+			ps->seen[id / 8] |= (uint8_t)(1 << (id % 8));
 		}
 		if (r->batchlen + h.size > BATCH_MAX)
 			batch_flush(r, cb, arg, 0);

@@ -4,7 +4,8 @@
 # long connection (sockflow.flow_report_interval) come before its final
 # record and carry the totals so far; stats documents come every
 # sockflow.stats_interval with the aggregator's and the enricher's
-# counters.
+# counters. The start-up self-test passes with IPv6 off (no IPv6 event
+# is waited for) and its own flows carry the probe as their process.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
 
@@ -12,6 +13,8 @@ TCPFLOW="$top_builddir/tests/live/tcpflow"
 start_pipeline -o socket.enable_ipv6=false \
     -o sockflow.flow_report_interval=1s -o sockflow.stats_interval=1s
 grep -q "IPv6 off" "$TMP/err.log" || fail "the probe did not turn IPv6 off"
+grep -q "self-test: every event delivered a sample" "$TMP/err.log" ||
+    fail "no self-test at start"
 unshare -n sh -c "
 	ip link set lo up || exit 1
 	'$TCPFLOW' 127.0.0.1 5501 100 client-first || exit 1
@@ -32,6 +35,13 @@ if len(ports(5501)) != 2:
     bad.append(f"IPv4 flow: {len(ports(5501))} documents, expected 2")
 if ports(5502):
     bad.append("an IPv6 flow was reported with socket.enable_ipv6=false")
+selftest = [d for d in docs
+            if d.get("process", {}).get("name") == "sockflow-probe"]
+if not any(d["network"]["transport"] == "tcp" for d in selftest) or \
+        not any(d["network"]["transport"] == "udp" for d in selftest):
+    bad.append(f"self-test flows: {len(selftest)} of the probe's")
+if any(d["network"]["type"] == "ipv6" for d in selftest):
+    bad.append("an IPv6 self-test flow with socket.enable_ipv6=false")
 held = [d for d in ports(5503) if d["network"]["direction"] == "outbound"]
 interim = [d for d in held if not d["flow"]["final"]]
 final = [d for d in held if d["flow"]["final"]]
