@@ -25,6 +25,12 @@ struct enr_proc {
 	uint32_t	 ppid;
 	int64_t		 exited;	/* ns, 0 while alive */
 	int		 have_comm;
+	/*
+	 * Known only from the scan at start: a process that exec'd after
+	 * the scan but before the probe's events were on (the probe itself,
+	 * started after the enricher) is read again once, when first used.
+	 */
+	int		 from_scan;
 	char		 comm[MSG_COMM_LEN + 1];
 };
 
@@ -133,6 +139,7 @@ remember(struct enr_procs *t, uint32_t pid)
 void
 enr_procs_scan(struct enr_procs *t)
 {
+	struct enr_proc *p;
 	struct dirent *de;
 	DIR *d;
 
@@ -145,6 +152,8 @@ enr_procs_scan(struct enr_procs *t)
 		if (*ep != '\0' || pid == 0 || pid > (1UL << 22))
 			continue;
 		remember(t, (uint32_t)pid);
+		if ((p = find(t, (uint32_t)pid)) != NULL)
+			p->from_scan = 1;
 	}
 	closedir(d);
 }
@@ -160,6 +169,7 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 			return;
 		memcpy(p->comm, ev->comm, sizeof(p->comm));
 		p->have_comm = 1;
+		p->from_scan = 0;
 		p->exited = 0;
 		break;
 	case PROC_EV_FORK:
@@ -169,6 +179,7 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->exited = 0;
 		p->ppid = ev->ppid;
 		p->have_comm = 0;
+		p->from_scan = 0;
 		if ((parent = find(t, ev->ppid)) != NULL && parent->have_comm) {
 			memcpy(p->comm, parent->comm, sizeof(p->comm));
 			p->have_comm = 1;
@@ -189,9 +200,10 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 	memset(out, 0, sizeof(*out));
 	if (pid == 0)
 		return -1;
-	if ((p = find(t, pid)) == NULL || !p->have_comm) {
+	if ((p = find(t, pid)) == NULL || !p->have_comm || p->from_scan) {
 		remember(t, pid);
-		p = find(t, pid);
+		if ((p = find(t, pid)) != NULL)
+			p->from_scan = 0;
 	}
 	if (p == NULL)
 		return -1;

@@ -2,7 +2,10 @@
 """Check sockflow's documents against the ground truth of tests/live/truth.c
 and the capture tcpdump made of the same run.
 
-Usage: checktruth.py OUT.json TRUTH.jsonl CAPTURE.pcap [CAPTURE.pcap ...]
+Usage: checktruth.py OUT.json TRUTH.jsonl CAPTURE [CAPTURE ...]
+
+A CAPTURE is a pcap file, or several of one link joined by "+" (its two
+ends), whose packets are merged, each once.
 
 Only documents on the test's addresses are looked at: 10.211.0.0/24 and
 fd00:211::/64 (the veth pair), loopback with one of the test's loopback
@@ -37,7 +40,7 @@ import sys
 
 # No bytecode cache next to pcaplib.py: the source tree stays clean.
 sys.dont_write_bytecode = True
-from pcaplib import community_id, packets  # noqa: E402
+from pcaplib import community_id, packets, union  # noqa: E402
 
 NETS = (ipaddress.ip_network("10.211.0.0/24"),
         ipaddress.ip_network("fd00:211::/64"))
@@ -63,7 +66,7 @@ for n, line in enumerate(open(out_path), 1):
         fail("output", f"line {n} of the output is not JSON: {e}")
 flows = [d for d in docs if d.get("event", {}).get("dataset") == "socket"]
 truth = [json.loads(l) for l in open(truth_path) if l.strip()]
-caught = [p for path in cap_paths for p in packets(path)]
+caught = [p for path in cap_paths for p in union(path.split("+"))]
 if not truth:
     fail("truth", "no ground truth")
 

@@ -17,6 +17,16 @@ Packet = collections.namedtuple(
 
 def packets(path):
     """Yield a Packet for each TCP or UDP packet over IPv4 or IPv6."""
+    for p, _ in _read(path):
+        yield p
+
+
+def _read(path):
+    """Each packet with what tells two captures' copies of it apart from
+    another packet: the addresses, the IP length, the transport header
+    with a little payload (TCP sequence and acknowledgement numbers and
+    flags; UDP length and the first payload bytes) and IPv4's
+    identification."""
     data = open(path, "rb").read()
     magic = struct.unpack("<I", data[:4])[0]
     end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
@@ -51,9 +61,27 @@ def packets(path):
         if proto not in (6, 17) or len(l4) < 4:
             continue
         sport, dport = struct.unpack(">HH", l4[:4])
-        yield Packet(str(ipaddress.ip_address(src)), sport,
-                     str(ipaddress.ip_address(dst)), dport, proto, total,
-                     sec + sub * frac)
+        p = Packet(str(ipaddress.ip_address(src)), sport,
+                   str(ipaddress.ip_address(dst)), dport, proto, total,
+                   sec + sub * frac)
+        yield p, (src, dst, proto, total, bytes(l4[:40]),
+                  ip[4:6] if ver == 4 else b"")
+
+
+def union(paths):
+    """The packets of several captures of one link (its two ends, say),
+    each packet once: one capture may miss a packet another holds (a
+    capture under heavy emulation can lose some without counting them).
+    A packet seen n times in one capture counts n times."""
+    best = collections.OrderedDict()
+    for path in paths:
+        seen = collections.Counter()
+        for p, k in _read(path):
+            seen[k] += 1
+            have = best.setdefault(k, [])
+            if len(have) < seen[k]:
+                have.append(p)
+    return [p for ps in best.values() for p in ps]
 
 
 def community_id(sip, sport, dip, dport, proto):

@@ -13,6 +13,6 @@
 need_root
 . "${top_srcdir:-.}/tests/live/truthrun.sh"
 python3 "$top_srcdir/tests/live/checktruth.py" "$TMP/out.json" \
-    "$TMP/truth.jsonl" "$TMP/veth.pcap" "$TMP/lo.pcap" ||
+    "$TMP/truth.jsonl" "$TMP/veth.pcap+$TMP/vethb.pcap" "$TMP/lo.pcap" ||
     fail "flow documents do not match the ground truth"
 finish

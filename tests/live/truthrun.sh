@@ -4,7 +4,8 @@
 # options for the pipeline. It sets up two namespaces joined by a veth
 # pair, captures both interfaces, runs tests/live/truth and stops the
 # pipeline; what it leaves in $TMP (out.json, err.log, truth.jsonl,
-# veth.pcap, lo.pcap) is for tests/live/checktruth.py.
+# veth.pcap and vethb.pcap, the two ends of the veth, and lo.pcap) is for
+# tests/live/checktruth.py.
 TRUTH="$top_builddir/tests/live/truth"
 NSA=sftruth-a-$$
 NSB=sftruth-b-$$
@@ -54,20 +55,28 @@ done
 # shellcheck disable=SC2086
 start_pipeline -o socket.flow_inactive_timeout=2s ${TRUTH_OPTS:-}
 
-# Start a capture in namespace A; $1 interface, $2 file name, $3 filter.
+# Start a capture; $1 namespace, $2 interface, $3 file name, $4 filter.
+# Immediate mode (otherwise packets wait for a block timeout and a slow
+# guest loses them at the end), headers only (the checks read the IP
+# header's length, and a ring slot is as large as the snap length: whole
+# 256 KiB packets leave room for a few dozen), and a large buffer.
 capture() {
-	ip netns exec "$NSA" tcpdump -i "$1" -nn -U -w "$TMP/$2.pcap" "$3" \
-	    2>"$TMP/$2.err" &
+	ip netns exec "$1" tcpdump -i "$2" -nn -U --immediate-mode -s 256 \
+	    -B 16384 \
+	    -w "$TMP/$3.pcap" "$4" 2>"$TMP/$3.err" &
 	DUMPS="$DUMPS $!"
 	i=0
-	while ! grep -q "listening on" "$TMP/$2.err" 2>/dev/null; do
+	while ! grep -q "listening on" "$TMP/$3.err" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -gt 50 ] && { fail "tcpdump on $1 did not start"; finish; }
+		[ $i -gt 50 ] && { fail "tcpdump on $2 did not start"; finish; }
 		sleep 0.1
 	done
 }
-capture "$VA" veth "tcp or udp"
-capture lo lo "tcp port 4121 or tcp port 4221"
+# The veth from both ends: checktruth.py merges the two, each packet
+# once, so that a packet one capture missed is still counted.
+capture "$NSA" "$VA" veth "tcp or udp"
+capture "$NSB" "$VB" vethb "tcp or udp"
+capture "$NSA" lo lo "tcp port 4121 or tcp port 4221"
 
 "$TRUTH" "$NSA" "$NSB" >"$TMP/truth.jsonl" 2>"$TMP/workload.err" || {
 	fail "workload failed: $(cat "$TMP/workload.err")"
@@ -82,7 +91,7 @@ for p in $DUMPS; do
 	wait "$p"
 done
 DUMPS=
-for f in veth lo; do
+for f in veth vethb lo; do
 	grep -q "^0 packets dropped by kernel" "$TMP/$f.err" ||
 	    fail "tcpdump ($f) lost packets: $(cat "$TMP/$f.err")"
 done

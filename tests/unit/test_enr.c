@@ -402,6 +402,17 @@ test_procs(void)
 	t = enr_procs_new(4, procroot);
 	enr_procs_scan(t);
 	CHECK(enr_procs_count(t) == 2);
+	/*
+	 * A process that exec'd after the scan, before any event could say
+	 * so, is read again when first used; after that, events rule.
+	 */
+	write_file("proc/4242/comm", "sshd\n");
+	write_file("proc/1/comm", "systemd\n");
+	CHECK(enr_procs_lookup(t, 1, &pi) == 0 && strcmp(pi.comm,
+	    "systemd") == 0);
+	write_file("proc/1/comm", "other\n");
+	CHECK(enr_procs_lookup(t, 1, &pi) == 0 && strcmp(pi.comm,
+	    "systemd") == 0);
 	CHECK(enr_procs_lookup(t, 4242, &pi) == 0 && pi.have_comm &&
 	    strcmp(pi.comm, "sshd") == 0);
 
