@@ -274,6 +274,20 @@ send_stats(struct agg *a)
 		COUNTER("kprobe_calls_abandoned", cs->abandoned);
 		COUNTER("kprobe_calls_no_memory", fs->calls_no_memory);
 	}
+	if (agg_flows_pkts(a->flows) != NULL) {
+		/* The kprobe backend's packets at the IP layer. */
+		const struct agg_pkts_stats *ps = agg_flows_pkts(a->flows);
+
+		COUNTER("ip_packets", ps->packets);
+		COUNTER("ip_packet_tuples_taken", ps->taken);
+		COUNTER("ip_packet_tuples_stale", ps->stale);
+		COUNTER("ip_packet_tuples_expired", ps->expired);
+		COUNTER("ip_packets_expired", ps->expired_packets);
+		COUNTER("ip_packets_table_full", ps->table_full);
+		COUNTER("ip_packets_beyond_tcp_info", fs->pkts_mismatch);
+		if (ds != NULL)
+			COUNTER("ip_packets_unparsed", ds->packets_unparsed);
+	}
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("dropped_samples", a->dropped);

@@ -27,6 +27,7 @@ enum agg_ev_kind {
 	AEV_FIB,		/* fib:fib_table_lookup, fib6:fib6_table_lookup */
 	AEV_CALL,		/* kprobe: entry of a send or receive */
 	AEV_RET,		/* kprobe: its return */
+	AEV_PKT,		/* kprobe: a TCP packet at the IP layer */
 };
 
 /* Direction of a kprobe call. */
@@ -73,6 +74,15 @@ struct agg_event {
 			uint8_t		dir;
 		} ret;		/* AEV_RET */
 		struct {
+			uint32_t	len;	/* IP-level bytes */
+			uint16_t	sport;	/* host order */
+			uint16_t	dport;
+			uint8_t		family;	/* 4 or 6 */
+			uint8_t		out;	/* sent, not delivered */
+			uint8_t		src[16];
+			uint8_t		dst[16];
+		} pkt;		/* AEV_PKT */
+		struct {
 			int32_t		err;
 			uint16_t	sport;
 			uint16_t	dport;
@@ -101,6 +111,7 @@ struct agg_decode_stats {
 	uint64_t	bad_records;	/* malformed or unknown layout */
 	uint64_t	unknown_event;	/* sample of an id not announced */
 	uint64_t	ignored;	/* record types sockflow does not use */
+	uint64_t	packets_unparsed;	/* IP options, not TCP */
 };
 struct agg_decoder *agg_decoder_new(const struct msg_formats *, char *err,
 		    size_t errsz);
@@ -151,6 +162,31 @@ void		 agg_calls_exit(struct agg_calls *, uint32_t tid);
 size_t		 agg_calls_len(const struct agg_calls *);
 const struct agg_calls_stats *agg_calls_stats(const struct agg_calls *);
 
+/* agg_pkts.c: TCP packets at the IP layer, by tuple (kprobe backend). */
+struct agg_pkts;
+struct agg_pkt_counts {
+	uint64_t	out_packets, out_bytes;
+	uint64_t	in_packets, in_bytes;
+};
+struct agg_pkts_stats {
+	uint64_t	packets;
+	uint64_t	taken;		/* entries a flow took */
+	uint64_t	stale;		/* entries of an earlier connection */
+	uint64_t	expired;	/* entries no flow took */
+	uint64_t	expired_packets;
+	uint64_t	table_full;	/* packets not counted */
+};
+struct agg_pkts *agg_pkts_new(void);
+void		 agg_pkts_free(struct agg_pkts *);
+void		 agg_pkts_add(struct agg_pkts *, const struct agg_event *);
+/* 1 and *out when the tuple has packets since the given time. */
+int		 agg_pkts_take(struct agg_pkts *, uint8_t family,
+		    const uint8_t *lip, uint16_t lport, const uint8_t *rip,
+		    uint16_t rport, uint64_t since, struct agg_pkt_counts *);
+void		 agg_pkts_expire(struct agg_pkts *, uint64_t before);
+size_t		 agg_pkts_len(const struct agg_pkts *);
+const struct agg_pkts_stats *agg_pkts_stats(const struct agg_pkts *);
+
 /* agg_reorder.c: bounded per-CPU queues merged by (time, seq). */
 struct agg_reorder;
 typedef void (*agg_event_cb)(const struct agg_event *, void *);
@@ -194,6 +230,7 @@ struct agg_flow_stats {
 	uint64_t	existing_full;	/* ... not followed */
 	uint64_t	destroy_unconnected; /* ends of sockets never seen */
 	uint64_t	calls_no_memory;	/* kprobe calls not paired */
+	uint64_t	pkts_mismatch;	/* packets beyond tcp_info's count */
 };
 /* Timeouts, in ns. */
 struct agg_flow_conf {
@@ -206,6 +243,9 @@ void		 agg_flow_conf_default(struct agg_flow_conf *);
 /* The kprobe backend's call pairing, NULL before its first call. */
 struct agg_calls_stats;
 const struct agg_calls_stats *agg_flows_calls(const struct agg_flows *);
+/* The kprobe backend's packet accounting, NULL before its first packet. */
+struct agg_pkts_stats;
+const struct agg_pkts_stats *agg_flows_pkts(const struct agg_flows *);
 struct agg_flows *agg_flows_new(size_t cap, const struct agg_flow_conf *,
 		    agg_flow_cb, agg_proc_cb, void *);
 /* Timeouts and interim reports, as of now (CLOCK_MONOTONIC ns). */

@@ -41,13 +41,15 @@ enum handler {
 	H_KCALL_RECV,		/* recv_* */
 	H_KRET_SEND,		/* sendret_* */
 	H_KRET_RECV,		/* recvret_* */
+	H_KPKT4,		/* pkt_out4, pkt_in4 */
+	H_KPKT6,		/* pkt_out6, pkt_in6 */
 };
 
 /* The fields sockflow reads of each event; NULL where an event has none. */
 struct fields {
 	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
 	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6, *cookie,
-	    *ret, *flags, *err, *src, *dst;
+	    *ret, *flags, *err, *src, *dst, *len, *vihl, *ports;
 };
 
 /* MSG_PEEK: a peek does not consume data and is not counted. */
@@ -146,6 +148,17 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 	case H_KRET_RECV:
 		s->ret = need(f, "ret", 4, 0, err, errsz, &bad);
 		break;
+	case H_KPKT4:
+	case H_KPKT6:
+		s->len = need(f, "len", 4, 0, err, errsz, &bad);
+		s->vihl = need(f, "vihl", 1, 0, err, errsz, &bad);
+		s->protocol = need(f, "proto", 1, 0, err, errsz, &bad);
+		s->src = need(f, "saddr", af->handler == H_KPKT4 ? 4 : 16,
+		    af->handler == H_KPKT4 ? 0 : 1, err, errsz, &bad);
+		s->dst = need(f, "daddr", af->handler == H_KPKT4 ? 4 : 16,
+		    af->handler == H_KPKT4 ? 0 : 1, err, errsz, &bad);
+		s->ports = need(f, "ports", 4, 0, err, errsz, &bad);
+		break;
 	case H_FIB4:
 	case H_FIB6:
 		s->err = need(f, "err", 0, 0, err, errsz, &bad);
@@ -184,6 +197,10 @@ handler_of(const char *sys, const char *name)
 		{ "recv_", H_KCALL_RECV },
 		{ "sendret_", H_KRET_SEND },
 		{ "recvret_", H_KRET_RECV },
+		{ "pkt_out4", H_KPKT4 },
+		{ "pkt_in4", H_KPKT4 },
+		{ "pkt_out6", H_KPKT6 },
+		{ "pkt_in6", H_KPKT6 },
 	};
 	size_t i;
 
@@ -437,6 +454,41 @@ decode_kcall(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
 	return 1;
 }
 
+/*
+ * A TCP packet at the IP layer (kprobe backend). Fields hold the bytes
+ * as they are on the wire; an IPv4 header with options puts the ports
+ * elsewhere, and such a packet is counted, not used.
+ */
+static int
+decode_kpkt(struct agg_decoder *d, const struct agg_format *af,
+    const uint8_t *raw, size_t rawlen, struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	size_t alen = af->handler == H_KPKT4 ? 4 : 16;
+	uint64_t len, vihl, proto;
+	uint8_t ports[4];
+
+	if (tp_get_u64(s->len, raw, rawlen, &len) == -1 ||
+	    tp_get_u64(s->vihl, raw, rawlen, &vihl) == -1 ||
+	    tp_get_u64(s->protocol, raw, rawlen, &proto) == -1 ||
+	    tp_get_bytes(s->src, raw, rawlen, ev->u.pkt.src, alen) == -1 ||
+	    tp_get_bytes(s->dst, raw, rawlen, ev->u.pkt.dst, alen) == -1 ||
+	    tp_get_bytes(s->ports, raw, rawlen, ports, 4) == -1)
+		return -1;
+	if (proto != 6 || len > UINT32_MAX ||
+	    (af->handler == H_KPKT4 ? vihl != 0x45 : (vihl >> 4) != 6)) {
+		d->stats.packets_unparsed++;
+		return 0;
+	}
+	ev->kind = AEV_PKT;
+	ev->u.pkt.len = (uint32_t)len;
+	ev->u.pkt.family = af->handler == H_KPKT4 ? 4 : 6;
+	ev->u.pkt.out = strncmp(af->fmt.name, "pkt_out", 7) == 0;
+	ev->u.pkt.sport = (uint16_t)(ports[0] << 8 | ports[1]);
+	ev->u.pkt.dport = (uint16_t)(ports[2] << 8 | ports[3]);
+	return 1;
+}
+
 static int
 decode_fib(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
     struct agg_event *ev)
@@ -530,6 +582,9 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	case H_KRET_SEND:
 	case H_KRET_RECV:
 		return decode_kcall(af, raw, rawlen, ev);
+	case H_KPKT4:
+	case H_KPKT6:
+		return decode_kpkt(d, af, raw, rawlen, ev);
 	}
 	return -1;
 }

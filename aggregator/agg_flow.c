@@ -62,6 +62,8 @@
 #define CLAIM_WAIT	(500ULL * 1000 * 1000)
 #define CLAIM_MAX	(30ULL * 1000 * 1000 * 1000)
 #define EXISTING_CAP	65536		/* connections open at start */
+/* Packets of a tuple no flow took for this long are dropped (counted). */
+#define PKTS_MAX_AGE	(10ULL * 1000 * 1000 * 1000)
 #define LISTEN_CAP	4096		/* listening ports seen at start */
 #define TCP_LISTEN	10
 #define TCP_TIME_WAIT	6
@@ -177,6 +179,7 @@ struct agg_flows {
 	agg_proc_cb		 proc_cb;
 	void			*arg;
 	struct agg_calls	*calls;		/* kprobe backend only */
+	struct agg_pkts		*pkts;		/* kprobe backend only */
 	struct agg_flow_stats	 stats;
 };
 
@@ -250,6 +253,7 @@ agg_flows_free(struct agg_flows *t)
 	}
 	free(t->buckets);
 	agg_calls_free(t->calls);
+	agg_pkts_free(t->pkts);
 	free(t);
 }
 
@@ -424,6 +428,40 @@ ip_bytes(const struct agg_sock *s, const struct diag_slot *fin,
 	    (s->established ? syn : 0);
 }
 
+/*
+ * The kprobe backend saw each packet at the IP layer: the IP-level bytes
+ * of the flow are their lengths, summed. Packets tcp_info counts that the
+ * IP layer did not show one by one (the segments of a TSO/GSO packet, the
+ * FIN and ACK a TIME_WAIT mini-socket handles after the report) keep
+ * their derived header bytes, and the record says so.
+ */
+static void
+per_packet_bytes(struct agg_flows *t, const struct agg_sock *s,
+    const struct agg_flow *fl, struct msg_flow *f)
+{
+	struct agg_pkt_counts c;
+	uint64_t per;
+	bool ts = s->have_fin && t->fin.timestamps;
+
+	if (!agg_pkts_take(t->pkts, s->family, s->lip, s->lport, fl->rip,
+	    fl->rport, fl->first, &c))
+		return;
+	/* More packets than tcp_info counts: not this flow's alone. */
+	if (c.out_packets > f->local.packets ||
+	    c.in_packets > f->remote.packets) {
+		t->stats.pkts_mismatch++;
+		return;
+	}
+	per = (s->family == 4 ? 20 : 40) + 20 + (ts ? 12 : 0);
+	f->local.ip_bytes = c.out_bytes +
+	    (f->local.packets - c.out_packets) * per;
+	f->remote.ip_bytes = c.in_bytes +
+	    (f->remote.packets - c.in_packets) * per;
+	f->bytes_source = c.out_packets == f->local.packets &&
+	    c.in_packets == f->remote.packets ? FLOW_BYTES_PER_PACKET :
+	    FLOW_BYTES_PER_PACKET_DERIVED;
+}
+
 static void
 emit_flow(struct agg_flows *t, const struct agg_sock *s,
     const struct agg_flow *fl, uint64_t end, bool final)
@@ -479,6 +517,9 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 		}
 	}
 	ip_bytes(s, s->have_fin ? &t->fin : NULL, &f);
+	if (final && t->pkts != NULL && s->proto == 6 && s->have_tuple &&
+	    fl->have_remote && f.packet_source != FLOW_PKTS_NONE)
+		per_packet_bytes(t, s, fl, &f);
 	f.pid = s->pid;
 	/* One offset for both ends, so the duration is exact. */
 	off = agg_mono_to_wall(0);
@@ -1220,6 +1261,13 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 		}
 		agg_calls_enter(t->calls, ev);
 		break;
+	case AEV_PKT:
+		if (t->pkts == NULL && (t->pkts = agg_pkts_new()) == NULL) {
+			t->stats.calls_no_memory++;
+			break;
+		}
+		agg_pkts_add(t->pkts, ev);
+		break;
 	case AEV_RET: {
 		struct agg_event io;
 
@@ -1230,6 +1278,12 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 		break;
 	}
 	}
+}
+
+const struct agg_pkts_stats *
+agg_flows_pkts(const struct agg_flows *t)
+{
+	return t->pkts != NULL ? agg_pkts_stats(t->pkts) : NULL;
 }
 
 const struct agg_calls_stats *
@@ -1324,6 +1378,9 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 	size_t i;
 
 	collect_unclaimed(t, now);
+	/* Packets no flow took within a while are not going to be taken. */
+	if (t->pkts != NULL && now > PKTS_MAX_AGE)
+		agg_pkts_expire(t->pkts, now - PKTS_MAX_AGE);
 	for (i = 0; i < t->nbuckets; i++) {
 		for (s = t->buckets[i]; s != NULL; s = sn) {
 			sn = s->next;

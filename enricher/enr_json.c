@@ -249,7 +249,10 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 	jw_u64(w, "payload_bytes", dst->bytes);
 	jw_close(w);
 	jw_open(w, "counters");
-	jw_str(w, "bytes", packets_known(f) ? "derived" : "payload_only");
+	jw_str(w, "bytes", !packets_known(f) ? "payload_only" :
+	    f->bytes_source == FLOW_BYTES_PER_PACKET ? "per_packet" :
+	    f->bytes_source == FLOW_BYTES_PER_PACKET_DERIVED ?
+	    "per_packet+derived" : "derived");
 	jw_str(w, "packets", f->packet_source == FLOW_PKTS_DATAGRAMS ?
 	    "datagrams" : f->packet_source == FLOW_PKTS_TCP_INFO ?
 	    "tcp_info" : f->packet_source == FLOW_PKTS_TCP_INFO_TIMEWAIT ?

@@ -96,6 +96,8 @@ enum kargs {
 	KA_SOCK,	/* sk, family, protocol */
 	KA_SOCK_FLAGS,	/* the same and the receive flags */
 	KA_RET,		/* the return value */
+	KA_PKT4,	/* an IPv4 packet: its length, addresses, ports */
+	KA_PKT6,	/* an IPv6 packet: the same */
 };
 
 struct kplan {
@@ -120,6 +122,17 @@ static const struct kplan kplans[] = {
 	{ "recvret_udp", 1, 4096, 0, KA_RET, { "udp_recvmsg" } },
 	{ "recv_udp6", 0, 0, 1, KA_SOCK_FLAGS, { "udpv6_recvmsg" } },
 	{ "recvret_udp6", 1, 4096, 1, KA_RET, { "udpv6_recvmsg" } },
+	/*
+	 * Every TCP packet at the IP layer, for exact IP-level bytes: what
+	 * leaves (ip_output, ip6_output: after the IP header is built, for
+	 * every locally made packet, SYN-ACKs and resets included) and what
+	 * is delivered to this host (ip_local_deliver, ip6_input: before
+	 * the IP header is pulled).
+	 */
+	{ "pkt_out4", 0, 0, 0, KA_PKT4, { "ip_output" } },
+	{ "pkt_in4", 0, 0, 0, KA_PKT4, { "ip_local_deliver" } },
+	{ "pkt_out6", 0, 0, 1, KA_PKT6, { "ip6_output" } },
+	{ "pkt_in6", 0, 0, 1, KA_PKT6, { "ip6_input" } },
 };
 #define NKPLANS	(sizeof(kplans) / sizeof(kplans[0]))
 
@@ -222,6 +235,49 @@ backend_tracepoints(struct backend *b, int use_v6)
 	}
 }
 
+/*
+ * A packet's IP and transport headers, fetched through skb->data: the
+ * length of the packet (skb->len), the first byte (version and header
+ * length: the ports are read where a 20-byte IPv4 header ends, and the
+ * aggregator drops the rare packet with IP options), the protocol, the
+ * addresses and the two ports as they are on the wire.
+ */
+static int
+packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
+    char *out, size_t outsz, char *err, size_t errsz)
+{
+	struct btf_field len, data;
+	char d[32];
+	int skb, n;
+
+	if ((skb = btf_func_param(btf, sym, "skb", &n)) < 0 ||
+	    skb >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
+		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
+		    "kernel's BTF" : "no parameter skb in a register");
+		return -1;
+	}
+	if (btf_member(btf, "sk_buff.len", &len, err, errsz) == -1 ||
+	    btf_member(btf, "sk_buff.data", &data, err, errsz) == -1)
+		return -1;
+	if (len.size != 4 || data.size != 8) {
+		snprintf(err, errsz, "sk_buff.len or sk_buff.data has an "
+		    "unexpected size");
+		return -1;
+	}
+	snprintf(d, sizeof(d), "+%u(%s)", data.offset, argregs[skb]);
+	if (k->args == KA_PKT4)
+		snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
+		    "proto=+9(%s):u8 saddr=+12(%s):u32 daddr=+16(%s):u32 "
+		    "ports=+20(%s):u32", sym, len.offset, argregs[skb], d, d,
+		    d, d, d);
+	else
+		snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
+		    "proto=+6(%s):u8 saddr=+8(%s):x8[16] daddr=+24(%s):x8[16] "
+		    "ports=+40(%s):u32", sym, len.offset, argregs[skb], d, d,
+		    d, d, d);
+	return 0;
+}
+
 /* The fetch arguments of a plan on one function, from BTF. */
 static int
 kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
@@ -234,6 +290,8 @@ kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
 		snprintf(out, outsz, "%s ret=$retval:s32", sym);
 		return 0;
 	}
+	if (k->args == KA_PKT4 || k->args == KA_PKT6)
+		return packet_args(btf, k, sym, out, outsz, err, errsz);
 	if ((sk = btf_func_param(btf, sym, "sk", &n)) < 0 ||
 	    sk >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
 		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
@@ -325,8 +383,9 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 		}
 		b->kprobes[b->nkprobes++] = k->event;
 		add_event(b, &(struct probe_event){ b->group, k->event,
-		    k->ret ? NULL : use_v6 ? "family == 2 || family == 10" :
-		    "family == 2" });
+		    k->ret ? NULL :
+		    k->args == KA_PKT4 || k->args == KA_PKT6 ? "proto == 6" :
+		    use_v6 ? "family == 2 || family == 10" : "family == 2" });
 	}
 	btf_free(btf);
 	return 0;

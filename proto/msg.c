@@ -515,6 +515,7 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.remote_inferred = f->remote_inferred;
 	m.existing = f->existing;
 	m.disconnected = f->disconnected;
+	m.bytes_source = f->bytes_source;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -549,6 +550,8 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 	else if ((int)m->packet_source < FLOW_PKTS_NONE ||
 	    (int)m->packet_source > FLOW_PKTS_TCP_INFO_TIMEWAIT)
 		*errstr = "flow: bad packet source";
+	else if (m->bytes_source > FLOW_BYTES_PER_PACKET_DERIVED)
+		*errstr = "flow: bad bytes source";
 	else {
 		out->sock = m->sock;
 		out->family = (uint8_t)m->family;
@@ -568,6 +571,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->remote_inferred = m->remote_inferred;
 		out->existing = m->existing;
 		out->disconnected = m->disconnected;
+		out->bytes_source = (uint8_t)m->bytes_source;
 		rv = 0;
 	}
 	if (rv == -1)

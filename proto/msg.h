@@ -85,6 +85,14 @@ struct flow_endpoint {
 	uint64_t	ip_bytes;
 };
 
+/* Where a flow's IP-level bytes come from. */
+enum flow_bytes_source {
+	FLOW_BYTES_DERIVED = 0,		/* payload plus headers per packet */
+	FLOW_BYTES_PER_PACKET = 1,	/* the sum of every packet's length */
+	FLOW_BYTES_PER_PACKET_DERIVED = 2, /* and derived for packets the IP
+					   layer did not show one by one */
+};
+
 enum flow_packet_source {
 	FLOW_PKTS_NONE = 0,
 	FLOW_PKTS_DATAGRAMS = 1,
@@ -113,6 +121,7 @@ struct msg_flow {
 	bool		remote_inferred;
 	bool		existing;
 	bool		disconnected;
+	uint8_t		bytes_source;	/* enum flow_bytes_source */
 };
 
 enum process_event_kind {

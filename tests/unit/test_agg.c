@@ -1640,11 +1640,12 @@ test_udp_lifetimes(struct agg_decoder *d)
  * then the fetched arguments).
  */
 enum { K_SEND, K_SENDRET, K_RECV, K_RECVRET, K_SENDU, K_SENDRETU,
-    K_SENDU6, K_SENDRETU6, NKFMT };
+    K_SENDU6, K_SENDRETU6, K_PKTOUT, K_PKTIN, NKFMT };
 static const char *kfmt_files[NKFMT] = {
 	"kprobe_send_tcp", "kprobe_sendret_tcp", "kprobe_recv_tcp",
 	"kprobe_recvret_tcp", "kprobe_send_udp", "kprobe_sendret_udp",
-	"kprobe_send_udp6", "kprobe_sendret_udp6",
+	"kprobe_send_udp6", "kprobe_sendret_udp6", "kprobe_pkt_out4",
+	"kprobe_pkt_in4",
 };
 static struct tp_format kfmts[NKFMT];
 
@@ -1674,6 +1675,31 @@ kret_sample(uint8_t *rec, int which, int ret, uint32_t tid, uint64_t time)
 	raw_header(fmt, raw, 0);
 	fput(fmt, "ret", raw, &ret, 4);
 	return wrap(rec, raw, (uint32_t)fmt->min_size, tid, time);
+}
+
+/* A TCP packet at the IP layer, as pkt_out4 or pkt_in4 fetch it. */
+static size_t
+kpkt_sample(uint8_t *rec, int which, uint32_t len, uint8_t vihl,
+    const char *src, const char *dst, uint16_t sport, uint16_t dport,
+    uint64_t time)
+{
+	const struct tp_format *fmt = &kfmts[which];
+	uint8_t raw[256], a[4], ports[4], proto = 6;
+
+	raw_header(fmt, raw, 1);
+	fput(fmt, "len", raw, &len, 4);
+	fput(fmt, "vihl", raw, &vihl, 1);
+	fput(fmt, "proto", raw, &proto, 1);
+	inet_pton(AF_INET, src, a);
+	fput(fmt, "saddr", raw, a, 4);
+	inet_pton(AF_INET, dst, a);
+	fput(fmt, "daddr", raw, a, 4);
+	ports[0] = (uint8_t)(sport >> 8);
+	ports[1] = (uint8_t)sport;
+	ports[2] = (uint8_t)(dport >> 8);
+	ports[3] = (uint8_t)dport;
+	fput(fmt, "ports", raw, ports, 4);
+	return wrap(rec, raw, (uint32_t)fmt->min_size, 0, time);
 }
 
 /* PERF_RECORD_EXIT of thread tid of process pid. */
@@ -1791,6 +1817,134 @@ test_kprobe_calls(const char *srcdir)
 	CHECK(cs->unmatched == 2 && cs->paired == 3);
 	/* A thread's exit is not its process's. */
 	CHECK(nprocs == 0);
+
+	/*
+	 * Packets at the IP layer: the outbound connection of test_diag
+	 * (tcp_info: 6 segments out, 4 in), each packet's length summed
+	 * into the side it went. The SYN goes out before the tuple is
+	 * known to the flow table; packets are kept by tuple until the flow
+	 * takes them.
+	 */
+	{
+		static const uint32_t outl[] = { 60, 52, 152, 52, 52, 52 };
+		static const uint32_t inl[] = { 60, 352, 52, 52 };
+		uint8_t nl[2048];
+		uint64_t bad = 0, sumo = 0, sumi = 0;
+		struct agg_flows *t2;
+		size_t n;
+
+	/* 300 bytes read: the peer's FIN reached this socket itself. */
+#define RECEIVED(t) do {						\
+		push(d, t, rec, kcall_sample(rec, K_RECV, sk, 2, 6, 0, 100,	\
+		    2500));							\
+		push(d, t, rec, kret_sample(rec, K_RECVRET, 300, 100, 2600));	\
+	} while (0)
+
+		t2 = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+		reset();
+		feed(d, t2, outbound4, 1);
+		for (n = 0; n < 6; n++) {
+			push(d, t2, rec, kpkt_sample(rec, K_PKTOUT, outl[n],
+			    0x45, "10.0.0.1", "10.0.0.2", 40000, 80,
+			    1100 + n * 100));
+			sumo += outl[n];
+		}
+		for (n = 0; n < 4; n++) {
+			push(d, t2, rec, kpkt_sample(rec, K_PKTIN, inl[n],
+			    0x45, "10.0.0.2", "10.0.0.1", 80, 40000,
+			    1150 + n * 100));
+			sumi += inl[n];
+		}
+		/* Another connection's, and one with IP options: not ours. */
+		push(d, t2, rec, kpkt_sample(rec, K_PKTIN, 999, 0x45,
+		    "10.0.0.3", "10.0.0.1", 80, 40000, 1500));
+		CHECK(agg_decode_record(d, rec, kpkt_sample(rec, K_PKTIN, 999,
+		    0x46, "10.0.0.2", "10.0.0.1", 80, 40000, 1600), &ev) == 0);
+		CHECK(agg_decoder_stats(d)->packets_unparsed == 1);
+		feed(d, t2, outbound4 + 1, 1);
+		RECEIVED(t2);
+		feed(d, t2, outbound4 + 2, 3);
+		CHECK(agg_diag_parse(nl, make_diag(nl, 4343, 6, 4, 6, 1, 0,
+		    (int)sizeof(struct tcp_info)), diag_to_flows, t2,
+		    &bad) == 1);
+		end.time = 6000;
+		push(d, t2, rec, destroy_sample(rec, &end, 4343));
+		CHECK(nflows == 1 && flows[0].packet_source ==
+		    FLOW_PKTS_TCP_INFO);
+		CHECK(flows[0].bytes_source == FLOW_BYTES_PER_PACKET);
+		CHECK(flows[0].local.ip_bytes == sumo &&
+		    flows[0].remote.ip_bytes == sumi);
+		CHECK(agg_flows_pkts(t2) != NULL &&
+		    agg_flows_pkts(t2)->packets == 11 &&
+		    agg_flows_pkts(t2)->taken == 1);
+
+		/*
+		 * One outgoing packet the IP layer did not show (a segment
+		 * of a GSO packet): its header bytes are derived, and the
+		 * record says so.
+		 */
+		reset();
+		feed(d, t2, outbound4, 1);
+		for (n = 0; n < 5; n++)
+			push(d, t2, rec, kpkt_sample(rec, K_PKTOUT, outl[n],
+			    0x45, "10.0.0.1", "10.0.0.2", 40000, 80,
+			    1100 + n * 100));
+		for (n = 0; n < 4; n++)
+			push(d, t2, rec, kpkt_sample(rec, K_PKTIN, inl[n],
+			    0x45, "10.0.0.2", "10.0.0.1", 80, 40000,
+			    1150 + n * 100));
+		feed(d, t2, outbound4 + 1, 1);
+		RECEIVED(t2);
+		feed(d, t2, outbound4 + 2, 3);
+		agg_diag_parse(nl, make_diag(nl, 4344, 6, 4, 6, 1, 0,
+		    (int)sizeof(struct tcp_info)), diag_to_flows, t2, &bad);
+		push(d, t2, rec, destroy_sample(rec, &end, 4344));
+		CHECK(nflows == 1 && flows[0].bytes_source ==
+		    FLOW_BYTES_PER_PACKET_DERIVED);
+		CHECK(flows[0].local.ip_bytes == sumo - outl[5] + 52 &&
+		    flows[0].remote.ip_bytes == sumi);
+
+		/* More packets than tcp_info counts: derived, counted. */
+		reset();
+		feed(d, t2, outbound4, 1);
+		for (n = 0; n < 7; n++)
+			push(d, t2, rec, kpkt_sample(rec, K_PKTOUT, 52, 0x45,
+			    "10.0.0.1", "10.0.0.2", 40000, 80,
+			    1100 + n * 100));
+		feed(d, t2, outbound4 + 1, 1);
+		RECEIVED(t2);
+		feed(d, t2, outbound4 + 2, 3);
+		agg_diag_parse(nl, make_diag(nl, 4345, 6, 4, 6, 1, 0,
+		    (int)sizeof(struct tcp_info)), diag_to_flows, t2, &bad);
+		push(d, t2, rec, destroy_sample(rec, &end, 4345));
+		CHECK(nflows == 1 && flows[0].bytes_source ==
+		    FLOW_BYTES_DERIVED);
+		CHECK(agg_flows_stats(t2)->pkts_mismatch == 1);
+
+		/*
+		 * Packets of an earlier connection with the same tuple, all
+		 * before this flow began, are not its own; the other
+		 * connection's tuple is dropped once it is old.
+		 */
+		reset();
+		push(d, t2, rec, kpkt_sample(rec, K_PKTOUT, 52, 0x45,
+		    "10.0.0.1", "10.0.0.2", 40000, 80, 500));
+		feed(d, t2, outbound4, 2);
+		RECEIVED(t2);
+		feed(d, t2, outbound4 + 2, 3);
+		agg_diag_parse(nl, make_diag(nl, 4346, 6, 4, 6, 1, 0,
+		    (int)sizeof(struct tcp_info)), diag_to_flows, t2, &bad);
+		push(d, t2, rec, destroy_sample(rec, &end, 4346));
+		CHECK(nflows == 1 && flows[0].bytes_source ==
+		    FLOW_BYTES_DERIVED);
+		CHECK(agg_flows_pkts(t2)->stale == 1);
+		CHECK(agg_flows_pkts(t2)->expired == 0);
+		agg_flows_sweep(t2, 20ULL * 1000 * 1000 * 1000);
+		CHECK(agg_flows_pkts(t2)->expired == 1 &&
+		    agg_flows_pkts(t2)->expired_packets == 1);
+		agg_flows_free(t2);
+#undef RECEIVED
+	}
 out2:
 	agg_flows_free(t);
 	agg_decoder_free(d);

@@ -8,7 +8,7 @@
 # tests/live/truth.sh runs under sockflow with socket.backend=kprobe,
 # whose documents, workload truth and captures come back here to be held
 # against each other by tests/live/checktruth.py, as on this machine's
-# kernel. A kernel that cannot be fetched or booted is a failure, not a
+# kernel, with TCP's IP-level bytes required exact (summed per packet). A kernel that cannot be fetched or booted is a failure, not a
 # skip.
 #
 # usage: kprobe.sh [5.10|6.1|6.12 ...]	(default: all three; root)
@@ -68,7 +68,8 @@ for k in "$@"; do
 		grep -q "kprobe backend (socket.backend is kprobe)" \
 		    "$f/truth-err.log" ||
 		    fail "$k: the truth run did not use the kprobe backend"
-		python3 "$top_srcdir/tests/live/checktruth.py" \
+		CHECKTRUTH_TCP_BYTES=per_packet \
+		    python3 "$top_srcdir/tests/live/checktruth.py" \
 		    "$f/truth-out.json" "$f/truth-truth.jsonl" \
 		    "$f/truth-veth.pcap+$f/truth-vethb.pcap" \
 		    "$f/truth-lo.pcap" ||
@@ -86,12 +87,19 @@ if last is None:
 a, p = last["aggregator"], last.get("probe", {})
 bad = {k: v for k, v in a.items()
        if k in ("kprobe_calls_mismatched", "kprobe_calls_table_full",
-                "lost_samples", "dropped_samples") and v}
+                "ip_packets_table_full", "ip_packets_beyond_tcp_info",
+                "ip_packets_unparsed", "lost_samples",
+                "dropped_samples") and v}
 misses = {k: v for k, v in a.items() if k.endswith("_misses") and v}
-if bad or misses or not a.get("kprobe_calls_paired"):
-    sys.exit(f"counters: {bad} {misses} paired={a.get('kprobe_calls_paired')}")
+if bad or misses or not a.get("kprobe_calls_paired") or \
+        not a.get("ip_packet_tuples_taken"):
+    sys.exit(f"counters: {bad} {misses} paired={a.get('kprobe_calls_paired')}"
+             f" taken={a.get('ip_packet_tuples_taken')}")
 print(f"kprobe calls paired: {a['kprobe_calls_paired']}, "
-      f"unmatched returns: {a.get('kprobe_returns_unmatched')}")
+      f"unmatched returns: {a.get('kprobe_returns_unmatched')}; "
+      f"IP packets: {a['ip_packets']}, tuples taken by flows: "
+      f"{a['ip_packet_tuples_taken']}, expired untaken: "
+      f"{a.get('ip_packet_tuples_expired')}")
 PY
 	else
 		fail "$k: the truth run sent nothing back"
