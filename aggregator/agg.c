@@ -219,7 +219,34 @@ static void
 on_event(const struct agg_event *ev, void *arg)
 {
 	struct agg *a = arg;
+	struct msg_process p;
+	const char *path;
 
+	switch (ev->kind) {
+	case AEV_EXEC:
+		/* The file executed; the process's name comes on its own. */
+		if ((path = agg_decoder_exec_path(a->dec, ev->u.exec.slot,
+		    ev->u.exec.seq)) == NULL)
+			return;
+		memset(&p, 0, sizeof(p));
+		p.kind = PROC_EV_EXECUTABLE;
+		p.pid = ev->u.exec.pid;
+		p.time_ns = agg_mono_to_wall(ev->time);
+		snprintf(p.executable, sizeof(p.executable), "%s", path);
+		on_process(&p, a);
+		return;
+	case AEV_CREDS:
+		memset(&p, 0, sizeof(p));
+		p.kind = PROC_EV_CREDS;
+		p.pid = ev->pid;
+		p.time_ns = agg_mono_to_wall(ev->time);
+		p.uid = ev->u.creds.uid;
+		p.gid = ev->u.creds.gid;
+		p.euid = ev->u.creds.euid;
+		p.egid = ev->u.creds.egid;
+		on_process(&p, a);
+		return;
+	}
 	agg_flows_event(a->flows, ev);
 }
 
@@ -288,6 +315,8 @@ send_stats(struct agg *a)
 		if (ds != NULL)
 			COUNTER("ip_packets_unparsed", ds->packets_unparsed);
 	}
+	if (ds != NULL)
+		COUNTER("exec_paths_lost", ds->exec_paths_lost);
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("dropped_samples", a->dropped);

@@ -28,6 +28,8 @@ enum agg_ev_kind {
 	AEV_CALL,		/* kprobe: entry of a send or receive */
 	AEV_RET,		/* kprobe: its return */
 	AEV_PKT,		/* kprobe: a TCP packet at the IP layer */
+	AEV_EXEC,		/* sched:sched_process_exec: the file */
+	AEV_CREDS,		/* kprobe: new credentials */
 };
 
 /* Direction of a kprobe call. */
@@ -83,6 +85,14 @@ struct agg_event {
 			uint8_t		dst[16];
 		} pkt;		/* AEV_PKT */
 		struct {
+			uint32_t	pid;
+			uint32_t	slot;	/* agg_decoder_exec_path() */
+			uint64_t	seq;
+		} exec;		/* AEV_EXEC */
+		struct {
+			uint32_t	uid, gid, euid, egid;
+		} creds;	/* AEV_CREDS */
+		struct {
 			int32_t		err;
 			uint16_t	sport;
 			uint16_t	dport;
@@ -112,10 +122,18 @@ struct agg_decode_stats {
 	uint64_t	unknown_event;	/* sample of an id not announced */
 	uint64_t	ignored;	/* record types sockflow does not use */
 	uint64_t	packets_unparsed;	/* IP options, not TCP */
+	uint64_t	exec_paths_lost;	/* overwritten before use */
 };
 struct agg_decoder *agg_decoder_new(const struct msg_formats *, char *err,
 		    size_t errsz);
 void		 agg_decoder_free(struct agg_decoder *);
+/*
+ * The file an AEV_EXEC event executed: kept by the decoder (events stay
+ * small) until the event leaves the reorder; NULL when a burst of execs
+ * overwrote it first (counted).
+ */
+const char	*agg_decoder_exec_path(struct agg_decoder *, uint32_t slot,
+		    uint64_t seq);
 /* Decode one perf record; 1 = event filled, 0 = nothing to do, -1 bad. */
 int		 agg_decode_record(struct agg_decoder *, const uint8_t *rec,
 		    size_t len, struct agg_event *ev);

@@ -43,13 +43,26 @@ enum handler {
 	H_KRET_RECV,		/* recvret_* */
 	H_KPKT4,		/* pkt_out4, pkt_in4 */
 	H_KPKT6,		/* pkt_out6, pkt_in6 */
+	H_EXEC,			/* sched:sched_process_exec */
+	H_KCREDS,		/* creds */
 };
 
 /* The fields sockflow reads of each event; NULL where an event has none. */
 struct fields {
 	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
 	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6, *cookie,
-	    *ret, *flags, *err, *src, *dst, *len, *vihl, *ports;
+	    *ret, *flags, *err, *src, *dst, *len, *vihl, *ports, *filename,
+	    *pid, *uid, *gid, *euid, *egid;
+};
+
+/*
+ * Executable paths of exec events on their way through the reorder, in a
+ * ring: an event names its slot and sequence number.
+ */
+#define EXEC_RING	1024
+struct exec_path {
+	uint64_t	 seq;
+	char		 path[MSG_PATH_LEN + 1];
 };
 
 /* MSG_PEEK: a peek does not consume data and is not counted. */
@@ -68,6 +81,8 @@ struct agg_decoder {
 	size_t			 n;
 	struct agg_decode_stats	 stats;
 	uint64_t		 seq;
+	struct exec_path	*exec;		/* EXEC_RING, made on use */
+	uint64_t		 nexec;
 };
 
 static const struct tp_field *
@@ -148,6 +163,21 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 	case H_KRET_RECV:
 		s->ret = need(f, "ret", 4, 0, err, errsz, &bad);
 		break;
+	case H_EXEC:
+		s->filename = need(f, "filename", 0, -1, err, errsz, &bad);
+		s->pid = need(f, "pid", 4, 0, err, errsz, &bad);
+		if (s->filename != NULL && !s->filename->is_dataloc) {
+			snprintf(err, errsz, "%s: filename is not a string",
+			    f->name);
+			bad = 1;
+		}
+		break;
+	case H_KCREDS:
+		s->uid = need(f, "uid", 4, 0, err, errsz, &bad);
+		s->gid = need(f, "gid", 4, 0, err, errsz, &bad);
+		s->euid = need(f, "euid", 4, 0, err, errsz, &bad);
+		s->egid = need(f, "egid", 4, 0, err, errsz, &bad);
+		break;
 	case H_KPKT4:
 	case H_KPKT6:
 		s->len = need(f, "len", 4, 0, err, errsz, &bad);
@@ -188,6 +218,7 @@ handler_of(const char *sys, const char *name)
 		{ "tcp", "tcp_destroy_sock", H_DESTROY },
 		{ "fib", "fib_table_lookup", H_FIB4 },
 		{ "fib6", "fib6_table_lookup", H_FIB6 },
+		{ "sched", "sched_process_exec", H_EXEC },
 	};
 	static const struct {
 		const char	*prefix;
@@ -201,6 +232,7 @@ handler_of(const char *sys, const char *name)
 		{ "pkt_in4", H_KPKT4 },
 		{ "pkt_out6", H_KPKT6 },
 		{ "pkt_in6", H_KPKT6 },
+		{ "creds", H_KCREDS },
 	};
 	size_t i;
 
@@ -275,6 +307,7 @@ agg_decoder_free(struct agg_decoder *d)
 {
 	if (d == NULL)
 		return;
+	free(d->exec);
 	free(d->v);
 	free(d);
 }
@@ -454,6 +487,75 @@ decode_kcall(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
 	return 1;
 }
 
+/* An exec: the pid and, kept aside, the file executed. */
+static int
+decode_exec(struct agg_decoder *d, const struct agg_format *af,
+    const uint8_t *raw, size_t rawlen, struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	const uint8_t *str;
+	struct exec_path *x;
+	uint64_t pid;
+	size_t len;
+
+	if (tp_get_u64(s->pid, raw, rawlen, &pid) == -1 || pid == 0 ||
+	    pid > (1U << 22) ||
+	    tp_get_dataloc(s->filename, raw, rawlen, &str, &len) == -1)
+		return -1;
+	if (d->exec == NULL &&
+	    (d->exec = calloc(EXEC_RING, sizeof(*d->exec))) == NULL)
+		return 0;
+	d->nexec++;
+	x = &d->exec[d->nexec % EXEC_RING];
+	x->seq = d->nexec;
+	if (len > MSG_PATH_LEN)
+		len = MSG_PATH_LEN;
+	memcpy(x->path, str, len);
+	x->path[len] = '\0';
+	/* A NUL inside is the kernel's string's end. */
+	ev->kind = AEV_EXEC;
+	ev->u.exec.pid = (uint32_t)pid;
+	ev->u.exec.slot = (uint32_t)(d->nexec % EXEC_RING);
+	ev->u.exec.seq = d->nexec;
+	return 1;
+}
+
+const char *
+agg_decoder_exec_path(struct agg_decoder *d, uint32_t slot, uint64_t seq)
+{
+	if (d == NULL || d->exec == NULL || slot >= EXEC_RING ||
+	    d->exec[slot].seq != seq) {
+		if (d != NULL)
+			d->stats.exec_paths_lost++;
+		return NULL;
+	}
+	return d->exec[slot].path;
+}
+
+/* New credentials (kprobe backend), of the sample's process. */
+static int
+decode_creds(const struct agg_format *af, const uint8_t *raw,
+    size_t rawlen, struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	uint64_t v[4];
+
+	if (tp_get_u64(s->uid, raw, rawlen, &v[0]) == -1 ||
+	    tp_get_u64(s->gid, raw, rawlen, &v[1]) == -1 ||
+	    tp_get_u64(s->euid, raw, rawlen, &v[2]) == -1 ||
+	    tp_get_u64(s->egid, raw, rawlen, &v[3]) == -1)
+		return -1;
+	/* Credentials made for a kernel thread or another task: not ours. */
+	if (!ev->proc_ctx)
+		return 0;
+	ev->kind = AEV_CREDS;
+	ev->u.creds.uid = (uint32_t)v[0];
+	ev->u.creds.gid = (uint32_t)v[1];
+	ev->u.creds.euid = (uint32_t)v[2];
+	ev->u.creds.egid = (uint32_t)v[3];
+	return 1;
+}
+
 /*
  * A TCP packet at the IP layer (kprobe backend). Fields hold the bytes
  * as they are on the wire; an IPv4 header with options puts the ports
@@ -585,6 +687,10 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	case H_KPKT4:
 	case H_KPKT6:
 		return decode_kpkt(d, af, raw, rawlen, ev);
+	case H_EXEC:
+		return decode_exec(d, af, raw, rawlen, ev);
+	case H_KCREDS:
+		return decode_creds(af, raw, rawlen, ev);
 	}
 	return -1;
 }

@@ -33,6 +33,10 @@ struct enr_proc_info {
 	char		comm[MSG_COMM_LEN + 1];
 	uint32_t	ppid;
 	int		have_comm;
+	const char	*exe;		/* NULL when unknown; valid until the
+					   table changes */
+	int		have_creds;
+	uint32_t	uid, gid, euid, egid;
 };
 struct enr_procs *enr_procs_new(size_t cap, const char *procroot);
 void	enr_procs_free(struct enr_procs *);

@@ -291,6 +291,20 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 			jw_str(w, "name", pi->comm);
 		if (pi != NULL && pi->ppid != 0)
 			jw_u64(w, "ppid", pi->ppid);
+		if (pi != NULL && pi->exe != NULL)
+			jw_str(w, "executable", pi->exe);
+		jw_close(w);
+	}
+	if (f->pid != 0 && pi != NULL && pi->have_creds) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%u", pi->uid);
+		jw_open(w, "user");
+		jw_str(w, "id", id);
+		jw_close(w);
+		snprintf(id, sizeof(id), "%u", pi->gid);
+		jw_open(w, "group");
+		jw_str(w, "id", id);
 		jw_close(w);
 	}
 
@@ -314,6 +328,12 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 	jw_open(w, "audit");
 	jw_open(w, "socket");
 	jw_str(w, "kernel_sock_address", addr);
+	if (f->pid != 0 && pi != NULL && pi->have_creds) {
+		jw_u64(w, "uid", pi->uid);
+		jw_u64(w, "gid", pi->gid);
+		jw_u64(w, "euid", pi->euid);
+		jw_u64(w, "egid", pi->egid);
+	}
 	jw_close(w);
 	jw_close(w);
 	jw_close(w);

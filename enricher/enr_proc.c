@@ -1,7 +1,8 @@
 /*
- * The process table: pid -> name and parent, kept from the probe's
- * process side band (exec/comm, fork, exit) and one scan of /proc at
- * start. A process that exits is kept for a grace period so that flows
+ * The process table: pid -> name, parent, the file executed and the
+ * credentials, kept from the probe's process events (exec/comm, the file
+ * of each exec, credential changes where the backend sees them, fork,
+ * exit) and one scan of /proc at start (names and credentials). A process that exits is kept for a grace period so that flows
  * reported after its exit still get its name. The table has a fixed
  * capacity; what does not fit is counted.
  */
@@ -32,6 +33,9 @@ struct enr_proc {
 	 */
 	int		 from_scan;
 	char		 comm[MSG_COMM_LEN + 1];
+	char		*exe;		/* the file executed, when seen */
+	int		 have_creds;
+	uint32_t	 uid, gid, euid, egid;
 };
 
 struct enr_procs {
@@ -65,6 +69,7 @@ enr_procs_free(struct enr_procs *t)
 	for (i = 0; i < NBUCKETS; i++)
 		for (p = t->buckets[i]; p != NULL; p = n) {
 			n = p->next;
+			free(p->exe);
 			free(p);
 		}
 	free(t);
@@ -122,6 +127,43 @@ read_comm(const struct enr_procs *t, uint32_t pid, char *comm)
 	return 0;
 }
 
+/*
+ * The Uid: and Gid: lines of /proc/PID/status (real, effective, saved,
+ * filesystem), for a process whose credentials no event gave.
+ */
+static void
+read_creds(const struct enr_procs *t, struct enr_proc *p)
+{
+	char path[320], buf[4096], *l;
+	unsigned long r, e;
+	ssize_t n;
+	int fd, have = 0;
+
+	snprintf(path, sizeof(path), "%s/%u/status", t->procroot, p->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((l = strstr(buf, "\nUid:")) != NULL &&
+	    sscanf(l + 5, "%lu %lu", &r, &e) == 2 && r <= UINT32_MAX &&
+	    e <= UINT32_MAX) {
+		p->uid = (uint32_t)r;
+		p->euid = (uint32_t)e;
+		have++;
+	}
+	if ((l = strstr(buf, "\nGid:")) != NULL &&
+	    sscanf(l + 5, "%lu %lu", &r, &e) == 2 && r <= UINT32_MAX &&
+	    e <= UINT32_MAX) {
+		p->gid = (uint32_t)r;
+		p->egid = (uint32_t)e;
+		have++;
+	}
+	p->have_creds = have == 2;
+}
+
 static void
 remember(struct enr_procs *t, uint32_t pid)
 {
@@ -134,6 +176,8 @@ remember(struct enr_procs *t, uint32_t pid)
 		return;
 	memcpy(p->comm, comm, sizeof(p->comm));
 	p->have_comm = 1;
+	if (!p->have_creds)
+		read_creds(t, p);
 }
 
 void
@@ -180,14 +224,43 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->ppid = ev->ppid;
 		p->have_comm = 0;
 		p->from_scan = 0;
+		free(p->exe);
+		p->exe = NULL;
+		p->have_creds = 0;
 		if ((parent = find(t, ev->ppid)) != NULL && parent->have_comm) {
 			memcpy(p->comm, parent->comm, sizeof(p->comm));
 			p->have_comm = 1;
+		}
+		/* A child runs its parent's file with its credentials. */
+		if (parent != NULL) {
+			if (parent->exe != NULL)
+				p->exe = strdup(parent->exe);
+			p->have_creds = parent->have_creds;
+			p->uid = parent->uid;
+			p->gid = parent->gid;
+			p->euid = parent->euid;
+			p->egid = parent->egid;
 		}
 		break;
 	case PROC_EV_EXIT:
 		if ((p = find(t, ev->pid)) != NULL)
 			p->exited = ev->time_ns > 0 ? ev->time_ns : 1;
+		break;
+	case PROC_EV_EXECUTABLE:
+		if ((p = get(t, ev->pid)) == NULL)
+			return;
+		free(p->exe);
+		p->exe = strdup(ev->executable);
+		p->exited = 0;
+		break;
+	case PROC_EV_CREDS:
+		if ((p = get(t, ev->pid)) == NULL)
+			return;
+		p->uid = ev->uid;
+		p->gid = ev->gid;
+		p->euid = ev->euid;
+		p->egid = ev->egid;
+		p->have_creds = 1;
 		break;
 	}
 }
@@ -210,6 +283,12 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 	memcpy(out->comm, p->comm, sizeof(out->comm));
 	out->have_comm = p->have_comm;
 	out->ppid = p->ppid;
+	out->exe = p->exe;
+	out->have_creds = p->have_creds;
+	out->uid = p->uid;
+	out->gid = p->gid;
+	out->euid = p->euid;
+	out->egid = p->egid;
 	return 0;
 }
 
@@ -224,6 +303,7 @@ enr_procs_expire(struct enr_procs *t, int64_t now_ns, int64_t grace_ns)
 		while ((p = *pp) != NULL) {
 			if (p->exited != 0 && now_ns - p->exited > grace_ns) {
 				*pp = p->next;
+				free(p->exe);
 				free(p);
 				t->count--;
 			} else

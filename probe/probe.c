@@ -323,7 +323,8 @@ selftest(struct probe *p, const struct sf_config *cfg, const uint32_t *ids,
 		drain_all(p, NULL);
 		missing[0] = '\0';
 		for (i = 0, off = 0; i < n; i++)
-			if (!(p->perf.seen[ids[i] / 8] & (1 << (ids[i] % 8))) &&
+			if (!p->be_events[i].no_selftest &&
+			    !(p->perf.seen[ids[i] / 8] & (1 << (ids[i] % 8))) &&
 			    off < sizeof(missing))
 				off += (size_t)snprintf(missing + off,
 				    sizeof(missing) - off, "%s%s:%s",

@@ -21,6 +21,7 @@ struct probe_event {
 	const char	*system;
 	const char	*name;
 	const char	*filter;
+	int		 no_selftest;	/* loopback traffic does not fire it */
 };
 
 /* probe_tracefs.c */
@@ -104,6 +105,8 @@ int		 kprobe_remove_group(const char *tracefs, const char *group,
 int		 kprobe_remove_stale(const char *tracefs, char *err,
 		    size_t errsz);
 int		 kprobe_count_group(const char *tracefs, const char *group);
+int		 kprobe_symbols_listed(const char *tracefs,
+		    const char *const *syms, int n, int *listed);
 int		 kprobe_profile(const char *tracefs, const char *group,
 		    const char *event, uint64_t *hits, uint64_t *misses);
 

@@ -51,23 +51,24 @@
  * connection.
  */
 static const struct probe_event tp_set_state_v46 =
-	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES };
+	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES, 0 };
 static const struct probe_event tp_set_state_v4 =
 	{ "sock", "inet_sock_set_state", "family == 2 && protocol == 6 && "
-	    TCP_STATES };
+	    TCP_STATES, 0 };
 /* Payload bytes of every send and receive that moved data (6.3+). */
 static const struct probe_event tp_send_v46 =
 	{ "sock", "sock_send_length",
-	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0" };
+	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0", 0 };
 static const struct probe_event tp_recv_v46 =
 	{ "sock", "sock_recv_length",
 	    "(family == 2 || family == 10) && " TCP_UDP
-	    " && ret > 0 && !(flags & 2)" };
+	    " && ret > 0 && !(flags & 2)", 0 };
 static const struct probe_event tp_send_v4 =
-	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0" };
+	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0",
+	    0 };
 static const struct probe_event tp_recv_v4 =
 	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
-	    " && ret > 0 && !(flags & 2)" };
+	    " && ret > 0 && !(flags & 2)", 0 };
 /*
  * The end of a TCP socket. Not filtered on dport: a socket that
  * tcp_disconnect reset (a failed connect(), a close() with SO_LINGER 0)
@@ -76,14 +77,20 @@ static const struct probe_event tp_recv_v4 =
  * field to filter on; the aggregator then drops IPv6 ends itself.
  */
 static const struct probe_event tp_destroy_v46 =
-	{ "tcp", "tcp_destroy_sock", NULL };
+	{ "tcp", "tcp_destroy_sock", NULL, 0 };
 static const struct probe_event tp_destroy_v4 =
-	{ "tcp", "tcp_destroy_sock", "family == 2" };
+	{ "tcp", "tcp_destroy_sock", "family == 2", 0 };
+/*
+ * Every exec, with the file executed (process.executable). The start-up
+ * self-test does not wait for it: the probe executes nothing.
+ */
+static const struct probe_event tp_exec =
+	{ "sched", "sched_process_exec", NULL, 1 };
 /* UDP route lookups of sendto() and connect(): the remote. */
 static const struct probe_event tp_fib4 =
-	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0" };
+	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0", 0 };
 static const struct probe_event tp_fib6 =
-	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0" };
+	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0", 0 };
 
 /*
  * The kprobes of the kprobe backend. Each names its event, whether it is
@@ -98,6 +105,7 @@ enum kargs {
 	KA_RET,		/* the return value */
 	KA_PKT4,	/* an IPv4 packet: its length, addresses, ports */
 	KA_PKT6,	/* an IPv6 packet: the same */
+	KA_CREDS,	/* new credentials: uid, gid, euid, egid */
 };
 
 struct kplan {
@@ -129,10 +137,16 @@ static const struct kplan kplans[] = {
 	 * is delivered to this host (ip_local_deliver, ip6_input: before
 	 * the IP header is pulled).
 	 */
-	{ "pkt_out4", 0, 0, 0, KA_PKT4, { "ip_output" } },
+	{ "pkt_out4", 0, 0, 0, KA_PKT4, { "ip_output", "__ip_local_out" } },
 	{ "pkt_in4", 0, 0, 0, KA_PKT4, { "ip_local_deliver" } },
-	{ "pkt_out6", 0, 0, 1, KA_PKT6, { "ip6_output" } },
+	{ "pkt_out6", 0, 0, 1, KA_PKT6, { "ip6_output", "ip6_finish_output" } },
 	{ "pkt_in6", 0, 0, 1, KA_PKT6, { "ip6_input" } },
+	/*
+	 * A process's new credentials, each time they change: at an exec
+	 * (a setuid file too) and at setuid() and the like, in the
+	 * process's own context.
+	 */
+	{ "creds", 0, 0, 0, KA_CREDS, { "commit_creds" } },
 };
 #define NKPLANS	(sizeof(kplans) / sizeof(kplans[0]))
 
@@ -226,12 +240,14 @@ backend_tracepoints(struct backend *b, int use_v6)
 		add_event(b, &tp_destroy_v46);
 		add_event(b, &tp_fib4);
 		add_event(b, &tp_fib6);
+		add_event(b, &tp_exec);
 	} else {
 		add_event(b, &tp_set_state_v4);
 		add_event(b, &tp_send_v4);
 		add_event(b, &tp_recv_v4);
 		add_event(b, &tp_destroy_v4);
 		add_event(b, &tp_fib4);
+		add_event(b, &tp_exec);
 	}
 }
 
@@ -278,6 +294,37 @@ packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
 	return 0;
 }
 
+/* The ids of a struct cred, the function's first parameter. */
+static int
+creds_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
+    char *err, size_t errsz)
+{
+	static const char *const ids[] = { "uid", "gid", "euid", "egid" };
+	struct btf_field f;
+	char path[32];
+	size_t i, off;
+	int n;
+
+	if (btf_func_param(btf, sym, "new", &n) != 0) {
+		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
+		    "kernel's BTF" : "no first parameter new");
+		return -1;
+	}
+	off = (size_t)snprintf(out, outsz, "%s", sym);
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "cred.%s", ids[i]);
+		if (btf_member(btf, path, &f, err, errsz) == -1)
+			return -1;
+		if (f.size != 4) {
+			snprintf(err, errsz, "%s is not 32 bits", path);
+			return -1;
+		}
+		off += (size_t)snprintf(out + off, outsz - off,
+		    " %s=+%u(%s):u32", ids[i], f.offset, argregs[0]);
+	}
+	return 0;
+}
+
 /* The fetch arguments of a plan on one function, from BTF. */
 static int
 kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
@@ -292,6 +339,8 @@ kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
 	}
 	if (k->args == KA_PKT4 || k->args == KA_PKT6)
 		return packet_args(btf, k, sym, out, outsz, err, errsz);
+	if (k->args == KA_CREDS)
+		return creds_args(btf, sym, out, outsz, err, errsz);
 	if ((sk = btf_func_param(btf, sym, "sk", &n)) < 0 ||
 	    sk >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
 		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
@@ -327,7 +376,9 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 {
 	struct btf *btf;
 	char where[768], why[256];
-	size_t i, j;
+	const char *syms[3 * NKPLANS];
+	int listed[3 * NKPLANS], have_list;
+	size_t i, j, nsyms;
 	int removed;
 
 	memset(b, 0, sizeof(*b));
@@ -347,14 +398,34 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 	add_event(b, &tp_fib4);
 	if (use_v6)
 		add_event(b, &tp_fib6);
-	for (i = 0; i < NKPLANS; i++) {
+	add_event(b, &tp_exec);
+	/*
+	 * The functions the kernel lists as attachable, where it says so:
+	 * an alternative it does not list is not tried.
+	 */
+	for (i = 0, nsyms = 0; i < NKPLANS; i++)
+		for (j = 0; j < 3 && kplans[i].syms[j] != NULL; j++)
+			syms[nsyms++] = kplans[i].syms[j];
+	have_list = kprobe_symbols_listed(tracefs, syms, (int)nsyms,
+	    listed) == 0;
+	for (i = 0, nsyms = 0; i < NKPLANS; i++) {
 		const struct kplan *k = &kplans[i];
 		int done = 0;
 
-		if (k->v6 && !use_v6)
+		if (k->v6 && !use_v6) {
+			for (j = 0; j < 3 && k->syms[j] != NULL; j++)
+				nsyms++;
 			continue;
+		}
 		why[0] = '\0';
-		for (j = 0; j < 3 && k->syms[j] != NULL && !done; j++) {
+		for (j = 0; j < 3 && k->syms[j] != NULL; j++, nsyms++) {
+			if (done)
+				continue;
+			if (have_list && !listed[nsyms]) {
+				snprintf(why, sizeof(why), "%s is not in "
+				    "available_filter_functions", k->syms[j]);
+				continue;
+			}
 			if (kprobe_args(btf, k, k->syms[j], where,
 			    sizeof(where), why, sizeof(why)) == -1)
 				continue;
@@ -383,9 +454,10 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 		}
 		b->kprobes[b->nkprobes++] = k->event;
 		add_event(b, &(struct probe_event){ b->group, k->event,
-		    k->ret ? NULL :
+		    k->ret || k->args == KA_CREDS ? NULL :
 		    k->args == KA_PKT4 || k->args == KA_PKT6 ? "proto == 6" :
-		    use_v6 ? "family == 2 || family == 10" : "family == 2" });
+		    use_v6 ? "family == 2 || family == 10" : "family == 2",
+		    k->args == KA_CREDS });
 	}
 	btf_free(btf);
 	return 0;

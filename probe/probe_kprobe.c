@@ -299,3 +299,33 @@ kprobe_profile(const char *tracefs, const char *group, const char *event,
 	fclose(f);
 	return rv;
 }
+
+/*
+ * Which of syms the kernel lists in available_filter_functions (the
+ * functions a kprobe can attach to through ftrace), one pass over the
+ * file; -1 when it cannot be read, and then trial registration decides.
+ */
+int
+kprobe_symbols_listed(const char *tracefs, const char *const *syms, int n,
+    int *listed)
+{
+	char path[PATH_MAX], line[512];
+	FILE *f;
+	int i;
+
+	if (tracefs_path(path, sizeof(path), tracefs,
+	    "available_filter_functions") == -1 ||
+	    (f = fopen(path, "r")) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		listed[i] = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* "name" or "name [module]" */
+		line[strcspn(line, " \t\n")] = '\0';
+		for (i = 0; i < n; i++)
+			if (!listed[i] && strcmp(line, syms[i]) == 0)
+				listed[i] = 1;
+	}
+	fclose(f);
+	return 0;
+}

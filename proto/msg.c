@@ -592,6 +592,11 @@ msg_encode_process(const struct msg_process *pe, size_t *lenp)
 	m.ppid = pe->ppid;
 	m.comm = (char *)pe->comm;
 	m.time_ns = pe->time_ns;
+	m.executable = (char *)pe->executable;
+	m.uid = pe->uid;
+	m.gid = pe->gid;
+	m.euid = pe->euid;
+	m.egid = pe->egid;
 	return frame_pack(FRAME_PROCESS, &m.base, lenp);
 }
 
@@ -605,7 +610,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 	memset(out, 0, sizeof(*out));
 	if ((m = unpack_strict(&sockflow__process_event__descriptor, p, len, errstr)) == NULL)
 		return -1;
-	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_EXIT)
+	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_CREDS)
 		*errstr = "process: bad kind";
 	else if (m->pid == 0 || m->pid > (1U << 22))
 		*errstr = "process: bad pid";
@@ -613,6 +618,8 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		*errstr = "process: bad ppid";
 	else if (strlen(m->comm) > MSG_COMM_LEN)
 		*errstr = "process: comm too long";
+	else if (strlen(m->executable) > MSG_PATH_LEN)
+		*errstr = "process: executable too long";
 	else {
 		/*
 		 * A process name is whatever the process set: any byte may
@@ -623,6 +630,12 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		out->ppid = m->ppid;
 		str_copy(out->comm, sizeof(out->comm), m->comm);
 		out->time_ns = m->time_ns;
+		str_copy(out->executable, sizeof(out->executable),
+		    m->executable);
+		out->uid = m->uid;
+		out->gid = m->gid;
+		out->euid = m->euid;
+		out->egid = m->egid;
 		rv = 0;
 	}
 	arena_release(&m->base);

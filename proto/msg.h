@@ -129,7 +129,12 @@ enum process_event_kind {
 	PROC_EV_EXEC = 1,
 	PROC_EV_FORK = 2,
 	PROC_EV_EXIT = 3,
+	PROC_EV_EXECUTABLE = 4,
+	PROC_EV_CREDS = 5,
 };
+
+/* The longest executable path carried; a longer one is cut. */
+#define MSG_PATH_LEN	255
 
 struct msg_process {
 	uint8_t		kind;
@@ -137,6 +142,8 @@ struct msg_process {
 	uint32_t	ppid;
 	char		comm[MSG_COMM_LEN + 1];
 	int64_t		time_ns;
+	char		executable[MSG_PATH_LEN + 1];
+	uint32_t	uid, gid, euid, egid;
 };
 
 struct msg_counter {

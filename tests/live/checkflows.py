@@ -131,6 +131,19 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
               f"{tag}: pid {d.get('process')} expected {pid}")
         check(d.get("process", {}).get("name") == "tcpflow",
               f"{tag}: process.name {d.get('process')}")
+        # The file the exec ran (sched_process_exec) and who runs it.
+        check(d.get("process", {}).get("executable", "").endswith(
+              "/tests/live/tcpflow"),
+              f"{tag}: process.executable {d.get('process')}")
+        sock = d.get("system", {}).get("audit", {}).get("socket", {})
+        check(d.get("user", {}).get("id") == str(os.getuid()) and
+              d.get("group", {}).get("id") == str(os.getgid()) and
+              sock.get("uid") == os.getuid() and
+              sock.get("euid") == os.geteuid() and
+              sock.get("gid") == os.getgid() and
+              sock.get("egid") == os.getegid(),
+              f"{tag}: user {d.get('user')} group {d.get('group')} "
+              f"socket {sock}")
         ev = d["event"]
         check(ev["module"] == "system" and ev["dataset"] == "socket"
               and ev["action"] == "network_flow" and ev["kind"] == "event"

@@ -6,13 +6,29 @@
 # sockflow.stats_interval with the aggregator's and the enricher's
 # counters. The start-up self-test passes with IPv6 off (no IPv6 event
 # is waited for) and its own flows carry the probe as their process.
+# sockflow --check reports this kernel's backends.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
 
 TCPFLOW="$top_builddir/tests/live/tcpflow"
+# This kernel has no kprobes: auto selects the tracepoint backend, says
+# why, and --check finds every event it needs; kprobe, asked for, is not
+# possible and --check says so and fails.
+"$top_builddir/sockflow" --check >"$TMP/check.txt" 2>&1 ||
+    fail "sockflow --check failed: $(cat "$TMP/check.txt")"
+grep -q "^backend: tracepoint (auto: this kernel has no kprobe_events" \
+    "$TMP/check.txt" || fail "--check: $(grep backend "$TMP/check.txt")"
+grep -q "^result: ok" "$TMP/check.txt" || fail "--check: not ok"
+if "$top_builddir/sockflow" --check -o socket.backend=kprobe \
+    >"$TMP/check-k.txt" 2>&1 ||
+    ! grep -q "^result: NOT OK" "$TMP/check-k.txt"; then
+	fail "--check with socket.backend=kprobe did not fail"
+fi
 start_pipeline -o socket.enable_ipv6=false \
     -o sockflow.flow_report_interval=1s -o sockflow.stats_interval=1s
 grep -q "IPv6 off" "$TMP/err.log" || fail "the probe did not turn IPv6 off"
+grep -q "tracepoint backend (auto: this kernel has no kprobe_events" \
+    "$TMP/err.log" || fail "the probe did not say why it chose its backend"
 grep -q "self-test: every event delivered a sample" "$TMP/err.log" ||
     fail "no self-test at start"
 unshare -n sh -c "

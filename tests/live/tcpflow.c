@@ -5,7 +5,11 @@
  * one side close first, and prints what it knows:
  *	server_pid=S client_pid=C client_port=P addr=A port=Q bytes=N
  * Usage: tcpflow ADDR PORT NBYTES client-first|server-first
+ * With TCPFLOW_CLIENT_UID=N in the environment, the client becomes uid and
+ * gid N (setresgid, setresuid) before it connects: a credential change
+ * after exec, as a daemon dropping root makes.
  */
+#define _GNU_SOURCE
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -112,6 +116,15 @@ main(int argc, char *argv[])
 	if (read(ready[0], &c, 1) != 1)
 		die("server not ready");
 	if ((cpid = fork()) == 0) {
+		const char *uid = getenv("TCPFLOW_CLIENT_UID");
+
+		if (uid != NULL) {
+			id_t id = (id_t)atol(uid);
+
+			if (setresgid(id, id, id) == -1 ||
+			    setresuid(id, id, id) == -1)
+				die("setresuid");
+		}
 		if ((fd = socket(fam, SOCK_STREAM, 0)) == -1)
 			die("socket");
 		if (connect(fd, (struct sockaddr *)&ss, sl) == -1)

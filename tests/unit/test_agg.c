@@ -1640,12 +1640,12 @@ test_udp_lifetimes(struct agg_decoder *d)
  * then the fetched arguments).
  */
 enum { K_SEND, K_SENDRET, K_RECV, K_RECVRET, K_SENDU, K_SENDRETU,
-    K_SENDU6, K_SENDRETU6, K_PKTOUT, K_PKTIN, NKFMT };
+    K_SENDU6, K_SENDRETU6, K_PKTOUT, K_PKTIN, K_CREDS, NKFMT };
 static const char *kfmt_files[NKFMT] = {
 	"kprobe_send_tcp", "kprobe_sendret_tcp", "kprobe_recv_tcp",
 	"kprobe_recvret_tcp", "kprobe_send_udp", "kprobe_sendret_udp",
 	"kprobe_send_udp6", "kprobe_sendret_udp6", "kprobe_pkt_out4",
-	"kprobe_pkt_in4",
+	"kprobe_pkt_in4", "kprobe_creds",
 };
 static struct tp_format kfmts[NKFMT];
 
@@ -1724,7 +1724,10 @@ static void
 test_kprobe_calls(const char *srcdir)
 {
 	struct msg_formats fm;
-	struct msg_format mf[3 + NKFMT];
+	struct msg_format mf[4 + NKFMT];
+	struct tp_format xfmt;
+	char *xtext;
+	size_t xlen;
 	char *texts[NKFMT], err[256];
 	size_t lens[NKFMT];
 	struct agg_decoder *d;
@@ -1749,8 +1752,11 @@ test_kprobe_calls(const char *srcdir)
 	}
 	announce(&mf[2 + NKFMT], fmts[F_FIB4].id, "fib", "fib_table_lookup",
 	    fmt_text[F_FIB4], fmt_len[F_FIB4]);
+	xtext = read_format(srcdir, "sched_sched_process_exec", &xlen, &xfmt);
+	announce(&mf[3 + NKFMT], xfmt.id, "sched", "sched_process_exec",
+	    xtext, xlen);
 	fm.v = mf;
-	fm.n = 3 + NKFMT;
+	fm.n = 4 + NKFMT;
 	fm.ncpus = 2;
 	d = agg_decoder_new(&fm, err, sizeof(err));
 	CHECK_MSG(d != NULL, "%s", err);
@@ -1945,12 +1951,75 @@ test_kprobe_calls(const char *srcdir)
 		agg_flows_free(t2);
 #undef RECEIVED
 	}
+	/*
+	 * An exec: the event stays small, its file waits in the decoder
+	 * until the event leaves the reorder; a burst of execs that wraps
+	 * the ring loses the oldest file, counted.
+	 */
+	{
+		const struct tp_field *fn = tpformat_field(&xfmt, "filename");
+		const struct tp_field *fp = tpformat_field(&xfmt, "pid");
+		static const char path[] = "/usr/bin/curl";
+		struct agg_event first;
+		uint8_t raw[256];
+		uint32_t loc, xpid = 4970;
+
+		CHECK(fn != NULL && fp != NULL);
+		if (fn == NULL || fp == NULL)
+			goto out2;
+		raw_header(&xfmt, raw, 0);
+		loc = (uint32_t)(sizeof(path)) << 16 | 64;
+		memcpy(raw + fn->offset, &loc, 4);
+		memcpy(raw + 64, path, sizeof(path));
+		memcpy(raw + fp->offset, &xpid, 4);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw, 64 + sizeof(path),
+		    xpid, 9500), &first) == 1);
+		CHECK(first.kind == AEV_EXEC && first.u.exec.pid == 4970);
+		CHECK(agg_decoder_exec_path(d, first.u.exec.slot,
+		    first.u.exec.seq) != NULL && strcmp(agg_decoder_exec_path(d,
+		    first.u.exec.slot, first.u.exec.seq), path) == 0);
+		for (i = 0; i < 1024; i++)
+			CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+			    64 + sizeof(path), xpid, 9600), &ev) == 1);
+		CHECK(agg_decoder_exec_path(d, first.u.exec.slot,
+		    first.u.exec.seq) == NULL);
+		CHECK(agg_decoder_stats(d)->exec_paths_lost == 1);
+		CHECK(agg_decoder_exec_path(d, ev.u.exec.slot,
+		    ev.u.exec.seq) != NULL);
+		/* A string that runs past the record: refused. */
+		loc = 200u << 16 | 64;
+		memcpy(raw + fn->offset, &loc, 4);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw, 64 + sizeof(path),
+		    xpid, 9700), &ev) == -1);
+	}
+
+	/* New credentials, in the process's own context only. */
+	{
+		const struct tp_format *fmt = &kfmts[K_CREDS];
+		uint8_t raw[256];
+		uint32_t v[4] = { 1000, 1001, 0, 4 };
+
+		raw_header(fmt, raw, 0);
+		fput(fmt, "uid", raw, &v[0], 4);
+		fput(fmt, "gid", raw, &v[1], 4);
+		fput(fmt, "euid", raw, &v[2], 4);
+		fput(fmt, "egid", raw, &v[3], 4);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+		    (uint32_t)fmt->min_size, 77, 9800), &ev) == 1);
+		CHECK(ev.kind == AEV_CREDS && ev.pid == 77 &&
+		    ev.u.creds.uid == 1000 && ev.u.creds.gid == 1001 &&
+		    ev.u.creds.euid == 0 && ev.u.creds.egid == 4);
+		raw_header(fmt, raw, 1);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+		    (uint32_t)fmt->min_size, 77, 9900), &ev) == 0);
+	}
 out2:
 	agg_flows_free(t);
 	agg_decoder_free(d);
 out:
 	for (i = 0; i < NKFMT; i++)
 		free(texts[i]);
+	free(xtext);
 }
 
 int

@@ -156,7 +156,30 @@ test_json(void)
 	CHECK(strstr(s, "\"kernel_sock_address\":\"0xffff8de29d337000\"") !=
 	    NULL);
 	CHECK(strstr(s, "\"final\":true") != NULL);
+	/* Nothing known of the file or the credentials: nothing said. */
+	CHECK(get_str(doc, "process", "executable") == NULL);
+	CHECK(get_str(doc, "user", "id") == NULL);
+	CHECK(strstr(s, "\"uid\"") == NULL);
 	json_object_put(doc);
+
+	/* The file executed and the credentials, as the dataset has them. */
+	pi.exe = "/usr/bin/curl";
+	pi.have_creds = 1;
+	pi.uid = 1000;
+	pi.gid = 1001;
+	pi.euid = 0;
+	pi.egid = 4;
+	doc = flow_doc(&f, &h, &pi);
+	CHECK(strcmp(get_str(doc, "process", "executable"),
+	    "/usr/bin/curl") == 0);
+	CHECK(strcmp(get_str(doc, "user", "id"), "1000") == 0);
+	CHECK(strcmp(get_str(doc, "group", "id"), "1001") == 0);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	CHECK(strstr(s, "\"uid\":1000,\"gid\":1001,\"euid\":0,\"egid\":4")
+	    != NULL);
+	json_object_put(doc);
+	pi.exe = NULL;
+	pi.have_creds = 0;
 
 	/* Inbound: the remote side opened it, so it is source and client. */
 	make_flow(&f, FLOW_DIR_INBOUND);
@@ -440,18 +463,64 @@ test_procs(void)
 	CHECK(enr_procs_count(t) == 2);
 	CHECK(enr_procs_lookup(t, 5000, &pi) == -1);
 
+	/*
+	 * The file of an exec and new credentials; a child inherits both,
+	 * and its own exec and setuid() change them.
+	 */
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_EXECUTABLE;
+	ev.pid = 4242;
+	snprintf(ev.executable, sizeof(ev.executable), "/usr/bin/curl");
+	enr_procs_event(t, &ev);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_CREDS;
+	ev.pid = 4242;
+	ev.uid = ev.euid = 1000;
+	ev.gid = ev.egid = 100;
+	enr_procs_event(t, &ev);
+	CHECK(enr_procs_lookup(t, 4242, &pi) == 0 && pi.exe != NULL &&
+	    strcmp(pi.exe, "/usr/bin/curl") == 0 && pi.have_creds &&
+	    pi.uid == 1000 && pi.egid == 100);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_FORK;
+	ev.pid = 5001;
+	ev.ppid = 4242;
+	enr_procs_event(t, &ev);
+	CHECK(enr_procs_lookup(t, 5001, &pi) == 0 && pi.exe != NULL &&
+	    strcmp(pi.exe, "/usr/bin/curl") == 0 && pi.uid == 1000);
+	ev.kind = PROC_EV_CREDS;
+	ev.uid = ev.euid = 0;
+	enr_procs_event(t, &ev);
+	CHECK(enr_procs_lookup(t, 5001, &pi) == 0 && pi.uid == 0 &&
+	    pi.gid == 0);
+	CHECK(enr_procs_lookup(t, 4242, &pi) == 0 && pi.uid == 1000);
+	ev.kind = PROC_EV_EXIT;
+	ev.time_ns = 1000;
+	enr_procs_event(t, &ev);
+	enr_procs_expire(t, 1000 + 200, 100);
+
+	/*
+	 * A process no event told of: its credentials from /proc (real and
+	 * effective ids of the Uid: and Gid: lines).
+	 */
+	write_file("proc/888/comm", "srv\n");
+	write_file("proc/888/status", "Name:\tsrv\nUmask:\t0022\n"
+	    "Uid:\t33\t0\t0\t0\nGid:\t34\t35\t35\t35\n");
+	CHECK(enr_procs_lookup(t, 888, &pi) == 0 && pi.have_creds &&
+	    pi.uid == 33 && pi.euid == 0 && pi.gid == 34 && pi.egid == 35);
+
 	/* A pid never seen is read from /proc when it is looked up. */
 	write_file("proc/777/comm", "late\n");
 	CHECK(enr_procs_lookup(t, 777, &pi) == 0 &&
 	    strcmp(pi.comm, "late") == 0);
 	CHECK(enr_procs_lookup(t, 0, &pi) == -1);
 
-	/* Capacity 4: the fifth process is counted, not stored. */
+	/* Capacity 4 (1, 4242, 888, 777): the next ones are counted. */
 	write_file("proc/778/comm", "x\n");
 	write_file("proc/779/comm", "y\n");
-	CHECK(enr_procs_lookup(t, 778, &pi) == 0);
+	CHECK(enr_procs_lookup(t, 778, &pi) == -1);
 	CHECK(enr_procs_lookup(t, 779, &pi) == -1);
-	CHECK(enr_procs_full(t) == 1);
+	CHECK(enr_procs_full(t) == 2);
 	enr_procs_free(t);
 }
 

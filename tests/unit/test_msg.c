@@ -152,9 +152,10 @@ flow_sane(const struct msg_flow *f)
 static int
 process_sane(const struct msg_process *p)
 {
-	return p->kind >= PROC_EV_EXEC && p->kind <= PROC_EV_EXIT &&
+	return p->kind >= PROC_EV_EXEC && p->kind <= PROC_EV_CREDS &&
 	    p->pid != 0 && p->pid <= (1U << 22) && p->ppid <= (1U << 22) &&
-	    terminated(p->comm, sizeof(p->comm));
+	    terminated(p->comm, sizeof(p->comm)) &&
+	    terminated(p->executable, sizeof(p->executable));
 }
 
 static int
@@ -453,6 +454,11 @@ static struct msg_process process0 = {
 	.ppid = 1,
 	.comm = "nginx: worker\x1b\t\xff",
 	.time_ns = -5,
+	.executable = "/usr/sbin/ng\x01nx",
+	.uid = 4294967295U,
+	.gid = 1,
+	.euid = 2,
+	.egid = 3,
 };
 
 static struct msg_counter counters0[] = {
@@ -809,6 +815,9 @@ test_roundtrip_process(void)
 	CHECK(p.ppid == process0.ppid);
 	CHECK(strcmp(p.comm, process0.comm) == 0);
 	CHECK(p.time_ns == process0.time_ns);
+	CHECK(strcmp(p.executable, process0.executable) == 0);
+	CHECK(p.uid == process0.uid && p.gid == process0.gid &&
+	    p.euid == process0.euid && p.egid == process0.egid);
 	same_frame(FRAME_PROCESS, msg_encode_process(&p, &len), &len,
 	    valid[FRAME_PROCESS].frame, valid[FRAME_PROCESS].len);
 }
@@ -1352,8 +1361,8 @@ test_valid_process(void)
 	pb_process(&m);
 	m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_UNSPECIFIED;
 	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 0");
-	m.kind = (Sockflow__ProcessEventKind)4;
-	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 4");
+	m.kind = (Sockflow__ProcessEventKind)6;
+	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 6");
 	m.kind = (Sockflow__ProcessEventKind)9;
 	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 9");
 	m.kind = (Sockflow__ProcessEventKind)-1;
@@ -1371,6 +1380,28 @@ test_valid_process(void)
 	pb_process(&m);
 	m.comm = S("0123456789abcdefg");
 	expect_pb(FRAME_PROCESS, &m.base, "comm", "process comm 17 chars");
+	/* The file of an exec: at most MSG_PATH_LEN bytes. */
+	{
+		char path[MSG_PATH_LEN + 2];
+
+		pb_process(&m);
+		m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_EXECUTABLE;
+		memset(path, 'a', sizeof(path));
+		path[0] = '/';
+		path[MSG_PATH_LEN] = '\0';
+		m.executable = path;
+		expect_pb(FRAME_PROCESS, &m.base, NULL,
+		    "process executable at the limit");
+		path[MSG_PATH_LEN] = 'a';
+		path[MSG_PATH_LEN + 1] = '\0';
+		expect_pb(FRAME_PROCESS, &m.base, "executable",
+		    "process executable too long");
+	}
+	pb_process(&m);
+	m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_CREDS;
+	m.uid = 1000;
+	m.euid = 0;
+	expect_pb(FRAME_PROCESS, &m.base, NULL, "process credentials");
 }
 
 #define NCTR	(MSG_MAX_COUNTERS + 1)

@@ -8,6 +8,8 @@
 #		none
 #	truth	tests/live/truthrun.sh with socket.backend=kprobe; the host
 #		holds what comes back against the truth and the captures
+#	creds	a client that becomes uid 1234 after its exec connects; its
+#		flow must carry the new ids (checked on the host)
 #	clean	no sockflow kprobe group is left at the end
 S=/opt/sockflow
 T=/sys/kernel/tracing
@@ -107,6 +109,26 @@ step_truth() {
 	fi
 }
 
+step_creds() {
+	if ! start_sf /tmp/cr; then
+		sendfile /tmp/cr/err.log creds.err
+		echo "KPROBE creds FAIL did not start"
+		return
+	fi
+	TCPFLOW_CLIENT_UID=1234 timeout 20 $S/tests/live/tcpflow 127.0.0.1 \
+	    7005 100 client-first >/tmp/cr/truth.txt 2>&1
+	st=$?
+	sleep 1
+	stop_sf INT
+	sendfile /tmp/cr/out.json creds.json
+	sendfile /tmp/cr/truth.txt creds-truth.txt
+	if [ $st = 0 ]; then
+		echo "KPROBE creds ok (checked on the host)"
+	else
+		echo "KPROBE creds FAIL tcpflow: $(cat /tmp/cr/truth.txt)"
+	fi
+}
+
 step_clean() {
 	n=$(grep -c "sockflow_" $T/kprobe_events)
 	if [ "$n" = 0 ]; then
@@ -116,6 +138,6 @@ step_clean() {
 	fi
 }
 
-for s in check crash truth clean; do
+for s in check crash truth creds clean; do
 	"step_$s"
 done

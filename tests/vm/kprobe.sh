@@ -39,6 +39,7 @@ if ! sh "$VM/mkinitrd.sh" -d "$VM/guest-kprobe.sh" "$TMP/initrd.gz" \
     "$top_builddir/sockflow-aggregator=/opt/sockflow/sockflow-aggregator" \
     "$top_builddir/sockflow-enricher=/opt/sockflow/sockflow-enricher" \
     "$top_builddir/tests/live/truth=/opt/sockflow/tests/live/truth" \
+    "$top_builddir/tests/live/tcpflow=/opt/sockflow/tests/live/tcpflow" \
     "$top_srcdir/tests/live/lib.sh=/opt/sockflow/src/tests/live/lib.sh" \
     "$top_srcdir/tests/live/truthrun.sh=/opt/sockflow/src/tests/live/truthrun.sh" \
     "$VM/guest-truth.sh=/opt/sockflow/src/tests/vm/guest-truth.sh" \
@@ -58,7 +59,7 @@ for k in "$@"; do
 	grep -E "^(kernel |KPROBE |FAIL: )" "$out/driver.out" 2>/dev/null
 	[ "$rc" = 0 ] || fail "$k: the guest did not finish: $(tail -n 2 \
 	    "$TMP/boot-$k.log")"
-	for s in check crash truth clean; do
+	for s in check crash truth creds clean; do
 		grep -q "^KPROBE $s ok" "$out/driver.out" 2>/dev/null ||
 		    fail "$k: $s: $(grep "^KPROBE $s " "$out/driver.out" \
 		    2>/dev/null || echo no verdict)"
@@ -103,6 +104,37 @@ print(f"kprobe calls paired: {a['kprobe_calls_paired']}, "
 PY
 	else
 		fail "$k: the truth run sent nothing back"
+	fi
+	# The credentials a process took after its exec (commit_creds), and
+	# the file it executed (sched_process_exec), on both sides.
+	if [ -f "$f/creds.json" ]; then
+		python3 - "$f/creds.json" "$f/creds-truth.txt" <<'PY' ||
+import json, re, sys
+truth = dict(re.findall(r"(\w+)=(\S+)", open(sys.argv[2]).read()))
+docs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [d for d in docs if d.get("network", {}).get("transport") == "tcp"
+        and d.get("destination", {}).get("port") == 7005
+        and d.get("source", {}).get("port") == int(truth["client_port"])]
+bad = []
+for d in mine:
+    p, s = d.get("process", {}), d["system"]["audit"]["socket"]
+    want = 1234 if d["network"]["direction"] == "outbound" else 0
+    if p.get("executable") != "/opt/sockflow/tests/live/tcpflow":
+        bad.append(f"{d['network']['direction']}: executable {p}")
+    if d.get("user", {}).get("id") != str(want) or \
+            d.get("group", {}).get("id") != str(want) or \
+            [s.get(k) for k in ("uid", "gid", "euid", "egid")] != [want] * 4:
+        bad.append(f"{d['network']['direction']}: user {d.get('user')} "
+                   f"group {d.get('group')} socket {s}, expected {want}")
+if len(mine) != 2:
+    bad.append(f"{len(mine)} documents for the connection, expected 2")
+if bad:
+    sys.exit("creds: " + "; ".join(bad))
+print("creds: the client's new ids and both sides' executable are right")
+PY
+		    fail "$k: credentials or executable wrong"
+	else
+		fail "$k: the creds run sent nothing back"
 	fi
 	[ "$FAILED" = 0 ] || cp "$TMP/boot-$k.log" "$out/" 2>/dev/null
 done
