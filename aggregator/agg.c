@@ -235,6 +235,25 @@ on_event(const struct agg_event *ev, void *arg)
 		snprintf(p.executable, sizeof(p.executable), "%s", path);
 		on_process(&p, a);
 		return;
+	case AEV_ARGS: {
+		const uint8_t *b;
+		size_t n;
+
+		if ((b = agg_decoder_exec_args(a->dec, ev->u.exec.slot,
+		    ev->u.exec.seq, &n)) == NULL)
+			return;
+		memset(&p, 0, sizeof(p));
+		p.kind = PROC_EV_ARGS;
+		p.pid = ev->u.exec.pid;
+		p.time_ns = agg_mono_to_wall(ev->time);
+		p.argc = ev->u.exec.argc;
+		if (n > sizeof(p.args))
+			n = sizeof(p.args);
+		memcpy(p.args, b, n);
+		p.args_len = (uint16_t)n;
+		on_process(&p, a);
+		return;
+	}
 	case AEV_CREDS:
 		memset(&p, 0, sizeof(p));
 		p.kind = PROC_EV_CREDS;

@@ -30,6 +30,7 @@ enum agg_ev_kind {
 	AEV_PKT,		/* kprobe: a TCP packet at the IP layer */
 	AEV_EXEC,		/* sched:sched_process_exec: the file */
 	AEV_CREDS,		/* kprobe: new credentials */
+	AEV_ARGS,		/* kprobe: an exec's arguments */
 };
 
 /* Direction of a kprobe call. */
@@ -88,7 +89,8 @@ struct agg_event {
 			uint32_t	pid;
 			uint32_t	slot;	/* agg_decoder_exec_path() */
 			uint64_t	seq;
-		} exec;		/* AEV_EXEC */
+			uint32_t	argc;	/* AEV_ARGS */
+		} exec;		/* AEV_EXEC and AEV_ARGS */
 		struct {
 			uint32_t	uid, gid, euid, egid;
 		} creds;	/* AEV_CREDS */
@@ -134,6 +136,9 @@ void		 agg_decoder_free(struct agg_decoder *);
  */
 const char	*agg_decoder_exec_path(struct agg_decoder *, uint32_t slot,
 		    uint64_t seq);
+/* The same for an AEV_ARGS event's argument block, *len bytes. */
+const uint8_t	*agg_decoder_exec_args(struct agg_decoder *, uint32_t slot,
+		    uint64_t seq, size_t *len);
 /* Decode one perf record; 1 = event filled, 0 = nothing to do, -1 bad. */
 int		 agg_decode_record(struct agg_decoder *, const uint8_t *rec,
 		    size_t len, struct agg_event *ev);

@@ -45,24 +45,30 @@ enum handler {
 	H_KPKT6,		/* pkt_out6, pkt_in6 */
 	H_EXEC,			/* sched:sched_process_exec */
 	H_KCREDS,		/* creds */
+	H_KARGS,		/* args */
 };
+
+/* Argument strings the kprobe backend reads of an exec (probe_backend.c). */
+#define ARGS_MAX	8
 
 /* The fields sockflow reads of each event; NULL where an event has none. */
 struct fields {
 	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
 	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6, *cookie,
 	    *ret, *flags, *err, *src, *dst, *len, *vihl, *ports, *filename,
-	    *pid, *uid, *gid, *euid, *egid;
+	    *pid, *uid, *gid, *euid, *egid, *argc, *a[ARGS_MAX];
 };
 
 /*
- * Executable paths of exec events on their way through the reorder, in a
- * ring: an event names its slot and sequence number.
+ * What exec events carry that is too large for an event (the file run,
+ * the argument block), on its way through the reorder, in a ring: an
+ * event names its slot and sequence number.
  */
 #define EXEC_RING	1024
 struct exec_path {
 	uint64_t	 seq;
-	char		 path[MSG_PATH_LEN + 1];
+	uint16_t	 len;
+	char		 path[MSG_ARGS_LEN + 1];
 };
 
 /* MSG_PEEK: a peek does not consume data and is not counted. */
@@ -172,6 +178,22 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 			bad = 1;
 		}
 		break;
+	case H_KARGS: {
+		char an[8];
+		int i;
+
+		s->argc = need(f, "argc", 4, 0, err, errsz, &bad);
+		for (i = 0; i < ARGS_MAX; i++) {
+			snprintf(an, sizeof(an), "a%d", i);
+			s->a[i] = need(f, an, 0, -1, err, errsz, &bad);
+			if (s->a[i] != NULL && !s->a[i]->is_dataloc) {
+				snprintf(err, errsz, "%s: %s is not a string",
+				    f->name, an);
+				bad = 1;
+			}
+		}
+		break;
+	}
 	case H_KCREDS:
 		s->uid = need(f, "uid", 4, 0, err, errsz, &bad);
 		s->gid = need(f, "gid", 4, 0, err, errsz, &bad);
@@ -233,6 +255,7 @@ handler_of(const char *sys, const char *name)
 		{ "pkt_out6", H_KPKT6 },
 		{ "pkt_in6", H_KPKT6 },
 		{ "creds", H_KCREDS },
+		{ "args", H_KARGS },
 	};
 	size_t i;
 
@@ -512,6 +535,7 @@ decode_exec(struct agg_decoder *d, const struct agg_format *af,
 		len = MSG_PATH_LEN;
 	memcpy(x->path, str, len);
 	x->path[len] = '\0';
+	x->len = (uint16_t)len;
 	/* A NUL inside is the kernel's string's end. */
 	ev->kind = AEV_EXEC;
 	ev->u.exec.pid = (uint32_t)pid;
@@ -530,6 +554,66 @@ agg_decoder_exec_path(struct agg_decoder *d, uint32_t slot, uint64_t seq)
 		return NULL;
 	}
 	return d->exec[slot].path;
+}
+
+const uint8_t *
+agg_decoder_exec_args(struct agg_decoder *d, uint32_t slot, uint64_t seq,
+    size_t *len)
+{
+	const char *p = agg_decoder_exec_path(d, slot, seq);
+
+	if (p == NULL)
+		return NULL;
+	*len = d->exec[slot].len;
+	return (const uint8_t *)p;
+}
+
+/*
+ * An exec's arguments (kprobe backend): argc and the first ARGS_MAX
+ * argument strings, read from the new image's memory (which its process
+ * could have changed already: they are user data). They are joined, each
+ * ended by a NUL, into at most MSG_ARGS_LEN bytes; a string that does not
+ * fit is left out, with those after it.
+ */
+static int
+decode_args(struct agg_decoder *d, const struct agg_format *af,
+    const uint8_t *raw, size_t rawlen, struct agg_event *ev)
+{
+	const struct fields *s = &af->f;
+	struct exec_path *x;
+	const uint8_t *str;
+	int64_t argc;
+	size_t len, n = 0;
+	int i;
+
+	if (tp_get_s64(s->argc, raw, rawlen, &argc) == -1)
+		return -1;
+	if (!ev->proc_ctx || argc < 0)
+		return 0;
+	if (d->exec == NULL &&
+	    (d->exec = calloc(EXEC_RING, sizeof(*d->exec))) == NULL)
+		return 0;
+	d->nexec++;
+	x = &d->exec[d->nexec % EXEC_RING];
+	x->seq = d->nexec;
+	for (i = 0; i < ARGS_MAX && i < argc; i++) {
+		if (tp_get_dataloc(s->a[i], raw, rawlen, &str, &len) == -1)
+			return -1;
+		/* A string ends at its first NUL. */
+		len = strnlen((const char *)str, len);
+		if (n + len + 1 > MSG_ARGS_LEN)
+			break;
+		memcpy(x->path + n, str, len);
+		x->path[n + len] = '\0';
+		n += len + 1;
+	}
+	x->len = (uint16_t)n;
+	ev->kind = AEV_ARGS;
+	ev->u.exec.pid = ev->pid;
+	ev->u.exec.slot = (uint32_t)(d->nexec % EXEC_RING);
+	ev->u.exec.seq = d->nexec;
+	ev->u.exec.argc = (uint32_t)(argc > UINT32_MAX ? UINT32_MAX : argc);
+	return 1;
 }
 
 /* New credentials (kprobe backend), of the sample's process. */
@@ -691,6 +775,8 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 		return decode_exec(d, af, raw, rawlen, ev);
 	case H_KCREDS:
 		return decode_creds(af, raw, rawlen, ev);
+	case H_KARGS:
+		return decode_args(d, af, raw, rawlen, ev);
 	}
 	return -1;
 }

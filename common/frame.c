@@ -22,7 +22,7 @@ static const struct {
 	[FRAME_SAMPLES] =	{ "samples",	FRAME_MAX_PAYLOAD },
 	[FRAME_LOST] =		{ "lost",	64 * 1024 },
 	[FRAME_FLOW] =		{ "flow",	1024 },
-	[FRAME_PROCESS] =	{ "process",	512 },
+	[FRAME_PROCESS] =	{ "process",	1024 },
 	[FRAME_STATS] =		{ "stats",	64 * 1024 },
 	[FRAME_DIAG] =		{ "diag",	FRAME_MAX_PAYLOAD },
 };

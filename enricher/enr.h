@@ -37,6 +37,9 @@ struct enr_proc_info {
 					   table changes */
 	int		have_creds;
 	uint32_t	uid, gid, euid, egid;
+	const uint8_t	*args;		/* NUL-ended strings, args_len bytes */
+	size_t		args_len;
+	uint32_t	argc;
 };
 struct enr_procs *enr_procs_new(size_t cap, const char *procroot);
 void	enr_procs_free(struct enr_procs *);

@@ -120,6 +120,30 @@ add_nonempty(struct jw *w, const char *k, const char *v)
 		jw_str(w, k, v);
 }
 
+/*
+ * process.args: the strings of the block, each ended by a NUL; a last
+ * one the block cut short is left out. process.args_count is how many
+ * the exec had, which may be more than the block holds.
+ */
+static void
+args_json(struct jw *w, const struct enr_proc_info *pi)
+{
+	char arg[MSG_ARGS_LEN + 1];
+	size_t i, start = 0;
+
+	jw_open_array(w, "args");
+	for (i = 0; i < pi->args_len; i++) {
+		if (pi->args[i] != '\0')
+			continue;
+		memcpy(arg, pi->args + start, i - start);
+		arg[i - start] = '\0';
+		jw_str(w, NULL, arg);
+		start = i + 1;
+	}
+	jw_close_array(w);
+	jw_u64(w, "args_count", pi->argc);
+}
+
 /* The host object as JSON text, made again only when the facts change. */
 static const char *
 host_json(const struct enr_host *h)
@@ -293,6 +317,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 			jw_u64(w, "ppid", pi->ppid);
 		if (pi != NULL && pi->exe != NULL)
 			jw_str(w, "executable", pi->exe);
+		if (pi != NULL && pi->args != NULL)
+			args_json(w, pi);
 		jw_close(w);
 	}
 	if (f->pid != 0 && pi != NULL && pi->have_creds) {

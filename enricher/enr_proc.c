@@ -34,6 +34,9 @@ struct enr_proc {
 	int		 from_scan;
 	char		 comm[MSG_COMM_LEN + 1];
 	char		*exe;		/* the file executed, when seen */
+	uint8_t		*args;		/* its arguments, when seen */
+	size_t		 args_len;
+	uint32_t	 argc;
 	int		 have_creds;
 	uint32_t	 uid, gid, euid, egid;
 };
@@ -70,6 +73,7 @@ enr_procs_free(struct enr_procs *t)
 		for (p = t->buckets[i]; p != NULL; p = n) {
 			n = p->next;
 			free(p->exe);
+			free(p->args);
 			free(p);
 		}
 	free(t);
@@ -226,6 +230,10 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->from_scan = 0;
 		free(p->exe);
 		p->exe = NULL;
+		free(p->args);
+		p->args = NULL;
+		p->args_len = 0;
+		p->argc = 0;
 		p->have_creds = 0;
 		if ((parent = find(t, ev->ppid)) != NULL && parent->have_comm) {
 			memcpy(p->comm, parent->comm, sizeof(p->comm));
@@ -235,6 +243,13 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		if (parent != NULL) {
 			if (parent->exe != NULL)
 				p->exe = strdup(parent->exe);
+			if (parent->args != NULL &&
+			    (p->args = malloc(parent->args_len)) != NULL) {
+				memcpy(p->args, parent->args,
+				    parent->args_len);
+				p->args_len = parent->args_len;
+				p->argc = parent->argc;
+			}
 			p->have_creds = parent->have_creds;
 			p->uid = parent->uid;
 			p->gid = parent->gid;
@@ -252,6 +267,19 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		free(p->exe);
 		p->exe = strdup(ev->executable);
 		p->exited = 0;
+		break;
+	case PROC_EV_ARGS:
+		if ((p = get(t, ev->pid)) == NULL)
+			return;
+		free(p->args);
+		p->args = NULL;
+		p->args_len = 0;
+		if (ev->args_len > 0 &&
+		    (p->args = malloc(ev->args_len)) != NULL) {
+			memcpy(p->args, ev->args, ev->args_len);
+			p->args_len = ev->args_len;
+		}
+		p->argc = ev->argc;
 		break;
 	case PROC_EV_CREDS:
 		if ((p = get(t, ev->pid)) == NULL)
@@ -284,6 +312,9 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 	out->have_comm = p->have_comm;
 	out->ppid = p->ppid;
 	out->exe = p->exe;
+	out->args = p->args;
+	out->args_len = p->args_len;
+	out->argc = p->argc;
 	out->have_creds = p->have_creds;
 	out->uid = p->uid;
 	out->gid = p->gid;
@@ -304,6 +335,7 @@ enr_procs_expire(struct enr_procs *t, int64_t now_ns, int64_t grace_ns)
 			if (p->exited != 0 && now_ns - p->exited > grace_ns) {
 				*pp = p->next;
 				free(p->exe);
+				free(p->args);
 				free(p);
 				t->count--;
 			} else

@@ -14,7 +14,7 @@
 
 #include "msg.h"
 
-#define PROBE_MAX_EVENTS	24
+#define PROBE_MAX_EVENTS	32
 
 /* One tracepoint to open: where it lives and the in-kernel filter. */
 struct probe_event {

@@ -106,6 +106,7 @@ enum kargs {
 	KA_PKT4,	/* an IPv4 packet: its length, addresses, ports */
 	KA_PKT6,	/* an IPv6 packet: the same */
 	KA_CREDS,	/* new credentials: uid, gid, euid, egid */
+	KA_ARGS,	/* an exec's arguments, from the new image's memory */
 };
 
 struct kplan {
@@ -147,6 +148,13 @@ static const struct kplan kplans[] = {
 	 * process's own context.
 	 */
 	{ "creds", 0, 0, 0, KA_CREDS, { "commit_creds" } },
+	/*
+	 * An exec's arguments: at finalize_exec the new image is in place,
+	 * its stack built (the mm reached through the stack's vma,
+	 * bprm->vma->vm_mm); the first eight argument strings are read from
+	 * that user memory, with argc to say how many there were.
+	 */
+	{ "args", 0, 0, 0, KA_ARGS, { "finalize_exec" } },
 };
 #define NKPLANS	(sizeof(kplans) / sizeof(kplans[0]))
 
@@ -294,6 +302,48 @@ packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
 	return 0;
 }
 
+/*
+ * An exec's arguments (see the plan): argc, and the first ARGS_MAX
+ * argument strings, each through its pointer in the new stack's argv
+ * (mm->start_stack points at argc, argv follows), read from user memory.
+ */
+#define ARGS_MAX	8
+
+static int
+args_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
+    char *err, size_t errsz)
+{
+	struct btf_field vma, vmmm, stack, argc;
+	char mm[96];
+	size_t off;
+	int i, n;
+
+	if (btf_func_param(btf, sym, "bprm", &n) != 0) {
+		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
+		    "kernel's BTF" : "no first parameter bprm");
+		return -1;
+	}
+	if (btf_member(btf, "linux_binprm.vma", &vma, err, errsz) == -1 ||
+	    btf_member(btf, "linux_binprm.argc", &argc, err, errsz) == -1 ||
+	    btf_member(btf, "vm_area_struct.vm_mm", &vmmm, err, errsz) == -1 ||
+	    btf_member(btf, "mm_struct.start_stack", &stack, err,
+	    errsz) == -1)
+		return -1;
+	if (vma.size != 8 || vmmm.size != 8 || stack.size != 8 ||
+	    argc.size != 4) {
+		snprintf(err, errsz, "an exec's fields have unexpected sizes");
+		return -1;
+	}
+	snprintf(mm, sizeof(mm), "+%u(+%u(+%u(%s)))", stack.offset,
+	    vmmm.offset, vma.offset, argregs[0]);
+	off = (size_t)snprintf(out, outsz, "%s argc=+%u(%s):s32", sym,
+	    argc.offset, argregs[0]);
+	for (i = 0; i < ARGS_MAX; i++)
+		off += (size_t)snprintf(out + off, outsz - off,
+		    " a%d=+u0(+u%d(%s)):ustring", i, 8 + 8 * i, mm);
+	return 0;
+}
+
 /* The ids of a struct cred, the function's first parameter. */
 static int
 creds_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
@@ -341,6 +391,8 @@ kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
 		return packet_args(btf, k, sym, out, outsz, err, errsz);
 	if (k->args == KA_CREDS)
 		return creds_args(btf, sym, out, outsz, err, errsz);
+	if (k->args == KA_ARGS)
+		return args_args(btf, sym, out, outsz, err, errsz);
 	if ((sk = btf_func_param(btf, sym, "sk", &n)) < 0 ||
 	    sk >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
 		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
@@ -454,10 +506,10 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 		}
 		b->kprobes[b->nkprobes++] = k->event;
 		add_event(b, &(struct probe_event){ b->group, k->event,
-		    k->ret || k->args == KA_CREDS ? NULL :
+		    k->ret || k->args == KA_CREDS || k->args == KA_ARGS ? NULL :
 		    k->args == KA_PKT4 || k->args == KA_PKT6 ? "proto == 6" :
 		    use_v6 ? "family == 2 || family == 10" : "family == 2",
-		    k->args == KA_CREDS });
+		    k->args == KA_CREDS || k->args == KA_ARGS });
 	}
 	btf_free(btf);
 	return 0;

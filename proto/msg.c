@@ -597,6 +597,9 @@ msg_encode_process(const struct msg_process *pe, size_t *lenp)
 	m.gid = pe->gid;
 	m.euid = pe->euid;
 	m.egid = pe->egid;
+	m.args.data = (uint8_t *)pe->args;
+	m.args.len = pe->args_len;
+	m.argc = pe->argc;
 	return frame_pack(FRAME_PROCESS, &m.base, lenp);
 }
 
@@ -610,7 +613,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 	memset(out, 0, sizeof(*out));
 	if ((m = unpack_strict(&sockflow__process_event__descriptor, p, len, errstr)) == NULL)
 		return -1;
-	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_CREDS)
+	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_ARGS)
 		*errstr = "process: bad kind";
 	else if (m->pid == 0 || m->pid > (1U << 22))
 		*errstr = "process: bad pid";
@@ -620,6 +623,8 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		*errstr = "process: comm too long";
 	else if (strlen(m->executable) > MSG_PATH_LEN)
 		*errstr = "process: executable too long";
+	else if (m->args.len > MSG_ARGS_LEN)
+		*errstr = "process: arguments too long";
 	else {
 		/*
 		 * A process name is whatever the process set: any byte may
@@ -636,6 +641,10 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		out->gid = m->gid;
 		out->euid = m->euid;
 		out->egid = m->egid;
+		if (m->args.len > 0)
+			memcpy(out->args, m->args.data, m->args.len);
+		out->args_len = (uint16_t)m->args.len;
+		out->argc = m->argc;
 		rv = 0;
 	}
 	arena_release(&m->base);

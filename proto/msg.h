@@ -131,10 +131,13 @@ enum process_event_kind {
 	PROC_EV_EXIT = 3,
 	PROC_EV_EXECUTABLE = 4,
 	PROC_EV_CREDS = 5,
+	PROC_EV_ARGS = 6,
 };
 
 /* The longest executable path carried; a longer one is cut. */
 #define MSG_PATH_LEN	255
+/* An exec's argument strings, each ended by a NUL: at most this much. */
+#define MSG_ARGS_LEN	256
 
 struct msg_process {
 	uint8_t		kind;
@@ -144,6 +147,9 @@ struct msg_process {
 	int64_t		time_ns;
 	char		executable[MSG_PATH_LEN + 1];
 	uint32_t	uid, gid, euid, egid;
+	uint8_t		args[MSG_ARGS_LEN];	/* ARGS: "a\0b\0", cut */
+	uint16_t	args_len;
+	uint32_t	argc;		/* how many there were */
 };
 
 struct msg_counter {

@@ -1640,12 +1640,12 @@ test_udp_lifetimes(struct agg_decoder *d)
  * then the fetched arguments).
  */
 enum { K_SEND, K_SENDRET, K_RECV, K_RECVRET, K_SENDU, K_SENDRETU,
-    K_SENDU6, K_SENDRETU6, K_PKTOUT, K_PKTIN, K_CREDS, NKFMT };
+    K_SENDU6, K_SENDRETU6, K_PKTOUT, K_PKTIN, K_CREDS, K_ARGS, NKFMT };
 static const char *kfmt_files[NKFMT] = {
 	"kprobe_send_tcp", "kprobe_sendret_tcp", "kprobe_recv_tcp",
 	"kprobe_recvret_tcp", "kprobe_send_udp", "kprobe_sendret_udp",
 	"kprobe_send_udp6", "kprobe_sendret_udp6", "kprobe_pkt_out4",
-	"kprobe_pkt_in4", "kprobe_creds",
+	"kprobe_pkt_in4", "kprobe_creds", "kprobe_args",
 };
 static struct tp_format kfmts[NKFMT];
 
@@ -1991,6 +1991,71 @@ test_kprobe_calls(const char *srcdir)
 		memcpy(raw + fn->offset, &loc, 4);
 		CHECK(agg_decode_record(d, rec, wrap(rec, raw, 64 + sizeof(path),
 		    xpid, 9700), &ev) == -1);
+	}
+
+	/*
+	 * An exec's arguments: argc and the strings read, joined with
+	 * NULs, kept beside the reorder like the file; only argc of them
+	 * are used, and what does not fit in MSG_ARGS_LEN is left out.
+	 */
+	{
+		const struct tp_format *fmt = &kfmts[K_ARGS];
+		static const char *const argv[] = { "curl", "-o", "/dev/null",
+		    "ignored" };
+		uint8_t raw[1024];
+		size_t off = 64, n = 0;
+		int32_t argc = 3;
+		const uint8_t *b;
+		char an[8];
+		int k;
+
+		raw_header(fmt, raw, 0);
+		memset(raw + 256, 0, sizeof(raw) - 256);
+		fput(fmt, "argc", raw, &argc, 4);
+		for (k = 0; k < 4; k++) {
+			uint32_t loc = (uint32_t)(strlen(argv[k]) + 1) << 16 |
+			    (uint32_t)off;
+
+			snprintf(an, sizeof(an), "a%d", k);
+			fput(fmt, an, raw, &loc, 4);
+			memcpy(raw + off, argv[k], strlen(argv[k]) + 1);
+			off += strlen(argv[k]) + 1;
+		}
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw, (uint32_t)off,
+		    4970, 9950), &ev) == 1);
+		CHECK(ev.kind == AEV_ARGS && ev.u.exec.pid == 4970 &&
+		    ev.u.exec.argc == 3);
+		b = agg_decoder_exec_args(d, ev.u.exec.slot, ev.u.exec.seq, &n);
+		CHECK(b != NULL && n == 18 &&
+		    memcmp(b, "curl\0-o\0/dev/null\0", 18) == 0);
+		/* Strings that do not fit are left out, not cut. */
+		{
+			char big[300];
+			uint32_t loc;
+
+			memset(big, 'x', sizeof(big));
+			big[255] = '\0';
+			loc = 256u << 16 | 200;
+			memcpy(raw + 200, big, 256);
+			fput(fmt, "a1", raw, &loc, 4);
+			CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+			    200 + 256, 4970, 9951), &ev) == 1);
+			b = agg_decoder_exec_args(d, ev.u.exec.slot,
+			    ev.u.exec.seq, &n);
+			CHECK(b != NULL && n == 5 && memcmp(b, "curl", 5) == 0);
+		}
+		/* A string past the record: refused; softirq: nothing. */
+		{
+			uint32_t loc = 600u << 16 | 64;
+
+			fput(fmt, "a0", raw, &loc, 4);
+			CHECK(agg_decode_record(d, rec, wrap(rec, raw, 456,
+			    4970, 9952), &ev) == -1);
+		}
+		raw_header(fmt, raw, 1);
+		fput(fmt, "argc", raw, &argc, 4);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+		    (uint32_t)fmt->min_size, 4970, 9953), &ev) == 0);
 	}
 
 	/* New credentials, in the process's own context only. */

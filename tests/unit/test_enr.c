@@ -178,6 +178,21 @@ test_json(void)
 	CHECK(strstr(s, "\"uid\":1000,\"gid\":1001,\"euid\":0,\"egid\":4")
 	    != NULL);
 	json_object_put(doc);
+
+	/*
+	 * The arguments: each string of the block; one the block cut short
+	 * is left out, and args_count says how many there were.
+	 */
+	pi.args = (const uint8_t *)"curl\0-o\0/dev/nu";
+	pi.args_len = 15;
+	pi.argc = 4;
+	doc = flow_doc(&f, &h, &pi);
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	CHECK(strstr(s, "\"args\":[\"curl\",\"-o\"],\"args_count\":4") !=
+	    NULL);
+	json_object_put(doc);
+	pi.args = NULL;
+	pi.args_len = 0;
 	pi.exe = NULL;
 	pi.have_creds = 0;
 
@@ -482,12 +497,21 @@ test_procs(void)
 	    strcmp(pi.exe, "/usr/bin/curl") == 0 && pi.have_creds &&
 	    pi.uid == 1000 && pi.egid == 100);
 	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_ARGS;
+	ev.pid = 4242;
+	memcpy(ev.args, "curl\0x\0", 7);
+	ev.args_len = 7;
+	ev.argc = 2;
+	enr_procs_event(t, &ev);
+	memset(&ev, 0, sizeof(ev));
 	ev.kind = PROC_EV_FORK;
 	ev.pid = 5001;
 	ev.ppid = 4242;
 	enr_procs_event(t, &ev);
 	CHECK(enr_procs_lookup(t, 5001, &pi) == 0 && pi.exe != NULL &&
 	    strcmp(pi.exe, "/usr/bin/curl") == 0 && pi.uid == 1000);
+	CHECK(pi.args_len == 7 && memcmp(pi.args, "curl\0x\0", 7) == 0 &&
+	    pi.argc == 2);
 	ev.kind = PROC_EV_CREDS;
 	ev.uid = ev.euid = 0;
 	enr_procs_event(t, &ev);

@@ -152,10 +152,11 @@ flow_sane(const struct msg_flow *f)
 static int
 process_sane(const struct msg_process *p)
 {
-	return p->kind >= PROC_EV_EXEC && p->kind <= PROC_EV_CREDS &&
+	return p->kind >= PROC_EV_EXEC && p->kind <= PROC_EV_ARGS &&
 	    p->pid != 0 && p->pid <= (1U << 22) && p->ppid <= (1U << 22) &&
 	    terminated(p->comm, sizeof(p->comm)) &&
-	    terminated(p->executable, sizeof(p->executable));
+	    terminated(p->executable, sizeof(p->executable)) &&
+	    p->args_len <= MSG_ARGS_LEN;
 }
 
 static int
@@ -459,6 +460,9 @@ static struct msg_process process0 = {
 	.gid = 1,
 	.euid = 2,
 	.egid = 3,
+	.args = "curl\0-o\0\xff\0",
+	.args_len = 11,
+	.argc = 4,
 };
 
 static struct msg_counter counters0[] = {
@@ -818,6 +822,8 @@ test_roundtrip_process(void)
 	CHECK(strcmp(p.executable, process0.executable) == 0);
 	CHECK(p.uid == process0.uid && p.gid == process0.gid &&
 	    p.euid == process0.euid && p.egid == process0.egid);
+	CHECK(p.args_len == process0.args_len && p.argc == process0.argc &&
+	    memcmp(p.args, process0.args, p.args_len) == 0);
 	same_frame(FRAME_PROCESS, msg_encode_process(&p, &len), &len,
 	    valid[FRAME_PROCESS].frame, valid[FRAME_PROCESS].len);
 }
@@ -1361,8 +1367,8 @@ test_valid_process(void)
 	pb_process(&m);
 	m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_UNSPECIFIED;
 	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 0");
-	m.kind = (Sockflow__ProcessEventKind)6;
-	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 6");
+	m.kind = (Sockflow__ProcessEventKind)7;
+	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 7");
 	m.kind = (Sockflow__ProcessEventKind)9;
 	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 9");
 	m.kind = (Sockflow__ProcessEventKind)-1;
@@ -1396,6 +1402,21 @@ test_valid_process(void)
 		path[MSG_PATH_LEN + 1] = '\0';
 		expect_pb(FRAME_PROCESS, &m.base, "executable",
 		    "process executable too long");
+	}
+	/* An exec's arguments: at most MSG_ARGS_LEN bytes. */
+	{
+		uint8_t block[MSG_ARGS_LEN + 1];
+
+		pb_process(&m);
+		m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_ARGS;
+		memset(block, 0, sizeof(block));
+		m.args.data = block;
+		m.args.len = MSG_ARGS_LEN;
+		expect_pb(FRAME_PROCESS, &m.base, NULL,
+		    "process arguments at the limit");
+		m.args.len = MSG_ARGS_LEN + 1;
+		expect_pb(FRAME_PROCESS, &m.base, "arguments",
+		    "process arguments too long");
 	}
 	pb_process(&m);
 	m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_CREDS;

@@ -9,7 +9,8 @@
 #	truth	tests/live/truthrun.sh with socket.backend=kprobe; the host
 #		holds what comes back against the truth and the captures
 #	creds	a client that becomes uid 1234 after its exec connects; its
-#		flow must carry the new ids (checked on the host)
+#		flow must carry the new ids, and both sides the file and the
+#		arguments of the exec (checked on the host)
 #	clean	no sockflow kprobe group is left at the end
 S=/opt/sockflow
 T=/sys/kernel/tracing
