@@ -99,11 +99,17 @@ apt_update() {
 	fi
 	rm -f "$APTDIR/cache/"*.bin
 	# shellcheck disable=SC2086
-	apt-get $APT $NETOPT update ||
-	    die "apt-get update ($APTNAME) failed: is the network (or the mirror) down?"
+	if ! apt-get $APT $NETOPT update; then
+		[ "${APT_SOFT:-0}" = 1 ] && return 1
+		die "apt-get update ($APTNAME) failed: is the network (or the mirror) down?"
+	fi
 	# apt exits 0 when only some indexes failed; every suite must
 	# have been fetched.
 	for s in $SUITES; do
+		if ! exists "$APTDIR"/lists/*_"${s}"_main_binary-amd64_Packages* &&
+		    [ "${APT_SOFT:-0}" = 1 ]; then
+			return 1
+		fi
 		exists "$APTDIR"/lists/*_"${s}"_main_binary-amd64_Packages* ||
 		    die "no package list for $s: is the network (or the mirror) down?"
 	done
@@ -148,24 +154,45 @@ private_apt() {
 	APTDIR=$CACHE/apt-$APTNAME
 	d=$APTDIR
 	mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/cache" "$d/prefs.d"
-	: >"$d/sources.list.new"
-	for s in "$@"; do
-		case $s in
-		*-security) m=$SECMIRROR ;;
-		*) m=$MIRROR ;;
-		esac
-		echo "deb [signed-by=$KEYRING] $m $s main" >>"$d/sources.list.new"
-	done
-	mv "$d/sources.list.new" "$d/sources.list"
+	private_sources "$MIRROR" "$SECMIRROR" "$@"
 	APT="-o Dir::Etc::sourcelist=$d/sources.list -o Dir::Etc::sourceparts=-"
 	APT="$APT -o Dir::Etc::preferences=/dev/null"
 	APT="$APT -o Dir::Etc::preferencesparts=$d/prefs.d"
 	APT="$APT -o Dir::State::Lists=$d/lists -o Dir::Cache=$d/cache"
 	APT="$APT -o Dir::Cache::archives=$d/archives"
+	# An archived release's Release files are past their Valid-Until.
+	APT="$APT -o Acquire::Check-Valid-Until=false"
 	# The first use ever needs lists; -u asks for fresh ones.
 	if [ "$UPDATE" = 1 ] || ! exists "$d"/lists/*_Packages*; then
+		# A release past its support leaves deb.debian.org for
+		# archive.debian.org; unless mirrors were named, look there
+		# when the first try finds nothing.
+		APT_SOFT=1
+		if [ -z "${SOCKFLOW_VM_MIRROR:-}" ] && ! apt_update; then
+			echo "fetch.sh: $APTNAME not on $MIRROR; trying archive.debian.org"
+			private_sources http://archive.debian.org/debian \
+			    http://archive.debian.org/debian-security "$@"
+			UPDATED=
+		fi
+		APT_SOFT=0
 		apt_update || true
 	fi
+}
+
+# private_sources MIRROR SECURITY_MIRROR SUITE...: the private sources.list.
+private_sources() {
+	m1=$1
+	m2=$2
+	shift 2
+	: >"$d/sources.list.new"
+	for s in "$@"; do
+		case $s in
+		*-security) m=$m2 ;;
+		*) m=$m1 ;;
+		esac
+		echo "deb [signed-by=$KEYRING] $m $s main" >>"$d/sources.list.new"
+	done
+	mv "$d/sources.list.new" "$d/sources.list"
 }
 
 # Does the system's apt carry bookworm and bookworm-security (main)?
