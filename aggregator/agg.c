@@ -318,6 +318,7 @@ send_stats(struct agg *a)
 		COUNTER("kprobe_calls_table_full", cs->table_full);
 		COUNTER("kprobe_calls_too_deep", cs->too_deep);
 		COUNTER("kprobe_calls_abandoned", cs->abandoned);
+		COUNTER("kprobe_returns_lost", cs->returns_lost);
 		COUNTER("kprobe_calls_no_memory", fs->calls_no_memory);
 	}
 	if (agg_flows_pkts(a->flows) != NULL) {

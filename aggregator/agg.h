@@ -174,6 +174,7 @@ struct agg_calls_stats {
 	uint64_t	table_full;	/* entries not kept */
 	uint64_t	too_deep;
 	uint64_t	abandoned;	/* entries of threads that exited */
+	uint64_t	returns_lost;	/* entries whose return never came */
 };
 struct agg_calls *agg_calls_new(void);
 void		 agg_calls_free(struct agg_calls *);
@@ -206,6 +207,10 @@ void		 agg_pkts_add(struct agg_pkts *, const struct agg_event *);
 int		 agg_pkts_take(struct agg_pkts *, uint8_t family,
 		    const uint8_t *lip, uint16_t lport, const uint8_t *rip,
 		    uint16_t rport, uint64_t since, struct agg_pkt_counts *);
+/* An open connection's sums are kept: its entry counts as used now. */
+void		 agg_pkts_touch(struct agg_pkts *, uint8_t family,
+		    const uint8_t *lip, uint16_t lport, const uint8_t *rip,
+		    uint16_t rport, uint64_t now);
 void		 agg_pkts_expire(struct agg_pkts *, uint64_t before);
 size_t		 agg_pkts_len(const struct agg_pkts *);
 const struct agg_pkts_stats *agg_pkts_stats(const struct agg_pkts *);

@@ -11,8 +11,9 @@
  *
  * The table is bounded; a thread that exits inside a call (killed in a
  * blocking receive) has its entry removed at its exit record. What does
- * not fit, and every return without its entry (a kretprobe miss, an
- * entry dropped), is counted, never guessed at.
+ * not fit, every return without its entry (an entry dropped) and every
+ * entry whose return never came (a return probe out of instances, seen
+ * when the thread enters its next call) are counted, never guessed at.
  */
 #include "config.h"
 
@@ -124,6 +125,21 @@ agg_calls_enter(struct agg_calls *c, const struct agg_event *ev)
 		s->tid = ev->tid;
 		s->depth = 0;
 		c->n++;
+	}
+	/*
+	 * The only nesting there is: an IPv6 UDP socket's send to a
+	 * v4-mapped address, udpv6_sendmsg calling udp_sendmsg on the same
+	 * socket. Any other call entered while one is open means the open
+	 * one's return was lost (a return probe out of instances, a sample
+	 * dropped): it is given up and counted, or every later call of the
+	 * thread would look nested and go uncounted.
+	 */
+	if (s->depth > 0 && !(ev->u.call.dir == CALL_SEND &&
+	    s->f[s->depth - 1].dir == CALL_SEND &&
+	    s->f[s->depth - 1].sk == ev->u.call.sk &&
+	    ev->u.call.proto == 17)) {
+		c->stats.returns_lost += s->depth;
+		s->depth = 0;
 	}
 	if (s->depth == CALLS_DEPTH) {
 		c->stats.too_deep++;

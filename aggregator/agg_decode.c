@@ -48,15 +48,16 @@ enum handler {
 	H_KARGS,		/* args */
 };
 
-/* Argument strings the kprobe backend reads of an exec (probe_backend.c). */
-#define ARGS_MAX	8
+/* 64-bit words of an exec's arguments the kprobe backend reads. */
+#define ARGS_WORDS	32
 
 /* The fields sockflow reads of each event; NULL where an event has none. */
 struct fields {
 	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
 	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6, *cookie,
 	    *ret, *flags, *err, *src, *dst, *len, *vihl, *ports, *filename,
-	    *pid, *uid, *gid, *euid, *egid, *argc, *a[ARGS_MAX];
+	    *pid, *uid, *gid, *euid, *egid, *argc, *astart, *aend,
+	    *w[ARGS_WORDS];
 };
 
 /*
@@ -179,18 +180,15 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 		}
 		break;
 	case H_KARGS: {
-		char an[8];
+		char wn[8];
 		int i;
 
 		s->argc = need(f, "argc", 4, 0, err, errsz, &bad);
-		for (i = 0; i < ARGS_MAX; i++) {
-			snprintf(an, sizeof(an), "a%d", i);
-			s->a[i] = need(f, an, 0, -1, err, errsz, &bad);
-			if (s->a[i] != NULL && !s->a[i]->is_dataloc) {
-				snprintf(err, errsz, "%s: %s is not a string",
-				    f->name, an);
-				bad = 1;
-			}
+		s->astart = need(f, "start", 8, 0, err, errsz, &bad);
+		s->aend = need(f, "end", 8, 0, err, errsz, &bad);
+		for (i = 0; i < ARGS_WORDS; i++) {
+			snprintf(wn, sizeof(wn), "w%d", i);
+			s->w[i] = need(f, wn, 8, 0, err, errsz, &bad);
 		}
 		break;
 	}
@@ -569,11 +567,10 @@ agg_decoder_exec_args(struct agg_decoder *d, uint32_t slot, uint64_t seq,
 }
 
 /*
- * An exec's arguments (kprobe backend): argc and the first ARGS_MAX
- * argument strings, read from the new image's memory (which its process
- * could have changed already: they are user data). They are joined, each
- * ended by a NUL, into at most MSG_ARGS_LEN bytes; a string that does not
- * fit is left out, with those after it.
+ * An exec's arguments (kprobe backend): argc, and the first 256 bytes of
+ * the argument strings of the new image (user data), each ended by a
+ * NUL. Bytes past the block's end are the environment's and are dropped;
+ * a string the 256 bytes cut is left out, with those after it.
  */
 static int
 decode_args(struct agg_decoder *d, const struct agg_format *af,
@@ -581,33 +578,36 @@ decode_args(struct agg_decoder *d, const struct agg_format *af,
 {
 	const struct fields *s = &af->f;
 	struct exec_path *x;
-	const uint8_t *str;
+	uint8_t block[ARGS_WORDS * 8];
+	uint64_t start, end, w;
 	int64_t argc;
-	size_t len, n = 0;
-	int i;
+	size_t n, i, keep;
 
-	if (tp_get_s64(s->argc, raw, rawlen, &argc) == -1)
+	if (tp_get_s64(s->argc, raw, rawlen, &argc) == -1 ||
+	    tp_get_u64(s->astart, raw, rawlen, &start) == -1 ||
+	    tp_get_u64(s->aend, raw, rawlen, &end) == -1)
 		return -1;
-	if (!ev->proc_ctx || argc < 0)
+	for (i = 0; i < ARGS_WORDS; i++) {
+		if (tp_get_u64(s->w[i], raw, rawlen, &w) == -1)
+			return -1;
+		memcpy(block + 8 * i, &w, 8);
+	}
+	if (!ev->proc_ctx || argc < 0 || end < start)
 		return 0;
+	n = end - start < sizeof(block) ? (size_t)(end - start) :
+	    sizeof(block);
+	/* Whole strings only. */
+	for (i = 0, keep = 0; i < n; i++)
+		if (block[i] == '\0')
+			keep = i + 1;
 	if (d->exec == NULL &&
 	    (d->exec = calloc(EXEC_RING, sizeof(*d->exec))) == NULL)
 		return 0;
 	d->nexec++;
 	x = &d->exec[d->nexec % EXEC_RING];
 	x->seq = d->nexec;
-	for (i = 0; i < ARGS_MAX && i < argc; i++) {
-		if (tp_get_dataloc(s->a[i], raw, rawlen, &str, &len) == -1)
-			return -1;
-		/* A string ends at its first NUL. */
-		len = strnlen((const char *)str, len);
-		if (n + len + 1 > MSG_ARGS_LEN)
-			break;
-		memcpy(x->path + n, str, len);
-		x->path[n + len] = '\0';
-		n += len + 1;
-	}
-	x->len = (uint16_t)n;
+	memcpy(x->path, block, keep);
+	x->len = (uint16_t)keep;
 	ev->kind = AEV_ARGS;
 	ev->u.exec.pid = ev->pid;
 	ev->u.exec.slot = (uint32_t)(d->nexec % EXEC_RING);
@@ -629,7 +629,7 @@ decode_creds(const struct agg_format *af, const uint8_t *raw,
 	    tp_get_u64(s->euid, raw, rawlen, &v[2]) == -1 ||
 	    tp_get_u64(s->egid, raw, rawlen, &v[3]) == -1)
 		return -1;
-	/* Credentials made for a kernel thread or another task: not ours. */
+	/* Taken in interrupt context: not the sample task's own. */
 	if (!ev->proc_ctx)
 		return 0;
 	ev->kind = AEV_CREDS;

@@ -1193,6 +1193,7 @@ on_process(struct agg_flows *t, const struct agg_event *ev)
 	case AEV_COMM:
 		p.kind = PROC_EV_EXEC;
 		memcpy(p.comm, ev->u.proc.comm, sizeof(p.comm));
+		p.is_exec = ev->u.proc.exec;
 		break;
 	case AEV_FORK:
 		p.kind = PROC_EV_FORK;
@@ -1271,10 +1272,13 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 	case AEV_RET: {
 		struct agg_event io;
 
-		if (t->calls != NULL && agg_calls_return(t->calls, ev, &io))
-			on_io(t, &io);
-		else if (t->calls == NULL)
+		/* A return before any entry is unmatched, and counted so. */
+		if (t->calls == NULL && (t->calls = agg_calls_new()) == NULL) {
 			t->stats.calls_no_memory++;
+			break;
+		}
+		if (agg_calls_return(t->calls, ev, &io))
+			on_io(t, &io);
 		break;
 	}
 	}
@@ -1378,9 +1382,6 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 	size_t i;
 
 	collect_unclaimed(t, now);
-	/* Packets no flow took within a while are not going to be taken. */
-	if (t->pkts != NULL && now > PKTS_MAX_AGE)
-		agg_pkts_expire(t->pkts, now - PKTS_MAX_AGE);
 	for (i = 0; i < t->nbuckets; i++) {
 		for (s = t->buckets[i]; s != NULL; s = sn) {
 			sn = s->next;
@@ -1420,6 +1421,12 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 				sock_end(t, s, s->last, true);
 				continue;
 			}
+			/* An open connection's packet sums are not stale. */
+			if (t->pkts != NULL && s->have_tuple &&
+			    s->flows != NULL && s->flows->have_remote)
+				agg_pkts_touch(t->pkts, s->family, s->lip,
+				    s->lport, s->flows->rip, s->flows->rport,
+				    now);
 			if (now - s->last >= c->socket_inactive &&
 			    !s->saw_start && s->state == 0) {
 				t->stats.evicted++;
@@ -1442,6 +1449,12 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 			}
 		}
 	}
+	/*
+	 * Packets no flow took within a while are not going to be taken
+	 * (open connections' sums were just touched).
+	 */
+	if (t->pkts != NULL && now > PKTS_MAX_AGE)
+		agg_pkts_expire(t->pkts, now - PKTS_MAX_AGE);
 }
 
 void

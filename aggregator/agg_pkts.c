@@ -8,7 +8,8 @@
  * socket sends and the ACK that completes the handshake of an accepted
  * connection. A flow takes its entry when it is reported; an entry no
  * flow takes (a listener's refused SYNs, packets after the last report)
- * is dropped after a while and counted.
+ * is dropped after a while and counted; the sweep keeps those of open
+ * connections, however long they stay idle.
  *
  * The table has a fixed capacity; a packet that finds no room is counted.
  * Connections in two network namespaces with one tuple share an entry
@@ -190,6 +191,18 @@ agg_pkts_take(struct agg_pkts *p, uint8_t family, const uint8_t *lip,
 	p->stats.taken++;
 	remove_entry(p, e);
 	return 1;
+}
+
+void
+agg_pkts_touch(struct agg_pkts *p, uint8_t family, const uint8_t *lip,
+    uint16_t lport, const uint8_t *rip, uint16_t rport, uint64_t now)
+{
+	struct pkt_key k;
+	struct pkt_entry *e;
+
+	make_key(&k, family, lip, lport, rip, rport);
+	if ((e = lookup(p, &k)) != NULL && e->used && e->last < now)
+		e->last = now;
 }
 
 void

@@ -38,6 +38,11 @@ struct enr_proc {
 	size_t		 args_len;
 	uint32_t	 argc;
 	int		 have_creds;
+	/*
+	 * Inherited at a fork or from before an exec: read again from
+	 * /proc when next needed, unless a credentials event comes first.
+	 */
+	int		 creds_stale;
 	uint32_t	 uid, gid, euid, egid;
 };
 
@@ -165,7 +170,10 @@ read_creds(const struct enr_procs *t, struct enr_proc *p)
 		p->egid = (uint32_t)e;
 		have++;
 	}
-	p->have_creds = have == 2;
+	if (have == 2) {
+		p->have_creds = 1;
+		p->creds_stale = 0;
+	}
 }
 
 static void
@@ -219,6 +227,19 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->have_comm = 1;
 		p->from_scan = 0;
 		p->exited = 0;
+		if (ev->is_exec) {
+			/*
+			 * A new image: its file and arguments come next; a
+			 * setuid file may change its credentials.
+			 */
+			free(p->exe);
+			p->exe = NULL;
+			free(p->args);
+			p->args = NULL;
+			p->args_len = 0;
+			p->argc = 0;
+			p->creds_stale = 1;
+		}
 		break;
 	case PROC_EV_FORK:
 		if ((p = get(t, ev->pid)) == NULL)
@@ -244,13 +265,14 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 			if (parent->exe != NULL)
 				p->exe = strdup(parent->exe);
 			if (parent->args != NULL &&
-			    (p->args = malloc(parent->args_len)) != NULL) {
+			    (p->args = malloc(parent->args_len + 1)) != NULL) {
 				memcpy(p->args, parent->args,
 				    parent->args_len);
 				p->args_len = parent->args_len;
 				p->argc = parent->argc;
 			}
 			p->have_creds = parent->have_creds;
+			p->creds_stale = 1;
 			p->uid = parent->uid;
 			p->gid = parent->gid;
 			p->euid = parent->euid;
@@ -266,7 +288,6 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 			return;
 		free(p->exe);
 		p->exe = strdup(ev->executable);
-		p->exited = 0;
 		break;
 	case PROC_EV_ARGS:
 		if ((p = get(t, ev->pid)) == NULL)
@@ -274,8 +295,8 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		free(p->args);
 		p->args = NULL;
 		p->args_len = 0;
-		if (ev->args_len > 0 &&
-		    (p->args = malloc(ev->args_len)) != NULL) {
+		/* Known even when none fitted: args_count still says. */
+		if ((p->args = malloc(ev->args_len + 1)) != NULL) {
 			memcpy(p->args, ev->args, ev->args_len);
 			p->args_len = ev->args_len;
 		}
@@ -289,6 +310,7 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->euid = ev->euid;
 		p->egid = ev->egid;
 		p->have_creds = 1;
+		p->creds_stale = 0;
 		break;
 	}
 }
@@ -308,6 +330,8 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 	}
 	if (p == NULL)
 		return -1;
+	if (p->creds_stale && p->exited == 0)
+		read_creds(t, p);
 	memcpy(out->comm, p->comm, sizeof(out->comm));
 	out->have_comm = p->have_comm;
 	out->ppid = p->ppid;

@@ -151,8 +151,9 @@ static const struct kplan kplans[] = {
 	/*
 	 * An exec's arguments: at finalize_exec the new image is in place,
 	 * its stack built (the mm reached through the stack's vma,
-	 * bprm->vma->vm_mm); the first eight argument strings are read from
-	 * that user memory, with argc to say how many there were.
+	 * bprm->vma->vm_mm); the first 256 bytes of its argument strings
+	 * are read from that user memory, with argc to say how many there
+	 * were.
 	 */
 	{ "args", 0, 0, 0, KA_ARGS, { "finalize_exec" } },
 };
@@ -290,30 +291,53 @@ packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
 	}
 	snprintf(d, sizeof(d), "+%u(%s)", data.offset, argregs[skb]);
 	if (k->args == KA_PKT4)
-		snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
+		n = snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
 		    "proto=+9(%s):u8 saddr=+12(%s):u32 daddr=+16(%s):u32 "
 		    "ports=+20(%s):u32", sym, len.offset, argregs[skb], d, d,
 		    d, d, d);
 	else
-		snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
+		n = snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
 		    "proto=+6(%s):u8 saddr=+8(%s):x8[16] daddr=+24(%s):x8[16] "
 		    "ports=+40(%s):u32", sym, len.offset, argregs[skb], d, d,
 		    d, d, d);
+	/*
+	 * On the output path, the socket: a forwarded packet has none and
+	 * is filtered out in the kernel (it is not this host's traffic, and
+	 * would be counted again under its tuple).
+	 */
+	if (strncmp(k->event, "pkt_out", 7) == 0) {
+		int sk = btf_func_param(btf, sym, "sk", &n);
+
+		if (sk < 0 || sk >= (int)(sizeof(argregs) /
+		    sizeof(argregs[0]))) {
+			snprintf(err, errsz, "%s: no parameter sk", sym);
+			return -1;
+		}
+		n = (int)strlen(out);
+		snprintf(out + n, outsz - (size_t)n, " sk=%s:x64",
+		    argregs[sk]);
+	}
 	return 0;
 }
 
 /*
- * An exec's arguments (see the plan): argc, and the first ARGS_MAX
- * argument strings, each through its pointer in the new stack's argv
- * (mm->start_stack points at argc, argv follows), read from user memory.
+ * An exec's arguments (see the plan): argc, where the argument strings
+ * begin and end in the new image (mm->arg_start, mm->arg_end), and the
+ * first ARGS_WORDS * 8 bytes from the start, read from user memory as
+ * 64-bit words. A string fetch would copy each argument whole, up to 4
+ * KiB: a record the kernel refuses past its trace buffer size (with a
+ * warning, a panic under panic_on_warn), which any user could provoke.
+ * This record has a fixed size. Bytes past arg_end (the environment's
+ * first ones, when the arguments are short) are dropped by the
+ * aggregator.
  */
-#define ARGS_MAX	8
+#define ARGS_WORDS	32
 
 static int
 args_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
     char *err, size_t errsz)
 {
-	struct btf_field vma, vmmm, stack, argc;
+	struct btf_field vma, vmmm, start, end, argc;
 	char mm[96];
 	size_t off;
 	int i, n;
@@ -326,21 +350,26 @@ args_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
 	if (btf_member(btf, "linux_binprm.vma", &vma, err, errsz) == -1 ||
 	    btf_member(btf, "linux_binprm.argc", &argc, err, errsz) == -1 ||
 	    btf_member(btf, "vm_area_struct.vm_mm", &vmmm, err, errsz) == -1 ||
-	    btf_member(btf, "mm_struct.start_stack", &stack, err,
-	    errsz) == -1)
+	    btf_member(btf, "mm_struct.arg_start", &start, err, errsz) == -1 ||
+	    btf_member(btf, "mm_struct.arg_end", &end, err, errsz) == -1)
 		return -1;
-	if (vma.size != 8 || vmmm.size != 8 || stack.size != 8 ||
-	    argc.size != 4) {
+	if (vma.size != 8 || vmmm.size != 8 || start.size != 8 ||
+	    end.size != 8 || argc.size != 4) {
 		snprintf(err, errsz, "an exec's fields have unexpected sizes");
 		return -1;
 	}
-	snprintf(mm, sizeof(mm), "+%u(+%u(+%u(%s)))", stack.offset,
-	    vmmm.offset, vma.offset, argregs[0]);
-	off = (size_t)snprintf(out, outsz, "%s argc=+%u(%s):s32", sym,
-	    argc.offset, argregs[0]);
-	for (i = 0; i < ARGS_MAX; i++)
+	snprintf(mm, sizeof(mm), "+%u(+%u(%s))", vmmm.offset, vma.offset,
+	    argregs[0]);
+	off = (size_t)snprintf(out, outsz, "%s argc=+%u(%s):s32 "
+	    "start=+%u(%s):u64 end=+%u(%s):u64", sym, argc.offset,
+	    argregs[0], start.offset, mm, end.offset, mm);
+	for (i = 0; i < ARGS_WORDS && off < outsz; i++)
 		off += (size_t)snprintf(out + off, outsz - off,
-		    " a%d=+u0(+u%d(%s)):ustring", i, 8 + 8 * i, mm);
+		    " w%d=+u%d(+%u(%s)):u64", i, 8 * i, start.offset, mm);
+	if (off >= outsz) {
+		snprintf(err, errsz, "%s: definition too long", sym);
+		return -1;
+	}
 	return 0;
 }
 
@@ -427,7 +456,7 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
     FILE *report, char *err, size_t errsz)
 {
 	struct btf *btf;
-	char where[768], why[256];
+	char where[3072], why[256];
 	const char *syms[3 * NKPLANS];
 	int listed[3 * NKPLANS], have_list;
 	size_t i, j, nsyms;
@@ -507,6 +536,9 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 		b->kprobes[b->nkprobes++] = k->event;
 		add_event(b, &(struct probe_event){ b->group, k->event,
 		    k->ret || k->args == KA_CREDS || k->args == KA_ARGS ? NULL :
+		    (k->args == KA_PKT4 || k->args == KA_PKT6) &&
+		    strncmp(k->event, "pkt_out", 7) == 0 ?
+		    "proto == 6 && sk != 0" :
 		    k->args == KA_PKT4 || k->args == KA_PKT6 ? "proto == 6" :
 		    use_v6 ? "family == 2 || family == 10" : "family == 2",
 		    k->args == KA_CREDS || k->args == KA_ARGS });

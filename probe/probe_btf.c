@@ -23,6 +23,8 @@
 #define BTF_MAX_SIZE		(64 * 1024 * 1024)
 /* Members nested through anonymous structs and unions, and typedefs. */
 #define BTF_MAX_DEPTH		16
+/* Members looked at for one lookup; the kernel's need a few hundred. */
+#define BTF_MAX_STEPS		100000
 
 enum {
 	KIND_INT = 1, KIND_PTR, KIND_ARRAY, KIND_STRUCT, KIND_UNION,
@@ -154,7 +156,8 @@ adopt(struct btf **out, uint8_t *data, size_t size, char *err, size_t errsz)
 		free(data);
 		return -1;
 	}
-	if (h.version != 1 || h.hdr_len < sizeof(h) || h.hdr_len > size) {
+	if (h.version != 1 || h.hdr_len < sizeof(h) || h.hdr_len > size ||
+	    h.hdr_len % 4 != 0) {
 		snprintf(err, errsz, "unknown version %u or header length %u",
 		    h.version, h.hdr_len);
 		free(data);
@@ -348,7 +351,7 @@ size_of(const struct btf *b, uint32_t id, int depth)
 static int
 find_member(const struct btf *b, const struct btf_type *t, const char *name,
     size_t namelen, int depth, uint64_t *bits, uint32_t *type,
-    uint32_t *bitfield)
+    uint32_t *bitfield, unsigned long *steps)
 {
 	uint32_t i, vlen = vlen_of(t->info);
 	int kflag = (t->info >> 31) != 0;
@@ -356,6 +359,12 @@ find_member(const struct btf *b, const struct btf_type *t, const char *name,
 	if (depth > BTF_MAX_DEPTH)
 		return -1;
 	for (i = 0; i < vlen; i++) {
+		/*
+		 * Anonymous members may nest without end in a hostile blob
+		 * (a struct holding itself): the search has a budget.
+		 */
+		if (++*steps > BTF_MAX_STEPS)
+			return -1;
 		uint32_t mname = word_after(t, 3 * i);
 		uint32_t mtype = word_after(t, 3 * i + 1);
 		uint32_t moff = word_after(t, 3 * i + 2);
@@ -373,7 +382,7 @@ find_member(const struct btf *b, const struct btf_type *t, const char *name,
 			    kind_of(inner->info) != KIND_UNION))
 				continue;
 			if (find_member(b, inner, name, namelen, depth + 1,
-			    bits, type, bitfield) == 0) {
+			    bits, type, bitfield, steps) == 0) {
 				*bits += off;
 				return 0;
 			}
@@ -396,8 +405,9 @@ btf_member(const struct btf *b, const char *path, struct btf_field *f,
 	const struct btf_type *t;
 	const char *dot, *name;
 	char sname[128];
-	uint64_t bits, total = 0;
+	uint64_t bits, total = 0, fsize;
 	uint32_t id, type = 0, bitfield = 0;
+	unsigned long steps = 0;
 	size_t len;
 
 	memset(f, 0, sizeof(*f));
@@ -420,7 +430,7 @@ btf_member(const struct btf *b, const char *path, struct btf_field *f,
 		dot = strchr(name, '.');
 		len = dot != NULL ? (size_t)(dot - name) : strlen(name);
 		if (len == 0 || find_member(b, t, name, len, 0, &bits, &type,
-		    &bitfield) == -1) {
+		    &bitfield, &steps) == -1) {
 			snprintf(err, errsz, "%s: no member %.*s", path,
 			    (int)len, name);
 			return -1;
@@ -440,8 +450,13 @@ btf_member(const struct btf *b, const char *path, struct btf_field *f,
 		snprintf(err, errsz, "%s is a bit field", path);
 		return -1;
 	}
+	fsize = size_of(b, type, 0);
+	if (total / 8 > UINT32_MAX || fsize > UINT32_MAX) {
+		snprintf(err, errsz, "%s: offset or size out of range", path);
+		return -1;
+	}
 	f->offset = (uint32_t)(total / 8);
-	f->size = (uint32_t)size_of(b, type, 0);
+	f->size = (uint32_t)fsize;
 	return 0;
 }
 

@@ -104,7 +104,7 @@ int
 kprobe_add(const char *tracefs, const char *group, const char *event,
     int retprobe, int maxactive, const char *where, char *err, size_t errsz)
 {
-	char cmd[1024], kind[16];
+	char cmd[3584], kind[16];
 
 	if (!retprobe)
 		snprintf(kind, sizeof(kind), "p");
@@ -122,30 +122,55 @@ kprobe_add(const char *tracefs, const char *group, const char *event,
 
 /*
  * Each line of kprobe_events is "p:GROUP/EVENT SYMBOL ARGS" (r, rN for
- * return probes); call cb with group and event of each.
+ * return probes); call cb with group and event of each. The whole list
+ * is read first: the file is made anew for each read, so removing probes
+ * while reading it would skip lines.
  */
 static void
 each_probe(const char *tracefs, void (*cb)(const char *, const char *,
     void *), void *arg)
 {
-	char path[PATH_MAX], line[4096];
-	FILE *f;
+	char path[PATH_MAX], *buf = NULL, *line, *next;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
 
 	if (tracefs_path(path, sizeof(path), tracefs, "kprobe_events") == -1 ||
-	    (f = fopen(path, "r")) == NULL)
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
+	for (;;) {
+		if (cap - len < 4096) {
+			/* 16 MiB is thousands of times what any host has. */
+			if (cap >= 16 * 1024 * 1024)
+				break;
+			cap = cap == 0 ? 65536 : cap * 2;
+			buf = xreallocarray(buf, 1, cap + 1);
+		}
+		if ((n = read(fd, buf + len, cap - len)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL)
+		return;
+	buf[len] = '\0';
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
 		char *colon, *slash, *end;
 
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
 		if ((colon = strchr(line, ':')) == NULL ||
 		    (slash = strchr(colon, '/')) == NULL)
 			continue;
-		end = slash + strcspn(slash, " \n");
+		end = slash + strcspn(slash, " ");
 		*slash = '\0';
 		*end = '\0';
 		cb(colon + 1, slash + 1, arg);
 	}
-	fclose(f);
+	free(buf);
 }
 
 struct remove_ctx {

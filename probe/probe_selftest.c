@@ -1,6 +1,7 @@
 /*
  * The start-up self-test (socket.guess_timeout): once its events are on,
- * the probe makes a little traffic of its own on loopback (a TCP
+ * the probe makes a little traffic of its own on loopback, again each
+ * second until every event has been seen (a TCP
  * connection with a byte each way, reset at the end so that its socket is
  * destroyed at once; UDP datagrams each way, unconnected; the same over
  * ::1 when IPv6 is on), and the main loop then waits until every event
@@ -14,6 +15,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,15 +44,24 @@ loopback(int family, struct sockaddr_storage *ss)
 	}
 }
 
-/* A bound socket of a type on the loopback, its address in *ss. */
+/*
+ * A bound socket of a type on the loopback, its address in *ss. Reads
+ * wait a second at most: a firewall dropping loopback traffic makes the
+ * self-test fail in time, not hang.
+ */
 static int
 bound(int family, int type, struct sockaddr_storage *ss, socklen_t *len)
 {
+	struct timeval tv = { 1, 0 };
 	int fd;
 
 	*len = loopback(family, ss);
 	if ((fd = socket(family, type | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		close(fd);
+		return -1;
+	}
 	if (bind(fd, (struct sockaddr *)ss, *len) == -1 ||
 	    getsockname(fd, (struct sockaddr *)ss, len) == -1) {
 		close(fd);
@@ -68,9 +79,13 @@ tcp_exchange(int family)
 	char b = 'x';
 	int l, c = -1, a = -1;
 
+	struct timeval tv = { 1, 0 };
+
 	if ((l = bound(family, SOCK_STREAM, &ss, &len)) == -1 ||
 	    listen(l, 1) == -1 ||
 	    (c = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
 	    connect(c, (struct sockaddr *)&ss, len) == -1 ||
 	    (a = accept(l, NULL, NULL)) == -1 ||
 	    write(c, &b, 1) != 1 || read(a, &b, 1) != 1 ||

@@ -600,6 +600,7 @@ msg_encode_process(const struct msg_process *pe, size_t *lenp)
 	m.args.data = (uint8_t *)pe->args;
 	m.args.len = pe->args_len;
 	m.argc = pe->argc;
+	m.is_exec = pe->is_exec;
 	return frame_pack(FRAME_PROCESS, &m.base, lenp);
 }
 
@@ -645,6 +646,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 			memcpy(out->args, m->args.data, m->args.len);
 		out->args_len = (uint16_t)m->args.len;
 		out->argc = m->argc;
+		out->is_exec = m->is_exec;
 		rv = 0;
 	}
 	arena_release(&m->base);

@@ -150,6 +150,7 @@ struct msg_process {
 	uint8_t		args[MSG_ARGS_LEN];	/* ARGS: "a\0b\0", cut */
 	uint16_t	args_len;
 	uint32_t	argc;		/* how many there were */
+	bool		is_exec;	/* EXEC: an exec, not a new name */
 };
 
 struct msg_counter {

@@ -1808,10 +1808,19 @@ test_kprobe_calls(const char *srcdir)
 	CHECK(nflows == 1 && flows[0].transport == 17 &&
 	    flows[0].local.bytes == 64 && flows[0].local.packets == 1);
 
+	/*
+	 * A lost return (a return probe out of instances): the thread's
+	 * next call gives the open one up, counted, and is itself counted.
+	 */
+	push(d, t, rec, kcall_sample(rec, K_SEND, sk, 2, 6, 0, 400, 7500));
+	push(d, t, rec, kcall_sample(rec, K_SEND, sk, 2, 6, 0, 400, 7510));
+	push(d, t, rec, kret_sample(rec, K_SENDRET, 10, 400, 7520));
+	CHECK(cs->returns_lost == 1 && cs->paired == 4);
+
 	/* A send's return where a receive was entered: not a pair. */
 	push(d, t, rec, kcall_sample(rec, K_RECV, usk, 10, 17, 0, 201, 8100));
 	push(d, t, rec, kret_sample(rec, K_SENDRET, 5, 201, 8101));
-	CHECK(cs->mismatched == 1 && cs->paired == 3);
+	CHECK(cs->mismatched == 1 && cs->paired == 4);
 
 	/* A thread that exits inside a call leaves nothing behind. */
 	push(d, t, rec, kcall_sample(rec, K_RECV, usk, 10, 17, 0, 301, 9000));
@@ -1820,7 +1829,7 @@ test_kprobe_calls(const char *srcdir)
 	agg_flows_event(t, &ev);
 	CHECK(cs->abandoned == 1);
 	push(d, t, rec, kret_sample(rec, K_RECVRET, 10, 301, 9200));
-	CHECK(cs->unmatched == 2 && cs->paired == 3);
+	CHECK(cs->unmatched == 2 && cs->paired == 4);
 	/* A thread's exit is not its process's. */
 	CHECK(nprocs == 0);
 
@@ -1948,6 +1957,29 @@ test_kprobe_calls(const char *srcdir)
 		agg_flows_sweep(t2, 20ULL * 1000 * 1000 * 1000);
 		CHECK(agg_flows_pkts(t2)->expired == 1 &&
 		    agg_flows_pkts(t2)->expired_packets == 1);
+
+		/*
+		 * A connection idle for longer than sums are kept: the sweep
+		 * keeps its sums while it is open.
+		 */
+		{
+			struct st late[5];
+
+			reset();
+			for (n = 0; n < 5; n++) {
+				late[n] = outbound4[n];
+				late[n].sk = 0xffff888000055000ULL;
+				late[n].sport = 41000;
+				late[n].time += 100ULL * 1000 * 1000 * 1000;
+			}
+			feed(d, t2, late, 2);
+			push(d, t2, rec, kpkt_sample(rec, K_PKTOUT, 60, 0x45,
+			    "10.0.0.1", "10.0.0.2", 41000, 80,
+			    late[1].time + 10));
+			agg_flows_sweep(t2, late[1].time + 30ULL * 1000 *
+			    1000 * 1000);
+			CHECK(agg_flows_pkts(t2)->expired == 1);
+		}
 		agg_flows_free(t2);
 #undef RECEIVED
 	}
@@ -1994,66 +2026,61 @@ test_kprobe_calls(const char *srcdir)
 	}
 
 	/*
-	 * An exec's arguments: argc and the strings read, joined with
-	 * NULs, kept beside the reorder like the file; only argc of them
-	 * are used, and what does not fit in MSG_ARGS_LEN is left out.
+	 * An exec's arguments: argc and the first 256 bytes of the strings,
+	 * up to the block's end (the environment after it is dropped), whole
+	 * strings only, kept beside the reorder like the file.
 	 */
 	{
 		const struct tp_format *fmt = &kfmts[K_ARGS];
-		static const char *const argv[] = { "curl", "-o", "/dev/null",
-		    "ignored" };
-		uint8_t raw[1024];
-		size_t off = 64, n = 0;
+		static const char block[] = "curl\0-o\0/dev/null\0SECRET=1";
+		uint8_t raw[512], words[256];
+		uint64_t start = 0x7ffe0000, aend = start + 18;
 		int32_t argc = 3;
 		const uint8_t *b;
-		char an[8];
+		size_t n = 0;
+		char wn[8];
 		int k;
 
+		memset(raw, 0, sizeof(raw));
+		memset(words, 0, sizeof(words));
+		memcpy(words, block, sizeof(block));
 		raw_header(fmt, raw, 0);
-		memset(raw + 256, 0, sizeof(raw) - 256);
 		fput(fmt, "argc", raw, &argc, 4);
-		for (k = 0; k < 4; k++) {
-			uint32_t loc = (uint32_t)(strlen(argv[k]) + 1) << 16 |
-			    (uint32_t)off;
-
-			snprintf(an, sizeof(an), "a%d", k);
-			fput(fmt, an, raw, &loc, 4);
-			memcpy(raw + off, argv[k], strlen(argv[k]) + 1);
-			off += strlen(argv[k]) + 1;
+		fput(fmt, "start", raw, &start, 8);
+		fput(fmt, "end", raw, &aend, 8);
+		for (k = 0; k < 32; k++) {
+			snprintf(wn, sizeof(wn), "w%d", k);
+			fput(fmt, wn, raw, words + 8 * k, 8);
 		}
-		CHECK(agg_decode_record(d, rec, wrap(rec, raw, (uint32_t)off,
-		    4970, 9950), &ev) == 1);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+		    (uint32_t)fmt->min_size, 4970, 9950), &ev) == 1);
 		CHECK(ev.kind == AEV_ARGS && ev.u.exec.pid == 4970 &&
 		    ev.u.exec.argc == 3);
 		b = agg_decoder_exec_args(d, ev.u.exec.slot, ev.u.exec.seq, &n);
 		CHECK(b != NULL && n == 18 &&
 		    memcmp(b, "curl\0-o\0/dev/null\0", 18) == 0);
-		/* Strings that do not fit are left out, not cut. */
-		{
-			char big[300];
-			uint32_t loc;
-
-			memset(big, 'x', sizeof(big));
-			big[255] = '\0';
-			loc = 256u << 16 | 200;
-			memcpy(raw + 200, big, 256);
-			fput(fmt, "a1", raw, &loc, 4);
-			CHECK(agg_decode_record(d, rec, wrap(rec, raw,
-			    200 + 256, 4970, 9951), &ev) == 1);
-			b = agg_decoder_exec_args(d, ev.u.exec.slot,
-			    ev.u.exec.seq, &n);
-			CHECK(b != NULL && n == 5 && memcmp(b, "curl", 5) == 0);
+		/*
+		 * A block longer than the 256 bytes read: the string they cut
+		 * is left out.
+		 */
+		aend = start + 5000;
+		fput(fmt, "end", raw, &aend, 8);
+		memset(words, 'x', sizeof(words));
+		memcpy(words, "curl\0", 5);
+		for (k = 0; k < 32; k++) {
+			snprintf(wn, sizeof(wn), "w%d", k);
+			fput(fmt, wn, raw, words + 8 * k, 8);
 		}
-		/* A string past the record: refused; softirq: nothing. */
-		{
-			uint32_t loc = 600u << 16 | 64;
-
-			fput(fmt, "a0", raw, &loc, 4);
-			CHECK(agg_decode_record(d, rec, wrap(rec, raw, 456,
-			    4970, 9952), &ev) == -1);
-		}
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+		    (uint32_t)fmt->min_size, 4970, 9951), &ev) == 1);
+		b = agg_decoder_exec_args(d, ev.u.exec.slot, ev.u.exec.seq, &n);
+		CHECK(b != NULL && n == 5 && memcmp(b, "curl", 5) == 0);
+		/* An end before the start, or softirq context: nothing. */
+		aend = start - 1;
+		fput(fmt, "end", raw, &aend, 8);
+		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
+		    (uint32_t)fmt->min_size, 4970, 9952), &ev) == 0);
 		raw_header(fmt, raw, 1);
-		fput(fmt, "argc", raw, &argc, 4);
 		CHECK(agg_decode_record(d, rec, wrap(rec, raw,
 		    (uint32_t)fmt->min_size, 4970, 9953), &ev) == 0);
 	}

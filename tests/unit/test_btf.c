@@ -251,6 +251,30 @@ test_hostile(void)
 	}
 	CHECK(btf_load(&b, "/nonexistent/btf", err, sizeof(err)) == -1 &&
 	    strstr(err, "/nonexistent/btf") != NULL);
+
+	/*
+	 * A struct whose anonymous members are of its own type: a search
+	 * through them would never end; it gives up.
+	 */
+	{
+		struct blob bl;
+		struct btf_field f;
+		uint32_t self;
+		int i;
+
+		blob_init(&bl);
+		self = bl.nextid;
+		type(&bl, "loop", 4, 8, 0, 8);
+		for (i = 0; i < 8; i++)
+			member(&bl, NULL, self, 0);
+		len = blob_out(&bl, bad);
+		CHECK(btf_parse(&b, bad, len, err, sizeof(err)) == 0);
+		if (b != NULL) {
+			CHECK(btf_member(b, "loop.x", &f, err,
+			    sizeof(err)) == -1);
+			btf_free(b);
+		}
+	}
 }
 
 /*

@@ -517,9 +517,49 @@ test_procs(void)
 	enr_procs_event(t, &ev);
 	CHECK(enr_procs_lookup(t, 5001, &pi) == 0 && pi.uid == 0 &&
 	    pi.gid == 0);
+	/*
+	 * A child's inherited ids are read again from /proc when next
+	 * needed (the tracepoint backend sees no setuid()); an exec clears
+	 * the file and arguments of the image it replaced.
+	 */
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_FORK;
+	ev.pid = 5002;
+	ev.ppid = 4242;
+	enr_procs_event(t, &ev);
+	write_file("proc/5002/status", "Name:\tsh\nUid:\t1001\t1001\t1001\t1001\n"
+	    "Gid:\t1002\t1002\t1002\t1002\n");
+	CHECK(enr_procs_lookup(t, 5002, &pi) == 0 && pi.uid == 1001 &&
+	    pi.egid == 1002);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_EXEC;
+	ev.pid = 5002;
+	ev.is_exec = true;
+	snprintf(ev.comm, sizeof(ev.comm), "sh");
+	enr_procs_event(t, &ev);
+	write_file("proc/5002/comm", "sh\n");
+	CHECK(enr_procs_lookup(t, 5002, &pi) == 0 && pi.exe == NULL &&
+	    pi.args == NULL && strcmp(pi.comm, "sh") == 0);
+	/* A new name that is not an exec keeps them. */
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_EXECUTABLE;
+	ev.pid = 5002;
+	snprintf(ev.executable, sizeof(ev.executable), "/bin/sh");
+	enr_procs_event(t, &ev);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PROC_EV_EXEC;
+	ev.pid = 5002;
+	snprintf(ev.comm, sizeof(ev.comm), "worker");
+	enr_procs_event(t, &ev);
+	CHECK(enr_procs_lookup(t, 5002, &pi) == 0 && pi.exe != NULL &&
+	    strcmp(pi.exe, "/bin/sh") == 0);
+	ev.kind = PROC_EV_EXIT;
+	ev.time_ns = 1000;
+	enr_procs_event(t, &ev);
 	CHECK(enr_procs_lookup(t, 4242, &pi) == 0 && pi.uid == 1000);
 	ev.kind = PROC_EV_EXIT;
 	ev.time_ns = 1000;
+	ev.pid = 5001;
 	enr_procs_event(t, &ev);
 	enr_procs_expire(t, 1000 + 200, 100);
 

@@ -10,7 +10,8 @@
 #		holds what comes back against the truth and the captures
 #	creds	a client that becomes uid 1234 after its exec connects; its
 #		flow must carry the new ids, and both sides the file and the
-#		arguments of the exec (checked on the host)
+#		arguments of the exec (checked on the host); an exec with two
+#		4,000-byte arguments makes no record the kernel refuses
 #	clean	no sockflow kprobe group is left at the end
 S=/opt/sockflow
 T=/sys/kernel/tracing
@@ -119,6 +120,12 @@ step_creds() {
 	TCPFLOW_CLIENT_UID=1234 timeout 20 $S/tests/live/tcpflow 127.0.0.1 \
 	    7005 100 client-first >/tmp/cr/truth.txt 2>&1
 	st=$?
+	# Long arguments must not make a record the kernel refuses.
+	/bin/true "$(printf '%4000s' a)" "$(printf '%4000s' b)"
+	if dmesg | grep -q "perf buffer not large enough"; then
+		echo "KPROBE creds FAIL a long argument overflowed a record"
+		st=1
+	fi
 	sleep 1
 	stop_sf INT
 	sendfile /tmp/cr/out.json creds.json

@@ -88,12 +88,13 @@ if last is None:
 a, p = last["aggregator"], last.get("probe", {})
 bad = {k: v for k, v in a.items()
        if k in ("kprobe_calls_mismatched", "kprobe_calls_table_full",
+                "kprobe_returns_lost",
                 "ip_packets_table_full", "ip_packets_beyond_tcp_info",
                 "ip_packets_unparsed", "lost_samples",
                 "dropped_samples") and v}
-# The args probe reads argv[i] for i up to 8: the NULL that ends argv
-# faults once an exec, and Linux 5.10 counts a faulting fetch as misses
-# of every probe on the function; no other probe may miss.
+# The args probe reads 256 bytes from the argument strings: past the top
+# of a small stack that faults, and Linux 5.10 counts a faulting fetch
+# as misses of every probe on the function; no other probe may miss.
 misses = {k: v for k, v in a.items() if k.endswith("_misses") and v and
           k != "probe_kprobe_args_misses"}
 if bad or misses or not a.get("kprobe_calls_paired") or \
