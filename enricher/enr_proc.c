@@ -214,6 +214,18 @@ enr_procs_scan(struct enr_procs *t)
 	closedir(d);
 }
 
+/* What a process knew of the file it ran and its arguments. */
+static void
+forget_image(struct enr_proc *p)
+{
+	free(p->exe);
+	p->exe = NULL;
+	free(p->args);
+	p->args = NULL;
+	p->args_len = 0;
+	p->argc = 0;
+}
+
 void
 enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 {
@@ -232,12 +244,7 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 			 * A new image: its file and arguments come next; a
 			 * setuid file may change its credentials.
 			 */
-			free(p->exe);
-			p->exe = NULL;
-			free(p->args);
-			p->args = NULL;
-			p->args_len = 0;
-			p->argc = 0;
+			forget_image(p);
 			p->creds_stale = 1;
 		}
 		break;
@@ -249,12 +256,7 @@ enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->ppid = ev->ppid;
 		p->have_comm = 0;
 		p->from_scan = 0;
-		free(p->exe);
-		p->exe = NULL;
-		free(p->args);
-		p->args = NULL;
-		p->args_len = 0;
-		p->argc = 0;
+		forget_image(p);
 		p->have_creds = 0;
 		if ((parent = find(t, ev->ppid)) != NULL && parent->have_comm) {
 			memcpy(p->comm, parent->comm, sizeof(p->comm));
