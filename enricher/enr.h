@@ -40,6 +40,7 @@ struct enr_proc_info {
 	const uint8_t	*args;		/* NUL-ended strings, args_len bytes */
 	size_t		args_len;
 	uint32_t	argc;
+	uint64_t	version;	/* changes whenever any of this does */
 };
 struct enr_procs *enr_procs_new(size_t cap, const char *procroot);
 void	enr_procs_free(struct enr_procs *);

@@ -144,6 +144,68 @@ args_json(struct jw *w, const struct enr_proc_info *pi)
 	jw_u64(w, "args_count", pi->argc);
 }
 
+/*
+ * What a document says of its process, as text, made again only when the
+ * process table changed something of it (its version): most flows come
+ * from processes that made flows before.
+ */
+#define PROC_JSON_SLOTS	256
+
+struct proc_json {
+	uint64_t	version;
+	uint32_t	pid;
+	struct jw	process, user, group;
+};
+
+/* A text made, or an empty object when memory ran out making it. */
+static const char *
+jw_text(const struct jw *j)
+{
+	return j->buf != NULL && !j->oom ? j->buf : "{}";
+}
+
+static const struct proc_json *
+process_json(uint32_t pid, const struct enr_proc_info *pi)
+{
+	static struct proc_json cache[PROC_JSON_SLOTS];
+	struct proc_json *c = &cache[pid % PROC_JSON_SLOTS];
+	char id[16];
+
+	if (c->pid == pid && c->version == pi->version && pi->version != 0 &&
+	    c->process.buf != NULL)
+		return c;
+	jw_reset(&c->process);
+	jw_open(&c->process, NULL);
+	jw_u64(&c->process, "pid", pid);
+	if (pi->have_comm)
+		jw_str(&c->process, "name", pi->comm);
+	if (pi->ppid != 0)
+		jw_u64(&c->process, "ppid", pi->ppid);
+	if (pi->exe != NULL)
+		jw_str(&c->process, "executable", pi->exe);
+	if (pi->args != NULL)
+		args_json(&c->process, pi);
+	jw_close(&c->process);
+	jw_reset(&c->user);
+	jw_open(&c->user, NULL);
+	snprintf(id, sizeof(id), "%u", pi->uid);
+	jw_str(&c->user, "id", id);
+	jw_close(&c->user);
+	jw_reset(&c->group);
+	jw_open(&c->group, NULL);
+	snprintf(id, sizeof(id), "%u", pi->gid);
+	jw_str(&c->group, "id", id);
+	jw_close(&c->group);
+	/* A text cut short for want of memory is not kept (jw_text). */
+	if (c->process.oom || c->user.oom || c->group.oom)
+		c->version = 0;
+	else {
+		c->pid = pid;
+		c->version = pi->version;
+	}
+	return c;
+}
+
 /* The host object as JSON text, made again only when the facts change. */
 static const char *
 host_json(const struct enr_host *h)
@@ -308,29 +370,17 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 	jw_bool(w, "complete", f->complete);
 	jw_close(w);
 
-	if (f->pid != 0) {
+	if (f->pid != 0 && pi != NULL) {
+		const struct proc_json *pj = process_json(f->pid, pi);
+
+		jw_raw(w, "process", jw_text(&pj->process));
+		if (pi->have_creds) {
+			jw_raw(w, "user", jw_text(&pj->user));
+			jw_raw(w, "group", jw_text(&pj->group));
+		}
+	} else if (f->pid != 0) {
 		jw_open(w, "process");
 		jw_u64(w, "pid", f->pid);
-		if (pi != NULL && pi->have_comm)
-			jw_str(w, "name", pi->comm);
-		if (pi != NULL && pi->ppid != 0)
-			jw_u64(w, "ppid", pi->ppid);
-		if (pi != NULL && pi->exe != NULL)
-			jw_str(w, "executable", pi->exe);
-		if (pi != NULL && pi->args != NULL)
-			args_json(w, pi);
-		jw_close(w);
-	}
-	if (f->pid != 0 && pi != NULL && pi->have_creds) {
-		char id[16];
-
-		snprintf(id, sizeof(id), "%u", pi->uid);
-		jw_open(w, "user");
-		jw_str(w, "id", id);
-		jw_close(w);
-		snprintf(id, sizeof(id), "%u", pi->gid);
-		jw_open(w, "group");
-		jw_str(w, "id", id);
 		jw_close(w);
 	}
 

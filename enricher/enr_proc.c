@@ -33,6 +33,7 @@ struct enr_proc {
 	 */
 	int		 from_scan;
 	char		 comm[MSG_COMM_LEN + 1];
+	uint64_t	 version;	/* enr_proc_info.version */
 	char		*exe;		/* the file executed, when seen */
 	uint8_t		*args;		/* its arguments, when seen */
 	size_t		 args_len;
@@ -47,6 +48,7 @@ struct enr_proc {
 };
 
 struct enr_procs {
+	uint64_t	 versions;	/* the last version given */
 	struct enr_proc	*buckets[NBUCKETS];
 	size_t		 count;
 	size_t		 cap;
@@ -141,7 +143,7 @@ read_comm(const struct enr_procs *t, uint32_t pid, char *comm)
  * filesystem), for a process whose credentials no event gave.
  */
 static void
-read_creds(const struct enr_procs *t, struct enr_proc *p)
+read_creds(struct enr_procs *t, struct enr_proc *p)
 {
 	char path[320], buf[4096], *l;
 	unsigned long r, e;
@@ -173,6 +175,7 @@ read_creds(const struct enr_procs *t, struct enr_proc *p)
 	if (have == 2) {
 		p->have_creds = 1;
 		p->creds_stale = 0;
+		p->version = ++t->versions;
 	}
 }
 
@@ -188,6 +191,7 @@ remember(struct enr_procs *t, uint32_t pid)
 		return;
 	memcpy(p->comm, comm, sizeof(p->comm));
 	p->have_comm = 1;
+	p->version = ++t->versions;
 	if (!p->have_creds)
 		read_creds(t, p);
 }
@@ -214,6 +218,8 @@ enr_procs_scan(struct enr_procs *t)
 	closedir(d);
 }
 
+static void	procs_event(struct enr_procs *, const struct msg_process *);
+
 /* What a process knew of the file it ran and its arguments. */
 static void
 forget_image(struct enr_proc *p)
@@ -228,6 +234,17 @@ forget_image(struct enr_proc *p)
 
 void
 enr_procs_event(struct enr_procs *t, const struct msg_process *ev)
+{
+	struct enr_proc *p;
+
+	procs_event(t, ev);
+	/* Whatever changed, what is written of the process is made anew. */
+	if ((p = find(t, ev->pid)) != NULL)
+		p->version = ++t->versions;
+}
+
+static void
+procs_event(struct enr_procs *t, const struct msg_process *ev)
 {
 	struct enr_proc *p, *parent;
 

@@ -196,6 +196,26 @@ test_json(void)
 	pi.exe = NULL;
 	pi.have_creds = 0;
 
+	/*
+	 * What is written of a process is made once per version of it:
+	 * the same version writes the same text, a new one the new facts.
+	 */
+	pi.version = 7;
+	snprintf(pi.comm, sizeof(pi.comm), "first");
+	doc = flow_doc(&f, &h, &pi);
+	CHECK(strcmp(get_str(doc, "process", "name"), "first") == 0);
+	json_object_put(doc);
+	snprintf(pi.comm, sizeof(pi.comm), "second");
+	doc = flow_doc(&f, &h, &pi);
+	CHECK(strcmp(get_str(doc, "process", "name"), "first") == 0);
+	json_object_put(doc);
+	pi.version = 8;
+	doc = flow_doc(&f, &h, &pi);
+	CHECK(strcmp(get_str(doc, "process", "name"), "second") == 0);
+	json_object_put(doc);
+	pi.version = 0;
+	snprintf(pi.comm, sizeof(pi.comm), "curl");
+
 	/* Inbound: the remote side opened it, so it is source and client. */
 	make_flow(&f, FLOW_DIR_INBOUND);
 	doc = flow_doc(&f, &h, NULL);
