@@ -157,6 +157,25 @@ struct proc_json {
 	struct jw	process, user, group;
 };
 
+/*
+ * A member again under another key: the value of the member written at
+ * [from, to) of the text (after its key).
+ */
+static int
+again(struct jw *w, const char *key, size_t from, size_t to)
+{
+	char value[512];
+	const char *v = memchr(w->buf + from, '{', to - from);
+	size_t n;
+
+	if (v == NULL || (n = (size_t)(w->buf + to - v)) >= sizeof(value))
+		return -1;
+	memcpy(value, v, n);
+	value[n] = '\0';
+	jw_raw_(w, key, strlen(key), value);
+	return 0;
+}
+
 /* A text made, or an empty object when memory ran out making it. */
 static const char *
 jw_text(const struct jw *j)
@@ -280,11 +299,21 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dir = "unknown";
 		break;
 	}
-	endpoint(w, "source", f, src, src_known);
-	endpoint(w, "destination", f, dst, dst_known);
-	if (f->direction != FLOW_DIR_UNKNOWN) {
-		endpoint(w, "client", f, src, src_known);
-		endpoint(w, "server", f, dst, dst_known);
+	{
+		size_t s0, s1, d1;
+
+		s0 = w->len;
+		endpoint(w, "source", f, src, src_known);
+		s1 = w->len;
+		endpoint(w, "destination", f, dst, dst_known);
+		d1 = w->len;
+		/* Client and server are source and destination again. */
+		if (f->direction != FLOW_DIR_UNKNOWN) {
+			if (w->oom || again(w, "client", s0, s1) == -1)
+				endpoint(w, "client", f, src, src_known);
+			if (w->oom || again(w, "server", s1, d1) == -1)
+				endpoint(w, "server", f, dst, dst_known);
+		}
 	}
 
 	jw_open(w, "network");
