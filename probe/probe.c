@@ -217,7 +217,7 @@ send_stats(struct probe *p)
 		uint64_t hits, misses;
 
 		if (kprobe_profile(p->be->tracefs, p->be->group,
-		    p->be->kprobes[i], &hits, &misses) == -1)
+		    p->be->knames[i], &hits, &misses) == -1)
 			continue;
 		snprintf(c[n].name, sizeof(c[n].name), "kprobe_%s_misses",
 		    p->be->kprobes[i]);

@@ -93,7 +93,8 @@ int		 btf_has_func(const struct btf *, const char *func);
 
 /* probe_kprobe.c: kprobe events in a group of this process's own. */
 int		 kprobe_supported(const char *tracefs);
-void		 kprobe_group_name(char *, size_t);
+/* The group's name and the suffix its events carry. */
+void		 kprobe_group_name(char *, size_t, char *suffix, size_t);
 /* "where" is "SYMBOL ARGS"; maxactive 0 is the kernel's default. */
 int		 kprobe_add(const char *tracefs, const char *group,
 		    const char *event, int retprobe, int maxactive,
@@ -115,8 +116,9 @@ struct backend {
 	int			 kind;		/* BACKEND_KPROBE, _TRACEPOINT */
 	struct probe_event	 events[PROBE_MAX_EVENTS];
 	size_t			 nevents;
-	char			 group[64];	/* kprobes: sockflow_<pid> */
-	const char		*kprobes[PROBE_MAX_EVENTS];
+	char			 group[64];	/* sockflow_<pid>_<random> */
+	const char		*kprobes[PROBE_MAX_EVENTS];	/* as planned */
+	char			 knames[PROBE_MAX_EVENTS][64];	/* registered */
 	size_t			 nkprobes;
 	const char		*tracefs;
 };

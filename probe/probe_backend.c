@@ -458,6 +458,7 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 	struct btf *btf;
 	char where[3072], why[256];
 	const char *syms[3 * NKPLANS];
+	char suffix[16];
 	int listed[3 * NKPLANS], have_list;
 	size_t i, j, nsyms;
 	int removed;
@@ -465,7 +466,7 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 	memset(b, 0, sizeof(*b));
 	b->kind = BACKEND_KPROBE;
 	b->tracefs = tracefs;
-	kprobe_group_name(b->group, sizeof(b->group));
+	kprobe_group_name(b->group, sizeof(b->group), suffix, sizeof(suffix));
 	if ((removed = kprobe_remove_stale(tracefs, why, sizeof(why))) > 0)
 		log_info("removed %d probe(s) a stopped sockflow left behind",
 		    removed);
@@ -499,6 +500,9 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 			continue;
 		}
 		why[0] = '\0';
+		/* The planned name and this instance's suffix. */
+		snprintf(b->knames[b->nkprobes], sizeof(b->knames[0]), "%s_%s",
+		    k->event, suffix);
 		for (j = 0; j < 3 && k->syms[j] != NULL; j++, nsyms++) {
 			if (done)
 				continue;
@@ -510,8 +514,9 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 			if (kprobe_args(btf, k, k->syms[j], where,
 			    sizeof(where), why, sizeof(why)) == -1)
 				continue;
-			if (kprobe_add(tracefs, b->group, k->event, k->ret,
-			    k->maxactive, where, why, sizeof(why)) == -1) {
+			if (kprobe_add(tracefs, b->group, b->knames[b->nkprobes],
+			    k->ret, k->maxactive, where, why,
+			    sizeof(why)) == -1) {
 				/* Tried and refused: the next alternative. */
 				char tmp[256];
 
@@ -523,7 +528,8 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 			done = 1;
 			if (report != NULL)
 				fprintf(report, "kprobe %s/%s: %s%s %s\n",
-				    b->group, k->event, k->ret ? "return of " :
+				    b->group, b->knames[b->nkprobes],
+				    k->ret ? "return of " :
 				    "", k->syms[j], where + strlen(k->syms[j]));
 		}
 		if (!done) {
@@ -533,8 +539,9 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 			backend_kprobes_remove(b);
 			return -1;
 		}
-		b->kprobes[b->nkprobes++] = k->event;
-		add_event(b, &(struct probe_event){ b->group, k->event,
+		b->kprobes[b->nkprobes] = k->event;
+		add_event(b, &(struct probe_event){ b->group,
+		    b->knames[b->nkprobes++],
 		    k->ret || k->args == KA_CREDS || k->args == KA_ARGS ? NULL :
 		    (k->args == KA_PKT4 || k->args == KA_PKT6) &&
 		    strncmp(k->event, "pkt_out", 7) == 0 ?

@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +96,22 @@ kprobe_write(const char *tracefs, const char *cmd, char *err, size_t errsz)
 	return -1;
 }
 
+/*
+ * sockflow_<pid>_<random>: the pid tells a stale group from a live one
+ * (a live one also refuses removal while its events are open, EBUSY);
+ * the random part keeps two probes apart that have one pid in different
+ * PID namespaces. Event names carry it too: kprobe_profile lists events
+ * by name alone.
+ */
 void
-kprobe_group_name(char *buf, size_t len)
+kprobe_group_name(char *buf, size_t len, char *suffix, size_t slen)
 {
-	snprintf(buf, len, GROUP_PREFIX "%ld", (long)getpid());
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+	snprintf(suffix, slen, "%08x", r);
+	snprintf(buf, len, GROUP_PREFIX "%ld_%s", (long)getpid(), suffix);
 }
 
 int
@@ -194,8 +208,8 @@ group_alive(const char *group, pid_t self)
 
 	errno = 0;
 	pid = strtol(p, &ep, 10);
-	if (errno != 0 || ep == p || *ep != '\0' || pid <= 0 ||
-	    pid > INT_MAX)
+	if (errno != 0 || ep == p || (*ep != '\0' && *ep != '_') ||
+	    pid <= 0 || pid > INT_MAX)
 		return 1;	/* not a name this program makes: keep it */
 	if ((pid_t)pid == self)
 		return 0;

@@ -76,7 +76,7 @@ step_crash() {
 	fi
 	kill -KILL "$probe"
 	stop_sf TERM
-	left=$(grep -c "^[pr][0-9]*:sockflow_$probe/" $T/kprobe_events)
+	left=$(grep -c "^[pr][0-9]*:sockflow_${probe}_" $T/kprobe_events)
 	# A group of another program's must survive the cleanup.
 	echo 'p:sfother/keep tcp_sendmsg' >>$T/kprobe_events
 	if ! start_sf /tmp/c2; then
@@ -85,7 +85,7 @@ step_crash() {
 		return
 	fi
 	removed=$(grep -o 'removed [0-9]* probe(s) a stopped sockflow left behind' /tmp/c2/err.log)
-	still=$(grep -c "sockflow_$probe/" $T/kprobe_events)
+	still=$(grep -c "sockflow_${probe}_" $T/kprobe_events)
 	mine=$(grep -c "^[pr][0-9]*:sockflow_" $T/kprobe_events)
 	stop_sf INT
 	after=$(grep -c "sockflow_" $T/kprobe_events)
