@@ -50,6 +50,7 @@ struct enr {
 	uid_t			 agg_uid;
 	struct enr_host		 host;
 	struct enr_procs	*procs;
+	struct enr_names	*names;		/* user and group names */
 	struct jw		 jw;		/* the line being written */
 	struct event		*flush_ev;	/* stdout within OUT_DELAY_MS */
 	uint64_t		 flows;
@@ -91,6 +92,11 @@ write_flow(struct enr *e, const struct msg_flow *f)
 
 	if (enr_procs_lookup(e->procs, f->pid, &pi) == -1)
 		memset(&pi, 0, sizeof(pi));
+	if (pi.have_creds && e->names != NULL) {
+		pi.user_name = enr_names_user(e->names, pi.uid);
+		pi.group_name = enr_names_group(e->names, pi.gid);
+		pi.names_gen = enr_names_gen(e->names);
+	}
 	if (enr_json_flow(&e->jw, f, &e->host, &pi) == -1) {
 		/* Out of memory for one line: counted, not half written. */
 		e->unwritten++;
@@ -150,6 +156,16 @@ write_stats(struct enr *e)
 	    json_object_new_int64((int64_t)enr_procs_count(e->procs)));
 	json_object_object_add(o, "process_table_full",
 	    json_object_new_int64((int64_t)enr_procs_full(e->procs)));
+	if (e->names != NULL) {
+		const struct enr_names_stats *ns = enr_names_stats(e->names);
+
+		json_object_object_add(o, "user_names",
+		    json_object_new_int64((int64_t)ns->users));
+		json_object_object_add(o, "group_names",
+		    json_object_new_int64((int64_t)ns->groups));
+		json_object_object_add(o, "name_lines_skipped",
+		    json_object_new_int64((int64_t)ns->bad_lines));
+	}
 	json_object_object_add(st, "enricher", o);
 	json_object_object_add(sf, "stats", st);
 	json_object_object_add(doc, "sockflow", sf);
@@ -350,6 +366,9 @@ expire_cb(evutil_socket_t fd, short what, void *arg)
 	struct enr *e = arg;
 
 	enr_procs_expire(e->procs, now_wall(), PROC_GRACE_NS);
+	/* An added user, a renamed group: read again when they change. */
+	if (e->names != NULL)
+		enr_names_refresh(e->names);
 }
 
 static void
@@ -436,6 +455,9 @@ main(int argc, char *argv[])
 	privdrop_lookup(agg_user != NULL ? agg_user : user, &au);
 	e.agg_uid = au.uid;
 	enr_host_load(&e.host, root);
+	/* Not NSS: the sandbox would not let its modules work (enr_names.c). */
+	if ((e.names = enr_names_new(root)) == NULL)
+		fatalx("out of memory");
 	if ((e.procs = enr_procs_new(PROC_TABLE_CAP, "/proc")) == NULL)
 		fatalx("out of memory");
 	enr_procs_scan(e.procs);

@@ -41,6 +41,9 @@ struct enr_proc_info {
 	size_t		args_len;
 	uint32_t	argc;
 	uint64_t	version;	/* changes whenever any of this does */
+	const char	*user_name;	/* of uid and gid, NULL when unknown */
+	const char	*group_name;
+	uint64_t	names_gen;	/* enr_names_gen() they came from */
 };
 struct enr_procs *enr_procs_new(size_t cap, const char *procroot);
 void	enr_procs_free(struct enr_procs *);
@@ -54,6 +57,23 @@ int	enr_procs_lookup(struct enr_procs *, uint32_t pid,
 void	enr_procs_expire(struct enr_procs *, int64_t now_ns, int64_t grace_ns);
 size_t	enr_procs_count(const struct enr_procs *);
 uint64_t enr_procs_full(const struct enr_procs *);
+
+/* enr_names.c: user and group names from /etc/passwd and /etc/group. */
+struct enr_names;
+struct enr_names_stats {
+	uint64_t	users, groups;	/* entries read */
+	uint64_t	bad_lines;	/* lines skipped, over every read */
+};
+/* root: "/" or a directory standing for it (tests). */
+struct enr_names *enr_names_new(const char *root);
+void		 enr_names_free(struct enr_names *);
+/* Read the files again if their content changed. */
+void		 enr_names_refresh(struct enr_names *);
+const char	*enr_names_user(const struct enr_names *, uint32_t uid);
+const char	*enr_names_group(const struct enr_names *, uint32_t gid);
+/* Changes whenever a name may have: what was made of them is stale. */
+uint64_t	 enr_names_gen(const struct enr_names *);
+const struct enr_names_stats *enr_names_stats(const struct enr_names *);
 
 /* enr_jw.c: JSON text, written in order. */
 #define JW_MAXDEPTH	16

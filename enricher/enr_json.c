@@ -153,6 +153,7 @@ args_json(struct jw *w, const struct enr_proc_info *pi)
 
 struct proc_json {
 	uint64_t	version;
+	uint64_t	names_gen;
 	uint32_t	pid;
 	struct jw	process, user, group;
 };
@@ -191,7 +192,7 @@ process_json(uint32_t pid, const struct enr_proc_info *pi)
 	char id[16];
 
 	if (c->pid == pid && c->version == pi->version && pi->version != 0 &&
-	    c->process.buf != NULL)
+	    c->names_gen == pi->names_gen && c->process.buf != NULL)
 		return c;
 	jw_reset(&c->process);
 	jw_open(&c->process, NULL);
@@ -209,11 +210,15 @@ process_json(uint32_t pid, const struct enr_proc_info *pi)
 	jw_open(&c->user, NULL);
 	snprintf(id, sizeof(id), "%u", pi->uid);
 	jw_str(&c->user, "id", id);
+	if (pi->user_name != NULL)
+		jw_str(&c->user, "name", pi->user_name);
 	jw_close(&c->user);
 	jw_reset(&c->group);
 	jw_open(&c->group, NULL);
 	snprintf(id, sizeof(id), "%u", pi->gid);
 	jw_str(&c->group, "id", id);
+	if (pi->group_name != NULL)
+		jw_str(&c->group, "name", pi->group_name);
 	jw_close(&c->group);
 	/* A text cut short for want of memory is not kept (jw_text). */
 	if (c->process.oom || c->user.oom || c->group.oom)
@@ -221,6 +226,7 @@ process_json(uint32_t pid, const struct enr_proc_info *pi)
 	else {
 		c->pid = pid;
 		c->version = pi->version;
+		c->names_gen = pi->names_gen;
 	}
 	return c;
 }

@@ -3,9 +3,11 @@
 printed: for every connection, exactly one outbound document (the client
 side) and one inbound document (the server side), with the right
 addresses, ports, pids and fields. Exits 1 with a message per mismatch."""
+import grp
 import ipaddress
 import json
 import os
+import pwd
 import re
 import socket
 import sys
@@ -138,6 +140,8 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
         sock = d.get("system", {}).get("audit", {}).get("socket", {})
         check(d.get("user", {}).get("id") == str(os.getuid()) and
               d.get("group", {}).get("id") == str(os.getgid()) and
+              d["user"].get("name") == pwd.getpwuid(os.getuid()).pw_name and
+              d["group"].get("name") == grp.getgrgid(os.getgid()).gr_name and
               sock.get("uid") == os.getuid() and
               sock.get("euid") == os.geteuid() and
               sock.get("gid") == os.getgid() and

@@ -174,6 +174,14 @@ test_json(void)
 	    "/usr/bin/curl") == 0);
 	CHECK(strcmp(get_str(doc, "user", "id"), "1000") == 0);
 	CHECK(strcmp(get_str(doc, "group", "id"), "1001") == 0);
+	CHECK(get_str(doc, "user", "name") == NULL);
+	json_object_put(doc);
+	pi.user_name = "alice";
+	pi.group_name = "staff";
+	pi.names_gen = 3;
+	doc = flow_doc(&f, &h, &pi);
+	CHECK(strcmp(get_str(doc, "user", "name"), "alice") == 0);
+	CHECK(strcmp(get_str(doc, "group", "name"), "staff") == 0);
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	CHECK(strstr(s, "\"uid\":1000,\"gid\":1001,\"euid\":0,\"egid\":4")
 	    != NULL);
@@ -195,6 +203,7 @@ test_json(void)
 	pi.args_len = 0;
 	pi.exe = NULL;
 	pi.have_creds = 0;
+	pi.user_name = pi.group_name = NULL;
 
 	/*
 	 * What is written of a process is made once per version of it:
@@ -608,6 +617,65 @@ test_procs(void)
 	enr_procs_free(t);
 }
 
+/*
+ * Names from the files: the first line of an id wins; malformed lines
+ * are counted and skipped; a change of content is read again, and says
+ * so by a new generation.
+ */
+static void
+test_names(void)
+{
+	struct enr_names *n;
+	char root[512];
+	uint64_t gen;
+
+	snprintf(root, sizeof(root), "%s/names", tmpdir);
+	write_file("names/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"
+	    "# a comment\n"
+	    "daemon:x:1:1::/:/usr/sbin/nologin\n"
+	    "shadow-root:x:0:0::/:/bin/sh\n"
+	    "broken line without fields\n"
+	    "bad id:x:12:12::/:/bin/sh\n"
+	    "toolong_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:x:13:13::/:/bin/sh\n"
+	    "big:x:4294967296:1::/:/bin/sh\n"
+	    "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+	    "noeol:x:1001:1001::/:/bin/sh");
+	write_file("names/etc/group", "root:x:0:\nusers:x:100:\n"
+	    "alice:x:1000:\n");
+	n = enr_names_new(root);
+	CHECK(n != NULL);
+	if (n == NULL)
+		return;
+	CHECK(enr_names_user(n, 0) != NULL &&
+	    strcmp(enr_names_user(n, 0), "root") == 0);
+	CHECK(strcmp(enr_names_user(n, 1000), "alice") == 0);
+	CHECK(strcmp(enr_names_user(n, 1001), "noeol") == 0);
+	CHECK(enr_names_user(n, 12) == NULL && enr_names_user(n, 13) == NULL);
+	CHECK(enr_names_user(n, 5) == NULL);
+	CHECK(strcmp(enr_names_group(n, 100), "users") == 0);
+	CHECK(enr_names_group(n, 1001) == NULL);
+	CHECK(enr_names_stats(n)->users == 5 &&
+	    enr_names_stats(n)->bad_lines == 4);
+	/* The same content again: nothing read, nothing changed. */
+	gen = enr_names_gen(n);
+	enr_names_refresh(n);
+	CHECK(enr_names_gen(n) == gen);
+	/* A new user: read again. */
+	write_file("names/etc/passwd", "root:x:0:0::/:/bin/sh\n"
+	    "bob:x:1002:1002::/:/bin/sh\n");
+	enr_names_refresh(n);
+	CHECK(enr_names_gen(n) != gen);
+	CHECK(strcmp(enr_names_user(n, 1002), "bob") == 0 &&
+	    enr_names_user(n, 1000) == NULL);
+	enr_names_free(n);
+
+	/* No files at all: no names, no failure. */
+	snprintf(root, sizeof(root), "%s/nonames", tmpdir);
+	n = enr_names_new(root);
+	CHECK(n != NULL && enr_names_user(n, 0) == NULL);
+	enr_names_free(n);
+}
+
 static void
 test_host(void)
 {
@@ -648,6 +716,7 @@ main(void)
 	test_community_id();
 	test_procs();
 	test_host();
+	test_names();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	rv = check_done("test_enr");
 	if (system(cmd) != 0)
