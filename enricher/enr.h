@@ -41,6 +41,8 @@ struct enr_proc_info {
 	size_t		args_len;
 	uint32_t	argc;
 	uint64_t	version;	/* changes whenever any of this does */
+	int64_t		created;	/* wall ns the process started; 0 */
+	char		entity_id[48];	/* "" when unknown */
 	const char	*user_name;	/* of uid and gid, NULL when unknown */
 	const char	*group_name;
 	uint64_t	names_gen;	/* enr_names_gen() they came from */
@@ -57,6 +59,9 @@ int	enr_procs_lookup(struct enr_procs *, uint32_t pid,
 void	enr_procs_expire(struct enr_procs *, int64_t now_ns, int64_t grace_ns);
 size_t	enr_procs_count(const struct enr_procs *);
 uint64_t enr_procs_full(const struct enr_procs *);
+
+/* enr_cid.c: a process's entity id, base64 of a hash of key. */
+void		 enr_entity_id(const char *key, char *out, size_t outsz);
 
 /* enr_names.c: user and group names from /etc/passwd and /etc/group. */
 struct enr_names;

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <nettle/base64.h>
@@ -61,4 +62,23 @@ enr_community_id(int family, const uint8_t *sip, const uint8_t *dip,
 	n += base64_encode_final(&b64, out + 2 + n);
 	out[2 + n] = '\0';
 	return 0;
+}
+
+/*
+ * process.entity_id: the first 15 bytes of SHA-1 over key, in base64 (20
+ * characters), enough to tell the processes of every boot apart.
+ */
+void
+enr_entity_id(const char *key, char *out, size_t outsz)
+{
+	struct sha1_ctx ctx;
+	uint8_t digest[SHA1_DIGEST_SIZE];
+	char b64[BASE64_ENCODE_RAW_LENGTH(15) + 1];
+
+	sha1_init(&ctx);
+	sha1_update(&ctx, strlen(key), (const uint8_t *)key);
+	sha1_digest(&ctx, sizeof(digest), digest);
+	base64_encode_raw(b64, 15, digest);
+	b64[BASE64_ENCODE_RAW_LENGTH(15)] = '\0';
+	snprintf(out, outsz, "%s", b64);
 }

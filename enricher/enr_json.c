@@ -205,6 +205,14 @@ process_json(uint32_t pid, const struct enr_proc_info *pi)
 		jw_str(&c->process, "executable", pi->exe);
 	if (pi->args != NULL)
 		args_json(&c->process, pi);
+	if (pi->created != 0) {
+		char created[40];
+
+		enr_json_time(pi->created, created, sizeof(created));
+		jw_str(&c->process, "created", created);
+	}
+	if (pi->entity_id[0] != '\0')
+		jw_str(&c->process, "entity_id", pi->entity_id);
 	jw_close(&c->process);
 	jw_reset(&c->user);
 	jw_open(&c->user, NULL);

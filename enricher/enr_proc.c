@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "enr.h"
@@ -34,6 +35,7 @@ struct enr_proc {
 	int		 from_scan;
 	char		 comm[MSG_COMM_LEN + 1];
 	uint64_t	 version;	/* enr_proc_info.version */
+	int64_t		 created;	/* wall ns; 0 when unknown */
 	char		*exe;		/* the file executed, when seen */
 	uint8_t		*args;		/* its arguments, when seen */
 	size_t		 args_len;
@@ -49,6 +51,9 @@ struct enr_proc {
 
 struct enr_procs {
 	uint64_t	 versions;	/* the last version given */
+	int64_t		 boot_wall;	/* wall ns of the boot */
+	long		 hz;		/* /proc's clock ticks a second */
+	char		 boot_id[40];	/* this boot's random id */
 	struct enr_proc	*buckets[NBUCKETS];
 	size_t		 count;
 	size_t		 cap;
@@ -65,7 +70,64 @@ enr_procs_new(size_t cap, const char *procroot)
 		return NULL;
 	t->cap = cap;
 	snprintf(t->procroot, sizeof(t->procroot), "%s", procroot);
+	/*
+	 * A process's start time in /proc is in clock ticks since boot:
+	 * the boot's own wall time turns it into a date.
+	 */
+	{
+		struct timespec rt, bt;
+		char path[320];
+		ssize_t n;
+		int fd;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_BOOTTIME, &bt);
+		t->boot_wall = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL +
+		    (rt.tv_nsec - bt.tv_nsec);
+		if ((t->hz = sysconf(_SC_CLK_TCK)) <= 0)
+			t->hz = 100;
+		snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id",
+		    procroot);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+			n = read(fd, t->boot_id, sizeof(t->boot_id) - 1);
+			close(fd);
+			if (n > 0)
+				t->boot_id[strcspn(t->boot_id, "\n")] = '\0';
+		}
+	}
 	return t;
+}
+
+/*
+ * When a process started, from field 22 of /proc/PID/stat (after the
+ * name in parentheses, which may hold anything, so counted from its
+ * last ')'); 0 when unknown.
+ */
+static int64_t
+read_start(const struct enr_procs *t, uint32_t pid)
+{
+	char path[320], buf[1024], *p;
+	unsigned long long ticks;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", t->procroot, pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* ") S ppid ..." : starttime is the 20th field after the name. */
+	for (i = 0; i < 20 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &ticks) != 1)
+		return 0;
+	return t->boot_wall + (int64_t)(ticks * 1000000000ULL /
+	    (unsigned long long)t->hz);
 }
 
 void
@@ -192,6 +254,8 @@ remember(struct enr_procs *t, uint32_t pid)
 	memcpy(p->comm, comm, sizeof(p->comm));
 	p->have_comm = 1;
 	p->version = ++t->versions;
+	if (p->created == 0)
+		p->created = read_start(t, pid);
 	if (!p->have_creds)
 		read_creds(t, p);
 }
@@ -271,6 +335,7 @@ procs_event(struct enr_procs *t, const struct msg_process *ev)
 		/* A pid can be reused: the new process starts afresh. */
 		p->exited = 0;
 		p->ppid = ev->ppid;
+		p->created = ev->time_ns;
 		p->have_comm = 0;
 		p->from_scan = 0;
 		forget_image(p);
@@ -363,6 +428,22 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 	out->gid = p->gid;
 	out->euid = p->euid;
 	out->egid = p->egid;
+	out->version = p->version;
+	out->created = p->created;
+	/*
+	 * A stable id for the process: this boot, the pid and its start in
+	 * clock ticks since boot (what /proc says, whichever way it was
+	 * learnt), hashed.
+	 */
+	if (p->created != 0 && t->boot_id[0] != '\0') {
+		char key[96];
+		int64_t ticks = (p->created - t->boot_wall) * t->hz /
+		    1000000000LL;
+
+		snprintf(key, sizeof(key), "%s:%u:%lld", t->boot_id, pid,
+		    (long long)ticks);
+		enr_entity_id(key, out->entity_id, sizeof(out->entity_id));
+	}
 	return 0;
 }
 

@@ -107,6 +107,9 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
             and {d["source"].get("port"), d["destination"].get("port")}
             == {port, cport}
             and d["source"].get("ip") == addr]
+    ids = {d.get("process", {}).get("entity_id") for d in mine}
+    check(len(ids) == len(mine), f"{addr} {cport}->{port}: client and "
+          f"server share a process.entity_id")
     for direction, pid in (("outbound", t["client_pid"]),
                            ("inbound", t["server_pid"])):
         ds = [d for d in mine if d["network"]["direction"] == direction]
@@ -133,6 +136,11 @@ for t in [t for t in truths if t.get("proto", "tcp") == "tcp"]:
               f"{tag}: pid {d.get('process')} expected {pid}")
         check(d.get("process", {}).get("name") == "tcpflow",
               f"{tag}: process.name {d.get('process')}")
+        # When the process started (before its flow), and its stable id.
+        pr = d.get("process", {})
+        check(pr.get("created", "9") <= d["event"]["start"] and
+              len(pr.get("entity_id", "")) == 20,
+              f"{tag}: process.created/entity_id {pr}")
         # The file the exec ran (sched_process_exec) and who runs it.
         check(d.get("process", {}).get("executable", "").endswith(
               "/tests/live/tcpflow"),

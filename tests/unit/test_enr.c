@@ -179,8 +179,16 @@ test_json(void)
 	pi.user_name = "alice";
 	pi.group_name = "staff";
 	pi.names_gen = 3;
+	pi.created = 1566506794928000000LL;
+	snprintf(pi.entity_id, sizeof(pi.entity_id), "abcdEFGH0123456789+/");
 	doc = flow_doc(&f, &h, &pi);
 	CHECK(strcmp(get_str(doc, "user", "name"), "alice") == 0);
+	CHECK(strcmp(get_str(doc, "process", "created"),
+	    "2019-08-22T20:46:34.928000Z") == 0);
+	CHECK(strcmp(get_str(doc, "process", "entity_id"),
+	    "abcdEFGH0123456789+/") == 0);
+	pi.created = 0;
+	pi.entity_id[0] = '\0';
 	CHECK(strcmp(get_str(doc, "group", "name"), "staff") == 0);
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	CHECK(strstr(s, "\"uid\":1000,\"gid\":1001,\"euid\":0,\"egid\":4")
@@ -601,6 +609,52 @@ test_procs(void)
 	    "Uid:\t33\t0\t0\t0\nGid:\t34\t35\t35\t35\n");
 	CHECK(enr_procs_lookup(t, 888, &pi) == 0 && pi.have_creds &&
 	    pi.uid == 33 && pi.euid == 0 && pi.gid == 34 && pi.egid == 35);
+
+	/*
+	 * When a process started: from the fork, or from /proc/PID/stat
+	 * (clock ticks since boot, counted from the name's last ')', which
+	 * may hold spaces and parentheses); and a stable entity id, the same
+	 * whichever way the start was learnt, different for another start.
+	 */
+	write_file("proc/sys/kernel/random/boot_id",
+	    "0f0e0d0c-0b0a-0908-0706-050403020100\n");
+	{
+		struct enr_procs *t2 = enr_procs_new(8, procroot);
+		struct enr_proc_info a, b;
+		char id1[48];
+
+		write_file("proc/900/comm", "odd ) name\n");
+		write_file("proc/900/stat", "900 (odd ) name) S 1 900 900 0 -1 "
+		    "4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 100\n");
+		CHECK(enr_procs_lookup(t2, 900, &a) == 0 && a.created != 0 &&
+		    a.entity_id[0] != '\0' && strlen(a.entity_id) == 20);
+		snprintf(id1, sizeof(id1), "%s", a.entity_id);
+		/* The same start, learnt from the fork: the same id. */
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = PROC_EV_FORK;
+		ev.pid = 901;
+		ev.ppid = 1;
+		ev.time_ns = a.created;
+		enr_procs_event(t2, &ev);
+		CHECK(enr_procs_lookup(t2, 901, &b) == 0 &&
+		    b.created == a.created && strcmp(b.entity_id, id1) != 0);
+		/* pid 901 is another process: another id; 900 again: same. */
+		CHECK(enr_procs_lookup(t2, 900, &b) == 0 &&
+		    strcmp(b.entity_id, id1) == 0);
+		/* A later start of that pid (reused): another id. */
+		ev.pid = 900;
+		ev.time_ns = a.created + 5000000000LL;
+		enr_procs_event(t2, &ev);
+		CHECK(enr_procs_lookup(t2, 900, &b) == 0 &&
+		    b.created == a.created + 5000000000LL &&
+		    strcmp(b.entity_id, id1) != 0);
+		/* The fork's start is the one the stat file had: same id. */
+		ev.time_ns = a.created;
+		enr_procs_event(t2, &ev);
+		CHECK(enr_procs_lookup(t2, 900, &b) == 0 &&
+		    strcmp(b.entity_id, id1) == 0);
+		enr_procs_free(t2);
+	}
 
 	/* A pid never seen is read from /proc when it is looked up. */
 	write_file("proc/777/comm", "late\n");
