@@ -42,7 +42,8 @@ struct enr_proc_info {
 	uint32_t	argc;
 	uint64_t	version;	/* changes whenever any of this does */
 	int64_t		created;	/* wall ns the process started; 0 */
-	char		entity_id[48];	/* "" when unknown */
+	const char	*boot_id;	/* with start_ticks, the entity id's */
+	uint64_t	start_ticks;	/* start, clock ticks since boot */
 	const char	*user_name;	/* of uid and gid, NULL when unknown */
 	const char	*group_name;
 	uint64_t	names_gen;	/* enr_names_gen() they came from */

@@ -211,8 +211,19 @@ process_json(uint32_t pid, const struct enr_proc_info *pi)
 		enr_json_time(pi->created, created, sizeof(created));
 		jw_str(&c->process, "created", created);
 	}
-	if (pi->entity_id[0] != '\0')
-		jw_str(&c->process, "entity_id", pi->entity_id);
+	/*
+	 * A stable id for the process: this boot, the pid and its start in
+	 * clock ticks since boot (what /proc says, whichever way the start
+	 * was learnt), hashed.
+	 */
+	if (pi->boot_id != NULL) {
+		char key[96], eid[48];
+
+		snprintf(key, sizeof(key), "%s:%u:%llu", pi->boot_id, pid,
+		    (unsigned long long)pi->start_ticks);
+		enr_entity_id(key, eid, sizeof(eid));
+		jw_str(&c->process, "entity_id", eid);
+	}
 	jw_close(&c->process);
 	jw_reset(&c->user);
 	jw_open(&c->user, NULL);

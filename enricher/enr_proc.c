@@ -430,19 +430,11 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 	out->egid = p->egid;
 	out->version = p->version;
 	out->created = p->created;
-	/*
-	 * A stable id for the process: this boot, the pid and its start in
-	 * clock ticks since boot (what /proc says, whichever way it was
-	 * learnt), hashed.
-	 */
+	/* What process.entity_id is made of (enr_json.c, once a version). */
 	if (p->created != 0 && t->boot_id[0] != '\0') {
-		char key[96];
-		int64_t ticks = (p->created - t->boot_wall) * t->hz /
-		    1000000000LL;
-
-		snprintf(key, sizeof(key), "%s:%u:%lld", t->boot_id, pid,
-		    (long long)ticks);
-		enr_entity_id(key, out->entity_id, sizeof(out->entity_id));
+		out->boot_id = t->boot_id;
+		out->start_ticks = (uint64_t)((p->created - t->boot_wall) *
+		    t->hz / 1000000000LL);
 	}
 	return 0;
 }

@@ -180,15 +180,32 @@ test_json(void)
 	pi.group_name = "staff";
 	pi.names_gen = 3;
 	pi.created = 1566506794928000000LL;
-	snprintf(pi.entity_id, sizeof(pi.entity_id), "abcdEFGH0123456789+/");
+	pi.boot_id = "0f0e0d0c";
+	pi.start_ticks = 12345;
 	doc = flow_doc(&f, &h, &pi);
 	CHECK(strcmp(get_str(doc, "user", "name"), "alice") == 0);
 	CHECK(strcmp(get_str(doc, "process", "created"),
 	    "2019-08-22T20:46:34.928000Z") == 0);
-	CHECK(strcmp(get_str(doc, "process", "entity_id"),
-	    "abcdEFGH0123456789+/") == 0);
+	CHECK(get_str(doc, "process", "entity_id") != NULL &&
+	    strlen(get_str(doc, "process", "entity_id")) == 20);
+	/* Another start: another id; the same start again: the same id. */
+	{
+		char e1[48];
+		struct json_object *d2;
+
+		snprintf(e1, sizeof(e1), "%s",
+		    get_str(doc, "process", "entity_id"));
+		pi.start_ticks = 12346;
+		d2 = flow_doc(&f, &h, &pi);
+		CHECK(strcmp(get_str(d2, "process", "entity_id"), e1) != 0);
+		json_object_put(d2);
+		pi.start_ticks = 12345;
+		d2 = flow_doc(&f, &h, &pi);
+		CHECK(strcmp(get_str(d2, "process", "entity_id"), e1) == 0);
+		json_object_put(d2);
+	}
 	pi.created = 0;
-	pi.entity_id[0] = '\0';
+	pi.boot_id = NULL;
 	CHECK(strcmp(get_str(doc, "group", "name"), "staff") == 0);
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	CHECK(strstr(s, "\"uid\":1000,\"gid\":1001,\"euid\":0,\"egid\":4")
@@ -621,14 +638,12 @@ test_procs(void)
 	{
 		struct enr_procs *t2 = enr_procs_new(8, procroot);
 		struct enr_proc_info a, b;
-		char id1[48];
 
 		write_file("proc/900/comm", "odd ) name\n");
 		write_file("proc/900/stat", "900 (odd ) name) S 1 900 900 0 -1 "
 		    "4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 100\n");
 		CHECK(enr_procs_lookup(t2, 900, &a) == 0 && a.created != 0 &&
-		    a.entity_id[0] != '\0' && strlen(a.entity_id) == 20);
-		snprintf(id1, sizeof(id1), "%s", a.entity_id);
+		    a.boot_id != NULL && a.start_ticks == 12345);
 		/* The same start, learnt from the fork: the same id. */
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = PROC_EV_FORK;
@@ -637,22 +652,21 @@ test_procs(void)
 		ev.time_ns = a.created;
 		enr_procs_event(t2, &ev);
 		CHECK(enr_procs_lookup(t2, 901, &b) == 0 &&
-		    b.created == a.created && strcmp(b.entity_id, id1) != 0);
-		/* pid 901 is another process: another id; 900 again: same. */
+		    b.created == a.created && b.start_ticks == 12345);
 		CHECK(enr_procs_lookup(t2, 900, &b) == 0 &&
-		    strcmp(b.entity_id, id1) == 0);
+		    b.start_ticks == 12345);
 		/* A later start of that pid (reused): another id. */
 		ev.pid = 900;
 		ev.time_ns = a.created + 5000000000LL;
 		enr_procs_event(t2, &ev);
 		CHECK(enr_procs_lookup(t2, 900, &b) == 0 &&
 		    b.created == a.created + 5000000000LL &&
-		    strcmp(b.entity_id, id1) != 0);
-		/* The fork's start is the one the stat file had: same id. */
+		    b.start_ticks == 12345 + 500);
+		/* The fork's start is the one the stat file had: same. */
 		ev.time_ns = a.created;
 		enr_procs_event(t2, &ev);
 		CHECK(enr_procs_lookup(t2, 900, &b) == 0 &&
-		    strcmp(b.entity_id, id1) == 0);
+		    b.start_ticks == 12345);
 		enr_procs_free(t2);
 	}
 
