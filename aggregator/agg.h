@@ -183,7 +183,6 @@ void		 agg_calls_enter(struct agg_calls *, const struct agg_event *);
 int		 agg_calls_return(struct agg_calls *, const struct agg_event *,
 		    struct agg_event *out);
 void		 agg_calls_exit(struct agg_calls *, uint32_t tid);
-size_t		 agg_calls_len(const struct agg_calls *);
 const struct agg_calls_stats *agg_calls_stats(const struct agg_calls *);
 
 /* agg_pkts.c: TCP packets at the IP layer, by tuple (kprobe backend). */
@@ -212,7 +211,6 @@ void		 agg_pkts_touch(struct agg_pkts *, uint8_t family,
 		    const uint8_t *lip, uint16_t lport, const uint8_t *rip,
 		    uint16_t rport, uint64_t now);
 void		 agg_pkts_expire(struct agg_pkts *, uint64_t before);
-size_t		 agg_pkts_len(const struct agg_pkts *);
 const struct agg_pkts_stats *agg_pkts_stats(const struct agg_pkts *);
 
 /* agg_reorder.c: bounded per-CPU queues merged by (time, seq). */

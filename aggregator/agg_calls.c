@@ -203,9 +203,3 @@ agg_calls_exit(struct agg_calls *c, uint32_t tid)
 		remove_slot(c, s);
 	}
 }
-
-size_t
-agg_calls_len(const struct agg_calls *c)
-{
-	return c->n;
-}

@@ -69,7 +69,7 @@ struct fields {
 struct exec_path {
 	uint64_t	 seq;
 	uint16_t	 len;
-	char		 path[MSG_ARGS_LEN + 1];
+	char		 data[MSG_ARGS_LEN + 1];	/* NUL-ended as well */
 };
 
 /* MSG_PEEK: a peek does not consume data and is not counted. */
@@ -508,6 +508,30 @@ decode_kcall(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
 	return 1;
 }
 
+/*
+ * Keep n bytes (at most MSG_ARGS_LEN) aside for the exec event being
+ * decoded, which names their slot; 0 without memory for the ring.
+ */
+static int
+exec_keep(struct agg_decoder *d, const void *data, size_t n,
+    struct agg_event *ev)
+{
+	struct exec_path *x;
+
+	if (d->exec == NULL &&
+	    (d->exec = calloc(EXEC_RING, sizeof(*d->exec))) == NULL)
+		return 0;
+	d->nexec++;
+	x = &d->exec[d->nexec % EXEC_RING];
+	x->seq = d->nexec;
+	memcpy(x->data, data, n);
+	x->data[n] = '\0';
+	x->len = (uint16_t)n;
+	ev->u.exec.slot = (uint32_t)(d->nexec % EXEC_RING);
+	ev->u.exec.seq = d->nexec;
+	return 1;
+}
+
 /* An exec: the pid and, kept aside, the file executed. */
 static int
 decode_exec(struct agg_decoder *d, const struct agg_format *af,
@@ -515,7 +539,6 @@ decode_exec(struct agg_decoder *d, const struct agg_format *af,
 {
 	const struct fields *s = &af->f;
 	const uint8_t *str;
-	struct exec_path *x;
 	uint64_t pid;
 	size_t len;
 
@@ -523,22 +546,11 @@ decode_exec(struct agg_decoder *d, const struct agg_format *af,
 	    pid > (1U << 22) ||
 	    tp_get_dataloc(s->filename, raw, rawlen, &str, &len) == -1)
 		return -1;
-	if (d->exec == NULL &&
-	    (d->exec = calloc(EXEC_RING, sizeof(*d->exec))) == NULL)
-		return 0;
-	d->nexec++;
-	x = &d->exec[d->nexec % EXEC_RING];
-	x->seq = d->nexec;
-	if (len > MSG_PATH_LEN)
-		len = MSG_PATH_LEN;
-	memcpy(x->path, str, len);
-	x->path[len] = '\0';
-	x->len = (uint16_t)len;
 	/* A NUL inside is the kernel's string's end. */
+	if (!exec_keep(d, str, len > MSG_PATH_LEN ? MSG_PATH_LEN : len, ev))
+		return 0;
 	ev->kind = AEV_EXEC;
 	ev->u.exec.pid = (uint32_t)pid;
-	ev->u.exec.slot = (uint32_t)(d->nexec % EXEC_RING);
-	ev->u.exec.seq = d->nexec;
 	return 1;
 }
 
@@ -551,7 +563,7 @@ agg_decoder_exec_path(struct agg_decoder *d, uint32_t slot, uint64_t seq)
 			d->stats.exec_paths_lost++;
 		return NULL;
 	}
-	return d->exec[slot].path;
+	return d->exec[slot].data;
 }
 
 const uint8_t *
@@ -577,7 +589,6 @@ decode_args(struct agg_decoder *d, const struct agg_format *af,
     const uint8_t *raw, size_t rawlen, struct agg_event *ev)
 {
 	const struct fields *s = &af->f;
-	struct exec_path *x;
 	uint8_t block[ARGS_WORDS * 8];
 	uint64_t start, end, w;
 	int64_t argc;
@@ -600,18 +611,10 @@ decode_args(struct agg_decoder *d, const struct agg_format *af,
 	for (i = 0, keep = 0; i < n; i++)
 		if (block[i] == '\0')
 			keep = i + 1;
-	if (d->exec == NULL &&
-	    (d->exec = calloc(EXEC_RING, sizeof(*d->exec))) == NULL)
+	if (!exec_keep(d, block, keep, ev))
 		return 0;
-	d->nexec++;
-	x = &d->exec[d->nexec % EXEC_RING];
-	x->seq = d->nexec;
-	memcpy(x->path, block, keep);
-	x->len = (uint16_t)keep;
 	ev->kind = AEV_ARGS;
 	ev->u.exec.pid = ev->pid;
-	ev->u.exec.slot = (uint32_t)(d->nexec % EXEC_RING);
-	ev->u.exec.seq = d->nexec;
 	ev->u.exec.argc = (uint32_t)(argc > UINT32_MAX ? UINT32_MAX : argc);
 	return 1;
 }

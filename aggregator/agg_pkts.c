@@ -223,9 +223,3 @@ agg_pkts_expire(struct agg_pkts *p, uint64_t before)
 		}
 	}
 }
-
-size_t
-agg_pkts_len(const struct agg_pkts *p)
-{
-	return p->n;
-}
