@@ -163,6 +163,27 @@ static const struct kplan kplans[] = {
 static const char *const argregs[] = { "%di", "%si", "%dx", "%cx", "%r8",
     "%r9" };
 
+/*
+ * The register that carries a function's named parameter, as BTF says;
+ * NULL, and why in err, when it is not in one.
+ */
+static const char *
+param_reg(const struct btf *btf, const char *sym, const char *param,
+    char *err, size_t errsz)
+{
+	int i, n;
+
+	i = btf_func_param(btf, sym, param, &n);
+	if (i >= 0 && i < (int)(sizeof(argregs) / sizeof(argregs[0])))
+		return argregs[i];
+	if (n < 0)
+		snprintf(err, errsz, "%s: not in the kernel's BTF", sym);
+	else
+		snprintf(err, errsz, "%s: no parameter %s in a register", sym,
+		    param);
+	return NULL;
+}
+
 static void
 add_event(struct backend *b, const struct probe_event *e)
 {
@@ -272,15 +293,12 @@ packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
     char *out, size_t outsz, char *err, size_t errsz)
 {
 	struct btf_field len, data;
+	const char *skb, *sk;
 	char d[32];
-	int skb, n;
+	size_t n;
 
-	if ((skb = btf_func_param(btf, sym, "skb", &n)) < 0 ||
-	    skb >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
-		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
-		    "kernel's BTF" : "no parameter skb in a register");
+	if ((skb = param_reg(btf, sym, "skb", err, errsz)) == NULL)
 		return -1;
-	}
 	if (btf_member(btf, "sk_buff.len", &len, err, errsz) == -1 ||
 	    btf_member(btf, "sk_buff.data", &data, err, errsz) == -1)
 		return -1;
@@ -289,16 +307,16 @@ packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
 		    "unexpected size");
 		return -1;
 	}
-	snprintf(d, sizeof(d), "+%u(%s)", data.offset, argregs[skb]);
+	snprintf(d, sizeof(d), "+%u(%s)", data.offset, skb);
 	if (k->args == KA_PKT4)
-		n = snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
+		snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
 		    "proto=+9(%s):u8 saddr=+12(%s):u32 daddr=+16(%s):u32 "
-		    "ports=+20(%s):u32", sym, len.offset, argregs[skb], d, d,
+		    "ports=+20(%s):u32", sym, len.offset, skb, d, d,
 		    d, d, d);
 	else
-		n = snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
+		snprintf(out, outsz, "%s len=+%u(%s):u32 vihl=+0(%s):u8 "
 		    "proto=+6(%s):u8 saddr=+8(%s):x8[16] daddr=+24(%s):x8[16] "
-		    "ports=+40(%s):u32", sym, len.offset, argregs[skb], d, d,
+		    "ports=+40(%s):u32", sym, len.offset, skb, d, d,
 		    d, d, d);
 	/*
 	 * On the output path, the socket: a forwarded packet has none and
@@ -306,16 +324,10 @@ packet_args(const struct btf *btf, const struct kplan *k, const char *sym,
 	 * would be counted again under its tuple).
 	 */
 	if (strncmp(k->event, "pkt_out", 7) == 0) {
-		int sk = btf_func_param(btf, sym, "sk", &n);
-
-		if (sk < 0 || sk >= (int)(sizeof(argregs) /
-		    sizeof(argregs[0]))) {
-			snprintf(err, errsz, "%s: no parameter sk", sym);
+		if ((sk = param_reg(btf, sym, "sk", err, errsz)) == NULL)
 			return -1;
-		}
-		n = (int)strlen(out);
-		snprintf(out + n, outsz - (size_t)n, " sk=%s:x64",
-		    argregs[sk]);
+		n = strlen(out);
+		snprintf(out + n, outsz - n, " sk=%s:x64", sk);
 	}
 	return 0;
 }
@@ -338,15 +350,13 @@ args_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
     char *err, size_t errsz)
 {
 	struct btf_field vma, vmmm, start, end, argc;
+	const char *bprm;
 	char mm[96];
 	size_t off;
-	int i, n;
+	int i;
 
-	if (btf_func_param(btf, sym, "bprm", &n) != 0) {
-		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
-		    "kernel's BTF" : "no first parameter bprm");
+	if ((bprm = param_reg(btf, sym, "bprm", err, errsz)) == NULL)
 		return -1;
-	}
 	if (btf_member(btf, "linux_binprm.vma", &vma, err, errsz) == -1 ||
 	    btf_member(btf, "linux_binprm.argc", &argc, err, errsz) == -1 ||
 	    btf_member(btf, "vm_area_struct.vm_mm", &vmmm, err, errsz) == -1 ||
@@ -359,10 +369,10 @@ args_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
 		return -1;
 	}
 	snprintf(mm, sizeof(mm), "+%u(+%u(%s))", vmmm.offset, vma.offset,
-	    argregs[0]);
+	    bprm);
 	off = (size_t)snprintf(out, outsz, "%s argc=+%u(%s):s32 "
-	    "start=+%u(%s):u64 end=+%u(%s):u64", sym, argc.offset,
-	    argregs[0], start.offset, mm, end.offset, mm);
+	    "start=+%u(%s):u64 end=+%u(%s):u64", sym, argc.offset, bprm,
+	    start.offset, mm, end.offset, mm);
 	for (i = 0; i < ARGS_WORDS && off < outsz; i++)
 		off += (size_t)snprintf(out + off, outsz - off,
 		    " w%d=+u%d(+%u(%s)):u64", i, 8 * i, start.offset, mm);
@@ -380,15 +390,12 @@ creds_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
 {
 	static const char *const ids[] = { "uid", "gid", "euid", "egid" };
 	struct btf_field f;
+	const char *cred;
 	char path[32];
 	size_t i, off;
-	int n;
 
-	if (btf_func_param(btf, sym, "new", &n) != 0) {
-		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
-		    "kernel's BTF" : "no first parameter new");
+	if ((cred = param_reg(btf, sym, "new", err, errsz)) == NULL)
 		return -1;
-	}
 	off = (size_t)snprintf(out, outsz, "%s", sym);
 	for (i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "cred.%s", ids[i]);
@@ -399,7 +406,7 @@ creds_args(const struct btf *btf, const char *sym, char *out, size_t outsz,
 			return -1;
 		}
 		off += (size_t)snprintf(out + off, outsz - off,
-		    " %s=+%u(%s):u32", ids[i], f.offset, argregs[0]);
+		    " %s=+%u(%s):u32", ids[i], f.offset, cred);
 	}
 	return 0;
 }
@@ -410,7 +417,8 @@ kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
     char *out, size_t outsz, char *err, size_t errsz)
 {
 	struct btf_field fam, proto;
-	int sk, flags = -1, n;
+	const char *sk, *flags = NULL;
+	int n;
 
 	if (k->args == KA_RET) {
 		snprintf(out, outsz, "%s ret=$retval:s32", sym);
@@ -422,19 +430,10 @@ kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
 		return creds_args(btf, sym, out, outsz, err, errsz);
 	if (k->args == KA_ARGS)
 		return args_args(btf, sym, out, outsz, err, errsz);
-	if ((sk = btf_func_param(btf, sym, "sk", &n)) < 0 ||
-	    sk >= (int)(sizeof(argregs) / sizeof(argregs[0]))) {
-		snprintf(err, errsz, "%s: %s", sym, n < 0 ? "not in the "
-		    "kernel's BTF" : "no parameter sk in a register");
+	if ((sk = param_reg(btf, sym, "sk", err, errsz)) == NULL ||
+	    (k->args == KA_SOCK_FLAGS &&
+	    (flags = param_reg(btf, sym, "flags", err, errsz)) == NULL))
 		return -1;
-	}
-	if (k->args == KA_SOCK_FLAGS &&
-	    ((flags = btf_func_param(btf, sym, "flags", &n)) < 0 ||
-	    flags >= (int)(sizeof(argregs) / sizeof(argregs[0])))) {
-		snprintf(err, errsz, "%s: no parameter flags in a register",
-		    sym);
-		return -1;
-	}
 	if (btf_member(btf, "sock_common.skc_family", &fam, err, errsz) == -1 ||
 	    btf_member(btf, "sock.sk_protocol", &proto, err, errsz) == -1)
 		return -1;
@@ -443,11 +442,10 @@ kprobe_args(const struct btf *btf, const struct kplan *k, const char *sym,
 		return -1;
 	}
 	n = snprintf(out, outsz, "%s sk=%s:x64 family=+%u(%s):u16 "
-	    "protocol=+%u(%s):u16", sym, argregs[sk], fam.offset, argregs[sk],
-	    proto.offset, argregs[sk]);
-	if (flags >= 0)
-		n = snprintf(out + n, outsz - (size_t)n, " flags=%s:s32",
-		    argregs[flags]);
+	    "protocol=+%u(%s):u16", sym, sk, fam.offset, sk, proto.offset,
+	    sk);
+	if (flags != NULL && n > 0 && (size_t)n < outsz)
+		snprintf(out + n, outsz - (size_t)n, " flags=%s:s32", flags);
 	return 0;
 }
 
