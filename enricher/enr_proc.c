@@ -98,6 +98,26 @@ enr_procs_new(size_t cap, const char *procroot)
 	return t;
 }
 
+/* /proc/PID/file into buf, NUL-ended; its length, or -1. */
+static ssize_t
+read_proc(const struct enr_procs *t, uint32_t pid, const char *file,
+    char *buf, size_t size)
+{
+	char path[320];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u/%s", t->procroot, pid, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 /*
  * When a process started, from field 22 of /proc/PID/stat (after the
  * name in parentheses, which may hold anything, so counted from its
@@ -106,20 +126,12 @@ enr_procs_new(size_t cap, const char *procroot)
 static int64_t
 read_start(const struct enr_procs *t, uint32_t pid)
 {
-	char path[320], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned long long ticks;
-	ssize_t n;
-	int fd, i;
+	int i;
 
-	snprintf(path, sizeof(path), "%s/%u/stat", t->procroot, pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL)
+	if (read_proc(t, pid, "stat", buf, sizeof(buf)) == -1 ||
+	    (p = strrchr(buf, ')')) == NULL)
 		return 0;
 	/* ") S ppid ..." : starttime is the 20th field after the name. */
 	for (i = 0; i < 20 && p != NULL; i++)
@@ -181,21 +193,16 @@ get(struct enr_procs *t, uint32_t pid)
 static int
 read_comm(const struct enr_procs *t, uint32_t pid, char *comm)
 {
-	char path[320];
+	char buf[MSG_COMM_LEN + 2];
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/%u/comm", t->procroot, pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((n = read_proc(t, pid, "comm", buf, sizeof(buf))) == -1)
 		return -1;
-	n = read(fd, comm, MSG_COMM_LEN + 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	if (comm[n - 1] == '\n')
+	if (buf[n - 1] == '\n')
 		n--;
 	if (n > MSG_COMM_LEN)
 		n = MSG_COMM_LEN;
+	memcpy(comm, buf, (size_t)n);
 	comm[n] = '\0';
 	return 0;
 }
@@ -207,19 +214,12 @@ read_comm(const struct enr_procs *t, uint32_t pid, char *comm)
 static void
 read_creds(struct enr_procs *t, struct enr_proc *p)
 {
-	char path[320], buf[4096], *l;
+	char buf[4096], *l;
 	unsigned long r, e;
-	ssize_t n;
-	int fd, have = 0;
+	int have = 0;
 
-	snprintf(path, sizeof(path), "%s/%u/status", t->procroot, p->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (read_proc(t, p->pid, "status", buf, sizeof(buf)) == -1)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	if ((l = strstr(buf, "\nUid:")) != NULL &&
 	    sscanf(l + 5, "%lu %lu", &r, &e) == 2 && r <= UINT32_MAX &&
 	    e <= UINT32_MAX) {
