@@ -280,10 +280,7 @@ send_stats(struct agg *a)
 	uint8_t *frame;
 	size_t n = 0, i, len;
 
-#define COUNTER(nm, v) do {						\
-	snprintf(c[n].name, sizeof(c[n].name), "%s", nm);		\
-	c[n++].value = (v);						\
-} while (0)
+#define COUNTER(nm, v)	msg_counter_add(c, &n, MSG_MAX_COUNTERS, (nm), (v))
 	memset(&s, 0, sizeof(s));
 	snprintf(s.component, sizeof(s.component), "aggregator");
 	COUNTER("flows", fs->flows);

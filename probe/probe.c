@@ -187,41 +187,35 @@ send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
 	struct msg_counter c[8 + PROBE_MAX_EVENTS];
+	const size_t nc = sizeof(c) / sizeof(c[0]);
 	struct msg_stats s;
 	uint8_t *frame;
-	size_t len, i, n = 8;
+	size_t len, i, n = 0;
 
 	memset(c, 0, sizeof(c));
 	snprintf(s.component, sizeof(s.component), "probe");
-	snprintf(c[0].name, sizeof(c[0].name), "records");
-	c[0].value = p->records;
-	snprintf(c[1].name, sizeof(c[1].name), "batches");
-	c[1].value = p->batches;
-	snprintf(c[2].name, sizeof(c[2].name), "lost");
-	c[2].value = p->last_lost;
-	snprintf(c[3].name, sizeof(c[3].name), "ring_corrupt");
-	c[3].value = perf_corrupt(&p->perf);
-	snprintf(c[4].name, sizeof(c[4].name), "output_paused");
-	c[4].value = p->paused;
-	snprintf(c[5].name, sizeof(c[5].name), "netns_ids_given");
-	c[5].value = ns->assigned;
-	snprintf(c[6].name, sizeof(c[6].name), "netns_ids_failed");
-	c[6].value = ns->failed;
-	snprintf(c[7].name, sizeof(c[7].name), "netns_records_lost");
-	c[7].value = ns->lost;
+	msg_counter_add(c, &n, nc, "records", p->records);
+	msg_counter_add(c, &n, nc, "batches", p->batches);
+	msg_counter_add(c, &n, nc, "lost", p->last_lost);
+	msg_counter_add(c, &n, nc, "ring_corrupt", perf_corrupt(&p->perf));
+	msg_counter_add(c, &n, nc, "output_paused", p->paused);
+	msg_counter_add(c, &n, nc, "netns_ids_given", ns->assigned);
+	msg_counter_add(c, &n, nc, "netns_ids_failed", ns->failed);
+	msg_counter_add(c, &n, nc, "netns_records_lost", ns->lost);
 	/*
 	 * Calls a kprobe did not see: a return probe with no free instance
 	 * (more calls in flight than its maxactive), or recursion.
 	 */
 	for (i = 0; p->be != NULL && i < p->be->nkprobes; i++) {
 		uint64_t hits, misses;
+		char name[MSG_NAME_LEN];
 
 		if (kprobe_profile(p->be->tracefs, p->be->group,
 		    p->be->knames[i], &hits, &misses) == -1)
 			continue;
-		snprintf(c[n].name, sizeof(c[n].name), "kprobe_%s_misses",
+		snprintf(name, sizeof(name), "kprobe_%s_misses",
 		    p->be->kprobes[i]);
-		c[n++].value = misses;
+		msg_counter_add(c, &n, nc, name, misses);
 	}
 	s.v = c;
 	s.n = n;

@@ -10,6 +10,7 @@
 
 #include <linux/perf_event.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -654,6 +655,16 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 }
 
 /* ---- stats ---- */
+
+void
+msg_counter_add(struct msg_counter *v, size_t *n, size_t cap,
+    const char *name, uint64_t value)
+{
+	if (*n >= cap)
+		return;
+	snprintf(v[*n].name, sizeof(v[*n].name), "%s", name);
+	v[(*n)++].value = value;
+}
 
 uint8_t *
 msg_encode_stats(const struct msg_stats *s, size_t *lenp)

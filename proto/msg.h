@@ -171,6 +171,9 @@ uint8_t	*msg_encode_lost(const struct msg_lost *, size_t *);
 uint8_t	*msg_encode_flow(const struct msg_flow *, size_t *);
 uint8_t	*msg_encode_process(const struct msg_process *, size_t *);
 uint8_t	*msg_encode_stats(const struct msg_stats *, size_t *);
+/* Append a counter to v[*n] of cap; one past cap is left out. */
+void	 msg_counter_add(struct msg_counter *v, size_t *n, size_t cap,
+	    const char *name, uint64_t value);
 uint8_t	*msg_encode_diag(const struct msg_diag *, size_t *);
 
 int	msg_decode_hello(const uint8_t *, size_t, struct msg_hello *,
