@@ -11,13 +11,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "enr.h"
+#include "readfile.h"
 
 #define NAMES_MAX	65536		/* entries per file */
 #define FILE_MAX	(4 * 1024 * 1024)
@@ -53,46 +52,6 @@ fnv(const char *p, size_t n)
 	for (i = 0; i < n; i++)
 		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
 	return h;
-}
-
-/* The whole file, NUL-ended, or NULL. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-	ssize_t r;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
-	for (;;) {
-		if (cap - n < 4096) {
-			char *nb;
-
-			if (cap >= FILE_MAX)
-				break;
-			cap = cap == 0 ? 16384 : cap * 2;
-			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				free(buf);
-				close(fd);
-				return NULL;
-			}
-			buf = nb;
-		}
-		if ((r = read(fd, buf + n, cap - n)) <= 0) {
-			if (r == -1 && errno == EINTR)
-				continue;
-			break;
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	if (buf == NULL)
-		return NULL;
-	buf[n] = '\0';
-	*len = n;
-	return buf;
 }
 
 static int
@@ -180,7 +139,7 @@ static int
 refresh(struct name_table *t, const char *path, uint64_t *bad)
 {
 	size_t len = 0;
-	char *text = slurp(path, &len);
+	char *text = read_file_all(path, FILE_MAX, &len, NULL);
 	uint64_t h;
 
 	if (text == NULL) {

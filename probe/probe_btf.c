@@ -10,13 +10,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "probe.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 #define BTF_MAGIC		0xeb9f
@@ -227,43 +226,23 @@ btf_parse(struct btf **out, const uint8_t *data, size_t size, char *err,
 int
 btf_load(struct btf **out, const char *path, char *err, size_t errsz)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd;
+	char *buf;
+	size_t len;
+	int cut;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* A sysfs file has no useful size: read until the end. */
+	if ((buf = read_file_all(path, BTF_MAX_SIZE, &len, &cut)) == NULL) {
 		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* A sysfs file has no useful size: read until the end. */
-	for (;;) {
-		if (len == cap) {
-			if (cap >= BTF_MAX_SIZE) {
-				snprintf(err, errsz, "%s: larger than %d MiB",
-				    path, BTF_MAX_SIZE >> 20);
-				free(buf);
-				close(fd);
-				return -1;
-			}
-			cap = cap == 0 ? 1 << 20 : cap * 2;
-			buf = xreallocarray(buf, 1, cap);
-		}
-		if ((n = read(fd, buf + len, cap - len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errsz, "%s: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (cut) {
+		snprintf(err, errsz, "%s: larger than %d MiB", path,
+		    BTF_MAX_SIZE >> 20);
+		free(buf);
+		return -1;
 	}
-	close(fd);
-	return adopt(out, buf, len, err, errsz);
+	return adopt(out, (uint8_t *)buf, len, err, errsz);
 }
 
 void

@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "probe.h"
+#include "readfile.h"
 #include "xmalloc.h"
 
 #define GROUP_PREFIX	"sockflow_"
@@ -144,33 +145,13 @@ static void
 each_probe(const char *tracefs, void (*cb)(const char *, const char *,
     void *), void *arg)
 {
-	char path[PATH_MAX], *buf = NULL, *line, *next;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd;
+	char path[PATH_MAX], *buf, *line, *next;
+	size_t len;
 
+	/* 16 MiB is thousands of times what any host has. */
 	if (tracefs_path(path, sizeof(path), tracefs, "kprobe_events") == -1 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	    (buf = read_file_all(path, 16 * 1024 * 1024, &len, NULL)) == NULL)
 		return;
-	for (;;) {
-		if (cap - len < 4096) {
-			/* 16 MiB is thousands of times what any host has. */
-			if (cap >= 16 * 1024 * 1024)
-				break;
-			cap = cap == 0 ? 65536 : cap * 2;
-			buf = xreallocarray(buf, 1, cap + 1);
-		}
-		if ((n = read(fd, buf + len, cap - len)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (buf == NULL)
-		return;
-	buf[len] = '\0';
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
 		char *colon, *slash, *end;
 
