@@ -10,16 +10,7 @@ TCPFLOW="$top_builddir/tests/live/tcpflow"
 UDPFLOW="$top_srcdir/tests/live/udpflow.py"
 start_pipeline -o socket.flow_inactive_timeout=1s
 
-tcpdump -i lo -nn -U -w "$TMP/cap.pcap" \
-    'port 5401 or port 5402 or port 5403 or port 5404' \
-    2>"$TMP/tcpdump.err" &
-DUMP=$!
-i=0
-while ! grep -q "listening on" "$TMP/tcpdump.err" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 50 ] && { fail "tcpdump did not start"; finish; }
-	sleep 0.1
-done
+capture - lo cap 'port 5401 or port 5402 or port 5403 or port 5404'
 
 {
 	"$TCPFLOW" 127.0.0.1 5401 1000 client-first &&
@@ -29,8 +20,7 @@ done
 } >"$TMP/truth.txt" 2>"$TMP/workload.err" ||
     fail "workload failed: $(cat "$TMP/workload.err")"
 sleep 2.5
-kill -INT $DUMP
-wait $DUMP
+stop_captures
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "sockflow exited with status $STATUS"
 python3 "$top_srcdir/tests/live/checkcapture.py" "$TMP/out.json" \

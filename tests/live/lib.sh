@@ -87,3 +87,43 @@ wait_gone() {
 	done
 	return 0
 }
+
+# capture NS IFACE NAME FILTER: tcpdump on IFACE into $TMP/NAME.pcap, in
+# network namespace NS ("-": this one); returns once it listens.
+# Immediate mode (otherwise packets wait for a block timeout and a slow
+# guest loses them at the end), headers only (the checks read the IP
+# header's length, and a ring slot is as large as the snap length: whole
+# 256 KiB packets leave room for a few dozen), and a large buffer.
+DUMPS=
+CAPTURES=
+capture() {
+	if [ "$1" = - ]; then
+		tcpdump -i "$2" -nn -U --immediate-mode -s 256 -B 16384 \
+		    -w "$TMP/$3.pcap" "$4" 2>"$TMP/$3.err" &
+	else
+		ip netns exec "$1" tcpdump -i "$2" -nn -U --immediate-mode \
+		    -s 256 -B 16384 -w "$TMP/$3.pcap" "$4" 2>"$TMP/$3.err" &
+	fi
+	DUMPS="$DUMPS $!"
+	CAPTURES="$CAPTURES $3"
+	i=0
+	while ! grep -q "listening on" "$TMP/$3.err" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && { fail "tcpdump on $2 did not start"; finish; }
+		sleep 0.1
+	done
+}
+
+# Stop every capture; each must have lost nothing.
+stop_captures() {
+	for p in $DUMPS; do
+		kill -INT "$p"
+		wait "$p"
+	done
+	DUMPS=
+	for f in $CAPTURES; do
+		grep -q "^0 packets dropped by kernel" "$TMP/$f.err" ||
+		    fail "tcpdump ($f) lost packets: $(cat "$TMP/$f.err")"
+	done
+	CAPTURES=
+}

@@ -12,7 +12,6 @@ NSB=sftruth-b-$$
 # Interface names have at most 15 characters.
 VA=sfta$$
 VB=sftb$$
-DUMPS=
 
 truth_cleanup() {
 	for p in $DUMPS; do
@@ -55,23 +54,6 @@ done
 # shellcheck disable=SC2086
 start_pipeline -o socket.flow_inactive_timeout=2s ${TRUTH_OPTS:-}
 
-# Start a capture; $1 namespace, $2 interface, $3 file name, $4 filter.
-# Immediate mode (otherwise packets wait for a block timeout and a slow
-# guest loses them at the end), headers only (the checks read the IP
-# header's length, and a ring slot is as large as the snap length: whole
-# 256 KiB packets leave room for a few dozen), and a large buffer.
-capture() {
-	ip netns exec "$1" tcpdump -i "$2" -nn -U --immediate-mode -s 256 \
-	    -B 16384 \
-	    -w "$TMP/$3.pcap" "$4" 2>"$TMP/$3.err" &
-	DUMPS="$DUMPS $!"
-	i=0
-	while ! grep -q "listening on" "$TMP/$3.err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 50 ] && { fail "tcpdump on $2 did not start"; finish; }
-		sleep 0.1
-	done
-}
 # The veth from both ends: checktruth.py merges the two, each packet
 # once, so that a packet one capture missed is still counted.
 capture "$NSA" "$VA" veth "tcp or udp"
@@ -86,14 +68,6 @@ echo "$(wc -l <"$TMP/truth.jsonl") flows of truth"
 # Long enough for the last UDP flows to end (2 s of silence, swept once
 # a second) and be written.
 sleep 4
-for p in $DUMPS; do
-	kill -INT "$p"
-	wait "$p"
-done
-DUMPS=
-for f in veth vethb lo; do
-	grep -q "^0 packets dropped by kernel" "$TMP/$f.err" ||
-	    fail "tcpdump ($f) lost packets: $(cat "$TMP/$f.err")"
-done
+stop_captures
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "sockflow exited with status $STATUS"
