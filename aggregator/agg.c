@@ -81,6 +81,8 @@ struct agg {
 	struct agg_decoder	*dec;
 	struct agg_reorder	*reorder;
 	struct agg_flows	*flows;
+	struct agg_dns		*dns;
+	uint64_t		 dns_drops;	/* the probe's capture's */
 	struct bufferevent	*enr;
 	int			 stopping;
 	uint64_t		 probe_lost;
@@ -196,6 +198,17 @@ on_process(const struct msg_process *p, void *arg)
 }
 
 static void
+on_dns(const struct msg_dns *d, void *arg)
+{
+	struct agg *a = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_dns(d, &len);
+	send_enr(a, frame, len, "DNS message");
+}
+
+static void
 on_diag(const struct agg_diag *d, void *arg)
 {
 	struct agg *a = arg;
@@ -264,6 +277,9 @@ on_event(const struct agg_event *ev, void *arg)
 		p.euid = ev->u.creds.euid;
 		p.egid = ev->u.creds.egid;
 		on_process(&p, a);
+		return;
+	case AEV_DNS:
+		agg_dns_release(a->dns, ev);
 		return;
 	}
 	agg_flows_event(a->flows, ev);
@@ -334,6 +350,24 @@ send_stats(struct agg *a)
 	}
 	if (ds != NULL)
 		COUNTER("exec_paths_lost", ds->exec_paths_lost);
+	{
+		const struct agg_dns_stats *ns = agg_dns_stats(a->dns);
+
+		COUNTER("dns_packets", ns->packets);
+		COUNTER("dns_capture_drops", a->dns_drops);
+		COUNTER("dns_unparsed", ns->unparsed);
+		COUNTER("dns_tcp_empty", ns->tcp_empty);
+		COUNTER("dns_tcp_split", ns->tcp_split);
+		COUNTER("dns_cut", ns->cut);
+		COUNTER("dns_not_client", ns->not_client);
+		COUNTER("dns_overrun", ns->overrun);
+		COUNTER("dns_no_memory", ns->no_memory);
+		COUNTER("dns_forwarded", ns->forwarded);
+		COUNTER("dns_attributed", ns->attributed);
+		COUNTER("dns_unattributed", ns->unattributed);
+		COUNTER("dns_pending_full", ns->pending_full);
+		COUNTER("dns_clients", ns->clients);
+	}
 	COUNTER("lost_records_seen", fs->lost_samples);
 	COUNTER("lost_samples", a->probe_lost);
 	COUNTER("dropped_samples", a->dropped);
@@ -698,6 +732,25 @@ handle_frame(struct agg *a, const struct frame *f)
 			msg_diag_free(&dg);
 			break;
 		}
+		case FRAME_PACKETS: {
+			struct msg_packets pb;
+			size_t i;
+
+			if (msg_decode_packets(f->payload, f->hdr.len, &pb,
+			    &errstr) == -1)
+				fatalx("probe: bad packet batch: %s", errstr);
+			for (i = 0; i < pb.n; i++)
+				if (agg_dns_packet(a->dns, &pb.v[i],
+				    agg_reorder_slot(a->reorder)) == 1)
+					agg_reorder_commit(a->reorder);
+			if (pb.drops > a->dns_drops)
+				log_warnx("the DNS capture dropped %llu "
+				    "packet(s)", (unsigned long long)
+				    (pb.drops - a->dns_drops));
+			a->dns_drops = pb.drops;
+			msg_packets_free(&pb);
+			break;
+		}
 		case FRAME_STATS: {
 			struct msg_stats st;
 
@@ -859,8 +912,10 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t until = a->ordered;
 
 	/* Only what the reorder buffer has released is final enough. */
-	if (until != 0)
+	if (until != 0) {
 		agg_flows_sweep(a->flows, until);
+		agg_dns_expire(a->dns, until);
+	}
 }
 
 static void
@@ -996,8 +1051,10 @@ main(int argc, char *argv[])
 	if ((a.reorder = agg_reorder_new((size_t)cfg.perf_queue_size, on_event,
 	    &a)) == NULL ||
 	    (a.flows = agg_flows_new(SOCK_TABLE_CAP, &fconf, on_flow,
-	    on_process, &a)) == NULL)
+	    on_process, &a)) == NULL ||
+	    (a.dns = agg_dns_new(on_dns, &a)) == NULL)
 		fatalx("out of memory");
+	agg_flows_set_dns(a.flows, a.dns);
 	a.enr = bufferevent_socket_new(a.base, efd, BEV_OPT_CLOSE_ON_FREE);
 	if (a.enr == NULL)
 		fatalx("bufferevent_socket_new");

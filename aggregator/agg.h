@@ -31,6 +31,7 @@ enum agg_ev_kind {
 	AEV_EXEC,		/* sched:sched_process_exec: the file */
 	AEV_CREDS,		/* kprobe: new credentials */
 	AEV_ARGS,		/* kprobe: an exec's arguments */
+	AEV_DNS,		/* a captured DNS packet (agg_dns.c) */
 };
 
 /* Direction of a kprobe call. */
@@ -95,6 +96,10 @@ struct agg_event {
 			uint32_t	uid, gid, euid, egid;
 		} creds;	/* AEV_CREDS */
 		struct {
+			uint32_t	slot;
+			uint64_t	seq;
+		} dns;		/* AEV_DNS */
+		struct {
 			int32_t		err;
 			uint16_t	sport;
 			uint16_t	dport;
@@ -114,6 +119,37 @@ struct agg_event {
 		} lost;
 	} u;
 };
+
+/* agg_dns.c: captured DNS packets and the processes of their clients. */
+struct agg_dns;
+struct agg_dns_stats {
+	uint64_t	packets;
+	uint64_t	unparsed;	/* bad IP or transport header */
+	uint64_t	tcp_empty;	/* TCP segments without data */
+	uint64_t	tcp_split;	/* a TCP message over several segments */
+	uint64_t	cut;		/* nothing left after the capture's cut */
+	uint64_t	not_client;	/* both ports 53, or neither */
+	uint64_t	overrun;	/* overwritten before release */
+	uint64_t	no_memory;
+	uint64_t	forwarded;
+	uint64_t	attributed;	/* forwarded with the client's pid */
+	uint64_t	unattributed;	/* answers of no known client */
+	uint64_t	pending_full;
+	uint64_t	clients;	/* client endpoints learnt */
+};
+typedef void (*agg_dns_cb)(const struct msg_dns *, void *);
+struct agg_dns	*agg_dns_new(agg_dns_cb, void *);
+void		 agg_dns_free(struct agg_dns *);
+/* Keep a packet and fill ev with its AEV_DNS event; 0: nothing to keep. */
+int		 agg_dns_packet(struct agg_dns *, const struct msg_packet *,
+		    struct agg_event *ev);
+void		 agg_dns_release(struct agg_dns *, const struct agg_event *);
+/* A process sent to or received from a DNS server (rport 53). */
+void		 agg_dns_client(struct agg_dns *, uint8_t transport,
+		    uint8_t family, uint16_t lport, const uint8_t *rip,
+		    uint16_t rport, uint32_t pid, uint64_t time);
+void		 agg_dns_expire(struct agg_dns *, uint64_t now);
+const struct agg_dns_stats *agg_dns_stats(const struct agg_dns *);
 
 /* agg_decode.c: formats from the probe and raw record decoding. */
 struct agg_decoder;
@@ -288,6 +324,8 @@ void		 agg_flows_diag_time(struct agg_flows *, uint64_t);
 void		 agg_flows_existing(struct agg_flows *, const struct agg_diag *,
 		    int pass, uint64_t now);
 void		 agg_flows_free(struct agg_flows *);
+/* Tell d of every process that talks to a DNS server. */
+void		 agg_flows_set_dns(struct agg_flows *, struct agg_dns *d);
 void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */
 void		 agg_flows_flush(struct agg_flows *, uint64_t now);

@@ -180,6 +180,7 @@ struct agg_flows {
 	void			*arg;
 	struct agg_calls	*calls;		/* kprobe backend only */
 	struct agg_pkts		*pkts;		/* kprobe backend only */
+	struct agg_dns		*dns;		/* NULL: no DNS capture */
 	struct agg_flow_stats	 stats;
 };
 
@@ -1089,6 +1090,23 @@ udp_kept_peer(struct agg_flows *t, struct agg_sock *s, uint64_t time,
 	return udp_flow_for(t, s, true, rip, rport, time, dir);
 }
 
+void
+agg_flows_set_dns(struct agg_flows *t, struct agg_dns *d)
+{
+	t->dns = d;
+}
+
+/* A process's send to or receive from a DNS server: its client port. */
+static void
+dns_client(struct agg_flows *t, const struct agg_sock *s,
+    const struct agg_flow *f, const struct agg_event *ev)
+{
+	if (t->dns != NULL && f->have_remote && f->rport == 53 &&
+	    s->pid != 0)
+		agg_dns_client(t->dns, s->proto, s->family, s->lport, f->rip,
+		    f->rport, s->pid, ev->time);
+}
+
 static void
 on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
     bool have_key, const struct fib_key *kp)
@@ -1141,6 +1159,7 @@ on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
 	if (f == NULL)
 		return;
 	flow_count(f, ev);
+	dns_client(t, s, f, ev);
 }
 
 static void
@@ -1181,6 +1200,7 @@ on_io(struct agg_flows *t, const struct agg_event *ev)
 	if ((f = tcp_flow(t, s, ev->time)) == NULL)
 		return;
 	flow_count(f, ev);
+	dns_client(t, s, f, ev);
 }
 
 static void

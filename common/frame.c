@@ -25,6 +25,8 @@ static const struct {
 	[FRAME_PROCESS] =	{ "process",	1024 },
 	[FRAME_STATS] =		{ "stats",	64 * 1024 },
 	[FRAME_DIAG] =		{ "diag",	FRAME_MAX_PAYLOAD },
+	[FRAME_PACKETS] =	{ "packets",	FRAME_MAX_PAYLOAD },
+	[FRAME_DNS] =		{ "dns",	80 * 1024 },
 };
 
 const char *

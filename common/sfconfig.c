@@ -34,11 +34,14 @@ enum key_type {
 	K_INT,
 	K_BOOL_AUTO,	/* true, false; absent = detect */
 	K_PATH,		/* absolute path, or empty */
-	K_NAME,		/* user name, or empty */
-	K_BACKEND,	/* auto, kprobe, tracepoint */
+	K_NAME,		/* a user or interface name, or empty */
+	K_CHOICE,	/* one of choices[], stored as its index */
 };
 
-static const char *const backend_names[] = { "auto", "kprobe", "tracepoint" };
+/* In the order of BACKEND_*. */
+static const char *const backend_names[] = { "auto", "kprobe", "tracepoint",
+    NULL };
+static const char *const dns_types[] = { "af_packet", NULL };
 
 struct config_key {
 	const char	*name;
@@ -48,6 +51,8 @@ struct config_key {
 	int64_t		 min, max;	/* durations and integers */
 	int64_t		 def;
 	int		 zero_or_second;	/* 0 = off, else at least 1s */
+	const char	*sdef;		/* strings: the default */
+	const char *const *choices;	/* K_CHOICE, NULL-terminated */
 };
 
 #define O(f)	offsetof(struct sf_config, f)
@@ -55,35 +60,54 @@ struct config_key {
 
 static const struct config_key keys[] = {
 	/* The system/socket dataset's options, its names and defaults. */
-	{ "socket.flow_inactive_timeout", K_DURATION,
-	    O(flow_inactive_timeout), 0, 100 * MS, 24 * HOUR, 30 * SEC, 0 },
-	{ "socket.flow_termination_timeout", K_DURATION,
-	    O(flow_termination_timeout), 0, 0, HOUR, 5 * SEC, 0 },
-	{ "socket.socket_inactive_timeout", K_DURATION,
-	    O(socket_inactive_timeout), 0, 100 * MS, 7 * 24 * HOUR, MIN, 0 },
-	{ "socket.perf_queue_size", K_INT, O(perf_queue_size), 0,
-	    1, 1 << 24, 4096, 0 },
-	{ "socket.lost_queue_size", K_INT, O(lost_queue_size), 0,
-	    1, 1 << 20, 128, 0 },
-	{ "socket.ring_size_exponent", K_INT, O(ring_size_exponent), 0,
-	    1, 14, 7, 0 },
-	{ "socket.tracefs_path", K_PATH, O(tracefs_path), S(tracefs_path),
-	    0, 0, 0, 0 },
-	{ "socket.enable_ipv6", K_BOOL_AUTO, O(enable_ipv6), 0, 0, 0, -1, 0 },
-	{ "socket.clock_max_drift", K_DURATION, O(clock_max_drift), 0,
-	    1 * MS, MIN, 100 * MS, 0 },
-	{ "socket.clock_sync_period", K_DURATION, O(clock_sync_period), 0,
-	    100 * MS, HOUR, 10 * SEC, 0 },
-	{ "socket.guess_timeout", K_DURATION, O(guess_timeout), 0,
-	    100 * MS, 10 * MIN, 15 * SEC, 0 },
-	{ "socket.backend", K_BACKEND, O(backend), 0, 0, 0, BACKEND_AUTO, 0 },
+	{ .name = "socket.flow_inactive_timeout", .type = K_DURATION,
+	    .off = O(flow_inactive_timeout), .min = 100 * MS, .max = 24 * HOUR,
+	    .def = 30 * SEC },
+	{ .name = "socket.flow_termination_timeout", .type = K_DURATION,
+	    .off = O(flow_termination_timeout), .max = HOUR, .def = 5 * SEC },
+	{ .name = "socket.socket_inactive_timeout", .type = K_DURATION,
+	    .off = O(socket_inactive_timeout), .min = 100 * MS,
+	    .max = 7 * 24 * HOUR, .def = MIN },
+	{ .name = "socket.perf_queue_size", .type = K_INT,
+	    .off = O(perf_queue_size), .min = 1, .max = 1 << 24, .def = 4096 },
+	{ .name = "socket.lost_queue_size", .type = K_INT,
+	    .off = O(lost_queue_size), .min = 1, .max = 1 << 20, .def = 128 },
+	{ .name = "socket.ring_size_exponent", .type = K_INT,
+	    .off = O(ring_size_exponent), .min = 1, .max = 14, .def = 7 },
+	{ .name = "socket.tracefs_path", .type = K_PATH,
+	    .off = O(tracefs_path), .size = S(tracefs_path) },
+	{ .name = "socket.enable_ipv6", .type = K_BOOL_AUTO,
+	    .off = O(enable_ipv6), .def = -1 },
+	{ .name = "socket.clock_max_drift", .type = K_DURATION,
+	    .off = O(clock_max_drift), .min = 1 * MS, .max = MIN,
+	    .def = 100 * MS },
+	{ .name = "socket.clock_sync_period", .type = K_DURATION,
+	    .off = O(clock_sync_period), .min = 100 * MS, .max = HOUR,
+	    .def = 10 * SEC },
+	{ .name = "socket.guess_timeout", .type = K_DURATION,
+	    .off = O(guess_timeout), .min = 100 * MS, .max = 10 * MIN,
+	    .def = 15 * SEC },
+	{ .name = "socket.dns.enabled", .type = K_BOOL_AUTO,
+	    .off = O(dns_enabled), .def = 1 },
+	{ .name = "socket.dns.type", .type = K_CHOICE, .off = O(dns_type),
+	    .choices = dns_types },
+	{ .name = "socket.dns.af_packet.interface", .type = K_NAME,
+	    .off = O(dns_interface), .size = S(dns_interface), .sdef = "any" },
+	{ .name = "socket.dns.af_packet.snaplen", .type = K_INT,
+	    .off = O(dns_snaplen), .min = 128, .max = 65535, .def = 1024 },
+	{ .name = "socket.backend", .type = K_CHOICE, .off = O(backend),
+	    .def = BACKEND_AUTO, .choices = backend_names },
 	/* sockflow's own. */
-	{ "sockflow.flow_report_interval", K_DURATION,
-	    O(flow_report_interval), 0, 0, 7 * 24 * HOUR, MIN, 1 },
-	{ "sockflow.stats_interval", K_DURATION, O(stats_interval), 0,
-	    0, 24 * HOUR, MIN, 1 },
-	{ "sockflow.user", K_NAME, O(user), S(user), 0, 0, 0, 0 },
+	{ .name = "sockflow.flow_report_interval", .type = K_DURATION,
+	    .off = O(flow_report_interval), .max = 7 * 24 * HOUR, .def = MIN,
+	    .zero_or_second = 1 },
+	{ .name = "sockflow.stats_interval", .type = K_DURATION,
+	    .off = O(stats_interval), .max = 24 * HOUR, .def = MIN,
+	    .zero_or_second = 1 },
+	{ .name = "sockflow.user", .type = K_NAME, .off = O(user),
+	    .size = S(user) },
 };
+
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
 static void
@@ -112,13 +136,16 @@ config_defaults(struct sf_config *c)
 			memcpy(p, &k->def, sizeof(int64_t));
 			break;
 		case K_BOOL_AUTO:
-		case K_BACKEND: {
+		case K_CHOICE: {
 			int v = (int)k->def;
 
 			memcpy(p, &v, sizeof(int));
 			break;
 		}
-		default:
+		case K_PATH:
+		case K_NAME:
+			if (k->sdef != NULL)
+				snprintf(p, k->size, "%s", k->sdef);
 			break;
 		}
 	}
@@ -247,19 +274,24 @@ set_value(struct sf_config *c, const char *where, const char *key,
 		memcpy(p, &b, sizeof(b));
 		return 0;
 	}
-	case K_BACKEND: {
+	case K_CHOICE: {
+		char list[128];
+		size_t off = 0;
 		int b;
 
-		for (b = 0; b < 3; b++)
-			if (strcmp(val, backend_names[b]) == 0)
-				break;
-		if (b == 3) {
-			seterr(err, errsz, "%s: %s: \"%s\" is not auto, kprobe "
-			    "or tracepoint", where, key, val);
-			return -1;
-		}
-		memcpy(p, &b, sizeof(b));
-		return 0;
+		for (b = 0; k->choices[b] != NULL; b++)
+			if (strcmp(val, k->choices[b]) == 0) {
+				memcpy(p, &b, sizeof(b));
+				return 0;
+			}
+		list[0] = '\0';
+		for (b = 0; k->choices[b] != NULL && off < sizeof(list); b++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+			    "%s%s", b == 0 ? "" : k->choices[b + 1] == NULL ?
+			    " or " : ", ", k->choices[b]);
+		seterr(err, errsz, "%s: %s: \"%s\" is not %s%s", where, key,
+		    val, b > 1 ? "one of " : "", list);
+		return -1;
 	}
 	case K_PATH:
 	case K_NAME:
@@ -282,7 +314,7 @@ set_value(struct sf_config *c, const char *where, const char *key,
 		}
 		if (k->type == K_NAME && n > 0 && (strchr(val, '/') ||
 		    strchr(val, ':'))) {
-			seterr(err, errsz, "%s: %s: bad user name", where, key);
+			seterr(err, errsz, "%s: %s: bad name", where, key);
 			return -1;
 		}
 		memcpy(p, val, n + 1);
@@ -489,9 +521,9 @@ config_dump(const struct sf_config *c, FILE *f)
 		case K_NAME:
 			fprintf(f, "%s: \"%s\"\n", k->name, p);
 			break;
-		case K_BACKEND:
+		case K_CHOICE:
 			memcpy(&b, p, sizeof(b));
-			fprintf(f, "%s: %s\n", k->name, backend_names[b]);
+			fprintf(f, "%s: %s\n", k->name, k->choices[b]);
 			break;
 		}
 	}

@@ -36,7 +36,14 @@ struct sf_config {
 	char	user[64];			/* "" = sockflow or nobody */
 	int	backend;			/* BACKEND_* */
 	int64_t	guess_timeout;			/* ns */
+	int	dns_enabled;
+	int	dns_type;			/* DNS_TYPE_* */
+	char	dns_interface[16];		/* "any" or a name */
+	int64_t	dns_snaplen;
 };
+
+/* socket.dns.type */
+#define DNS_TYPE_AF_PACKET	0
 
 /* socket.backend: which kernel instrumentation the probe uses. */
 #define BACKEND_AUTO		0	/* kprobes where the kernel has them */

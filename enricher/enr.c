@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "dnsparse.h"
 #include "enr.h"
 #include "frame.h"
 #include "log.h"
@@ -34,6 +35,7 @@
 #include "sock.h"
 
 #define PROC_TABLE_CAP		(64 * 1024)
+#define DNS_NAMES_CAP		(64 * 1024)
 #define PROC_GRACE_NS		(60LL * 1000000000LL)
 #define EXPIRE_INTERVAL_S	5
 #define STOP_TIMEOUT_S		5
@@ -51,6 +53,7 @@ struct enr {
 	struct enr_host		 host;
 	struct enr_procs	*procs;
 	struct enr_names	*names;		/* user and group names */
+	struct enr_dns		*dns;		/* NULL: socket.dns off */
 	struct jw		 jw;		/* the line being written */
 	struct event		*flush_ev;	/* stdout within OUT_DELAY_MS */
 	uint64_t		 flows;
@@ -89,6 +92,7 @@ static void
 write_flow(struct enr *e, const struct msg_flow *f)
 {
 	struct enr_proc_info pi;
+	const char *ldom = NULL, *rdom = NULL;
 
 	if (enr_procs_lookup(e->procs, f->pid, &pi) == -1)
 		memset(&pi, 0, sizeof(pi));
@@ -97,7 +101,18 @@ write_flow(struct enr *e, const struct msg_flow *f)
 		pi.group_name = enr_names_group(e->names, pi.gid);
 		pi.names_gen = enr_names_gen(e->names);
 	}
-	if (enr_json_flow(&e->jw, f, &e->host, &pi) == -1) {
+	if (e->dns != NULL && f->pid != 0) {
+		int64_t now = now_wall();
+
+		if (f->local_ip_known)
+			ldom = enr_dns_name(e->dns, f->pid, pi.start_ticks,
+			    f->family, f->local.ip, f->start_ns, f->end_ns, now);
+		if (f->remote_known)
+			rdom = enr_dns_name(e->dns, f->pid, pi.start_ticks,
+			    f->family, f->remote.ip, f->start_ns, f->end_ns,
+			    now);
+	}
+	if (enr_json_flow(&e->jw, f, &e->host, &pi, ldom, rdom) == -1) {
 		/* Out of memory for one line: counted, not half written. */
 		e->unwritten++;
 		return;
@@ -165,6 +180,34 @@ write_stats(struct enr *e)
 		    json_object_new_int64((int64_t)ns->groups));
 		json_object_object_add(o, "name_lines_skipped",
 		    json_object_new_int64((int64_t)ns->bad_lines));
+	}
+	if (e->dns != NULL) {
+		const struct enr_dns_stats *ds = enr_dns_stats(e->dns);
+		char name[64];
+		int k;
+
+#define DNS_COUNTER(n, v) json_object_object_add(o, (n), \
+	json_object_new_int64((int64_t)(v)))
+		DNS_COUNTER("dns_messages", ds->messages);
+		for (k = 1; k < DNS_ERR__MAX; k++) {
+			snprintf(name, sizeof(name), "dns_malformed_%s",
+			    dns_err_name(k));
+			DNS_COUNTER(name, ds->malformed[k]);
+		}
+		DNS_COUNTER("dns_cut", ds->cut);
+		DNS_COUNTER("dns_name_too_long", ds->name_too_long);
+		DNS_COUNTER("dns_queries", ds->queries);
+		DNS_COUNTER("dns_queries_evicted", ds->queries_evicted);
+		DNS_COUNTER("dns_responses", ds->responses);
+		DNS_COUNTER("dns_responses_unmatched", ds->unmatched);
+		DNS_COUNTER("dns_responses_unattributed", ds->unattributed);
+		DNS_COUNTER("dns_names", enr_dns_count(e->dns));
+		DNS_COUNTER("dns_names_added", ds->names_added);
+		DNS_COUNTER("dns_names_evicted", ds->names_evicted);
+		DNS_COUNTER("dns_names_expired", ds->names_expired);
+		DNS_COUNTER("dns_no_memory", ds->no_memory);
+		DNS_COUNTER("dns_flows_named", ds->flows_named);
+#undef DNS_COUNTER
 	}
 	json_object_object_add(st, "enricher", o);
 	json_object_object_add(sf, "stats", st);
@@ -240,6 +283,21 @@ handle_frame(struct enr *e, const struct frame *f)
 		    &errstr) == -1)
 			break;
 		enr_procs_event(e->procs, &p);
+		return 0;
+	}
+	case FRAME_DNS: {
+		struct msg_dns d;
+		struct enr_proc_info pi;
+
+		if (msg_decode_dns(f->payload, f->hdr.len, &d, &errstr) == -1)
+			break;
+		if (e->dns != NULL) {
+			if (d.pid == 0 ||
+			    enr_procs_lookup(e->procs, d.pid, &pi) == -1)
+				pi.start_ticks = 0;
+			enr_dns_message(e->dns, &d, pi.start_ticks);
+		}
+		msg_dns_free(&d);
 		return 0;
 	}
 	case FRAME_STATS: {
@@ -366,6 +424,8 @@ expire_cb(evutil_socket_t fd, short what, void *arg)
 	struct enr *e = arg;
 
 	enr_procs_expire(e->procs, now_wall(), PROC_GRACE_NS);
+	if (e->dns != NULL)
+		enr_dns_expire(e->dns, now_wall());
 	/* An added user, a renamed group: read again when they change. */
 	if (e->names != NULL)
 		enr_names_refresh(e->names);
@@ -457,6 +517,8 @@ main(int argc, char *argv[])
 	enr_host_load(&e.host, root);
 	/* Not NSS: the sandbox would not let its modules work (enr_names.c). */
 	if ((e.names = enr_names_new(root)) == NULL)
+		fatalx("out of memory");
+	if (cfg.dns_enabled && (e.dns = enr_dns_new(DNS_NAMES_CAP)) == NULL)
 		fatalx("out of memory");
 	if ((e.procs = enr_procs_new(PROC_TABLE_CAP, "/proc")) == NULL)
 		fatalx("out of memory");

@@ -125,8 +125,10 @@ void	jw_open_members_(struct jw *, const char *key, size_t klen,
 	    const char *members);
 
 /* enr_json.c: the ECS document of one flow, into w (reset first). */
+/* The domains: what the flow's process resolved to its addresses, or NULL. */
 int	enr_json_flow(struct jw *w, const struct msg_flow *,
-	    const struct enr_host *, const struct enr_proc_info *);
+	    const struct enr_host *, const struct enr_proc_info *,
+	    const char *local_domain, const char *remote_domain);
 /* RFC 3339 UTC with microseconds; buf must hold 32 bytes. */
 void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
 
@@ -134,6 +136,37 @@ void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
 int	enr_community_id(int family, const uint8_t *sip, const uint8_t *dip,
 	    uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed,
 	    char *out, size_t outsz);
+
+/* enr_dns.c: the names processes resolved, from their DNS answers. */
+struct enr_dns;
+struct enr_dns_stats {
+	uint64_t	messages;
+	uint64_t	malformed[16];	/* by dns_err_name() */
+	uint64_t	cut;		/* answers cut by the capture */
+	uint64_t	name_too_long;
+	uint64_t	queries;
+	uint64_t	queries_evicted;	/* before an answer could come */
+	uint64_t	responses;
+	uint64_t	unmatched;	/* answers to no query seen */
+	uint64_t	unattributed;	/* of no known process */
+	uint64_t	names_added;
+	uint64_t	names_evicted;	/* the table was full */
+	uint64_t	names_expired;
+	uint64_t	no_memory;
+	uint64_t	flows_named;
+};
+struct enr_dns	*enr_dns_new(size_t cap);
+void		 enr_dns_free(struct enr_dns *);
+/* A DNS message; start: the start of process m->pid, 0 when unknown. */
+void		 enr_dns_message(struct enr_dns *, const struct msg_dns *m,
+		    uint64_t start);
+/* The name process (pid, start) resolved to ip, fit for the flow. */
+const char	*enr_dns_name(struct enr_dns *, uint32_t pid, uint64_t start,
+		    uint8_t family, const uint8_t *ip, int64_t flow_start,
+		    int64_t flow_end, int64_t now);
+void		 enr_dns_expire(struct enr_dns *, int64_t now);
+size_t		 enr_dns_count(const struct enr_dns *);
+const struct enr_dns_stats *enr_dns_stats(const struct enr_dns *);
 
 /* enr_sandbox.c */
 void	enr_sandbox_enter(const char *user);

@@ -95,7 +95,7 @@ packets_known(const struct msg_flow *f)
  */
 static void
 endpoint(struct jw *w, const char *key, const struct msg_flow *f,
-    const struct flow_endpoint *e, bool ip_known)
+    const struct flow_endpoint *e, bool ip_known, const char *domain)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -104,6 +104,8 @@ endpoint(struct jw *w, const char *key, const struct msg_flow *f,
 		ip_text(f->family, e->ip, ip, sizeof(ip));
 		jw_str(w, "ip", ip);
 	}
+	if (domain != NULL)
+		jw_str(w, "domain", domain);
 	if (e->port != 0)
 		jw_u64(w, "port", e->port);
 	if (packets_known(f)) {
@@ -284,9 +286,11 @@ host_json(const struct enr_host *h)
 
 int
 enr_json_flow(struct jw *w, const struct msg_flow *f,
-    const struct enr_host *h, const struct enr_proc_info *pi)
+    const struct enr_host *h, const struct enr_proc_info *pi,
+    const char *local_domain, const char *remote_domain)
 {
 	const struct flow_endpoint *src, *dst;
+	const char *src_domain, *dst_domain;
 	char start[40], end[40], addr[32];
 	const char *dir;
 	bool src_known, dst_known;
@@ -307,6 +311,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dst = &f->local;
 		src_known = f->remote_known;
 		dst_known = f->local_ip_known;
+		src_domain = remote_domain;
+		dst_domain = local_domain;
 		dir = "inbound";
 		break;
 	case FLOW_DIR_OUTBOUND:
@@ -314,6 +320,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dst = &f->remote;
 		src_known = f->local_ip_known;
 		dst_known = f->remote_known;
+		src_domain = local_domain;
+		dst_domain = remote_domain;
 		dir = "outbound";
 		break;
 	default:
@@ -321,6 +329,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dst = &f->remote;
 		src_known = f->local_ip_known;
 		dst_known = f->remote_known;
+		src_domain = local_domain;
+		dst_domain = remote_domain;
 		dir = "unknown";
 		break;
 	}
@@ -328,16 +338,18 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		size_t s0, s1, d1;
 
 		s0 = w->len;
-		endpoint(w, "source", f, src, src_known);
+		endpoint(w, "source", f, src, src_known, src_domain);
 		s1 = w->len;
-		endpoint(w, "destination", f, dst, dst_known);
+		endpoint(w, "destination", f, dst, dst_known, dst_domain);
 		d1 = w->len;
 		/* Client and server are source and destination again. */
 		if (f->direction != FLOW_DIR_UNKNOWN) {
 			if (w->oom || again(w, "client", s0, s1) == -1)
-				endpoint(w, "client", f, src, src_known);
+				endpoint(w, "client", f, src, src_known,
+				    src_domain);
 			if (w->oom || again(w, "server", s1, d1) == -1)
-				endpoint(w, "server", f, dst, dst_known);
+				endpoint(w, "server", f, dst, dst_known,
+				    dst_domain);
 		}
 	}
 
@@ -374,6 +386,15 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 				jw_str(w, NULL, b);
 		}
 		jw_close_array(w);
+		if (src_domain != NULL || dst_domain != NULL) {
+			jw_open_array(w, "hosts");
+			if (src_domain != NULL)
+				jw_str(w, NULL, src_domain);
+			if (dst_domain != NULL && (src_domain == NULL ||
+			    strcmp(src_domain, dst_domain) != 0))
+				jw_str(w, NULL, dst_domain);
+			jw_close_array(w);
+		}
 		jw_close(w);
 	}
 

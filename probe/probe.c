@@ -74,6 +74,7 @@ struct probe {
 	struct event		**ring_ev;
 	struct event		**ns_ev;
 	struct event		*drain_ev;
+	struct event		*dns_ev;	/* the DNS capture, if on */
 	struct event		*sigterm_ev, *sigint_ev;
 	uint64_t		 records;
 	uint64_t		 batches;
@@ -131,6 +132,27 @@ on_diag(const struct msg_diag *d, void *arg)
 	send_frame(p, frame, len, "sock_diag batch");
 }
 
+static void
+on_packets(const struct msg_packets *b, void *arg)
+{
+	struct probe *p = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_packets(b, &len);
+	send_frame(p, frame, len, "packet batch");
+}
+
+/*
+ * DNS packets are read as they come, so that their time stamps are in
+ * the aggregator before the samples of the connections that follow them.
+ */
+static void
+dns_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dns_read(on_packets, arg);
+}
+
 static size_t
 drain_ring(struct probe *p, int i)
 {
@@ -186,7 +208,7 @@ static void
 send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
-	struct msg_counter c[8 + PROBE_MAX_EVENTS];
+	struct msg_counter c[12 + PROBE_MAX_EVENTS];
 	const size_t nc = sizeof(c) / sizeof(c[0]);
 	struct msg_stats s;
 	uint8_t *frame;
@@ -202,6 +224,7 @@ send_stats(struct probe *p)
 	msg_counter_add(c, &n, nc, "netns_ids_given", ns->assigned);
 	msg_counter_add(c, &n, nc, "netns_ids_failed", ns->failed);
 	msg_counter_add(c, &n, nc, "netns_records_lost", ns->lost);
+	dns_counters(c, &n, nc);
 	/*
 	 * Calls a kprobe did not see: a return probe with no free instance
 	 * (more calls in flight than its maxactive), or recursion.
@@ -385,7 +408,7 @@ main(int argc, char *argv[])
 	struct sf_config cfg;
 	struct config_args ca = { 0 };
 	const char *sockpath = NULL, *tracefs;
-	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, verbose = 1, i;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, dns_fd, verbose = 1, i;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	static struct backend be;
 	uint32_t ids[PROBE_MAX_EVENTS];
@@ -468,6 +491,7 @@ main(int argc, char *argv[])
 		p.be = &be;
 	p.be_events = be.events;
 	diag_fd = diag_open();
+	dns_fd = dns_open(&cfg);
 	netns_open();
 	exit_perf = &p.perf;
 	perf_open(&p.perf, cpus, ncpus, &fmts, be.events,
@@ -522,6 +546,10 @@ main(int argc, char *argv[])
 		if (p.ns_ev[i] == NULL || event_add(p.ns_ev[i], NULL) == -1)
 			fatalx("namespaces ring event");
 	}
+	if (dns_fd != -1 && ((p.dns_ev = event_new(p.base, dns_fd,
+	    EV_READ | EV_PERSIST, dns_cb, &p)) == NULL ||
+	    event_add(p.dns_ev, NULL) == -1))
+		fatalx("DNS capture event");
 	p.drain_ev = event_new(p.base, -1, EV_PERSIST, drain_timer_cb, &p);
 	p.sigterm_ev = evsignal_new(p.base, SIGTERM, signal_cb, &p);
 	p.sigint_ev = evsignal_new(p.base, SIGINT, signal_cb, &p);

@@ -160,6 +160,11 @@ void		 netns_seen(uint32_t pid, uint64_t ino, uint64_t now);
 void		 netns_lost(void);
 const struct netns_stats *netns_stats(void);
 
+/* probe_dns.c: the DNS capture socket; -1 when socket.dns is off. */
+int		 dns_open(const struct sf_config *);
+void		 dns_read(void (*)(const struct msg_packets *, void *), void *);
+void		 dns_counters(struct msg_counter *, size_t *, size_t cap);
+
 /* probe_privs.c */
 void		 probe_privs_drop(void);
 

@@ -845,3 +845,193 @@ msg_decode_diag(const uint8_t *p, size_t len, struct msg_diag *out,
 	arena_release(&m->base);
 	return -1;
 }
+
+/* ---- captured packets ---- */
+
+uint8_t *
+msg_encode_packets(const struct msg_packets *b, size_t *lenp)
+{
+	Sockflow__PacketBatch m = SOCKFLOW__PACKET_BATCH__INIT;
+	Sockflow__CapturedPacket *pk, **pp;
+	uint8_t *buf;
+	size_t i;
+
+	if (b->n > MSG_MAX_PACKETS)
+		return NULL;
+	pk = calloc(b->n ? b->n : 1, sizeof(*pk));
+	pp = calloc(b->n ? b->n : 1, sizeof(*pp));
+	if (pk == NULL || pp == NULL) {
+		free(pk);
+		free(pp);
+		return NULL;
+	}
+	for (i = 0; i < b->n; i++) {
+		sockflow__captured_packet__init(&pk[i]);
+		pk[i].time = b->v[i].time;
+		pk[i].protocol = b->v[i].protocol;
+		pk[i].ifindex = b->v[i].ifindex;
+		pk[i].data.data = b->v[i].data;
+		pk[i].data.len = b->v[i].len;
+		pk[i].orig_len = b->v[i].orig_len;
+		pp[i] = &pk[i];
+	}
+	m.n_packets = b->n;
+	m.packets = pp;
+	m.drops = b->drops;
+	buf = frame_pack(FRAME_PACKETS, &m.base, lenp);
+	free(pk);
+	free(pp);
+	return buf;
+}
+
+void
+msg_packets_free(struct msg_packets *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->v[i].data);
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+msg_decode_packets(const uint8_t *p, size_t len, struct msg_packets *out,
+    const char **errstr)
+{
+	Sockflow__PacketBatch *m;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__packet_batch__descriptor, p, len,
+	    errstr)) == NULL)
+		return -1;
+	if (m->n_packets > MSG_MAX_PACKETS) {
+		*errstr = "packets: too many packets";
+		goto fail;
+	}
+	if (m->n_packets == 0 && m->drops == 0) {
+		*errstr = "packets: empty batch";
+		goto fail;
+	}
+	for (i = 0; i < m->n_packets; i++) {
+		const Sockflow__CapturedPacket *c = m->packets[i];
+
+		if (c->time == 0) {
+			*errstr = "packets: no time";
+			goto fail;
+		}
+		if (c->protocol != 0x0800 && c->protocol != 0x86dd) {
+			*errstr = "packets: not IPv4 or IPv6";
+			goto fail;
+		}
+		if (c->data.len == 0 || c->data.len > MSG_MAX_SNAPLEN ||
+		    c->orig_len < c->data.len) {
+			*errstr = "packets: bad length";
+			goto fail;
+		}
+	}
+	if (m->n_packets > 0 &&
+	    (out->v = calloc(m->n_packets, sizeof(*out->v))) == NULL) {
+		*errstr = "packets: out of memory";
+		goto fail;
+	}
+	for (i = 0; i < m->n_packets; i++) {
+		const Sockflow__CapturedPacket *c = m->packets[i];
+		struct msg_packet *o = &out->v[i];
+
+		if ((o->data = malloc(c->data.len)) == NULL) {
+			*errstr = "packets: out of memory";
+			goto fail;
+		}
+		out->n = i + 1;
+		memcpy(o->data, c->data.data, c->data.len);
+		o->len = c->data.len;
+		o->time = c->time;
+		o->protocol = (uint16_t)c->protocol;
+		o->ifindex = c->ifindex;
+		o->orig_len = c->orig_len;
+	}
+	out->drops = m->drops;
+	arena_release(&m->base);
+	return 0;
+ fail:
+	msg_packets_free(out);
+	arena_release(&m->base);
+	return -1;
+}
+
+/* ---- DNS messages ---- */
+
+uint8_t *
+msg_encode_dns(const struct msg_dns *d, size_t *lenp)
+{
+	Sockflow__DnsMessage m = SOCKFLOW__DNS_MESSAGE__INIT;
+	size_t iplen = d->family == 4 ? 4 : 16;
+
+	m.pid = d->pid;
+	m.time_ns = d->time_ns;
+	m.transport = (Sockflow__Transport)d->transport;
+	m.client_ip.data = (uint8_t *)d->client_ip;
+	m.client_ip.len = iplen;
+	m.client_port = d->client_port;
+	m.server_ip.data = (uint8_t *)d->server_ip;
+	m.server_ip.len = iplen;
+	m.server_port = d->server_port;
+	m.response = d->response;
+	m.payload.data = d->payload;
+	m.payload.len = d->len;
+	m.whole = d->whole;
+	return frame_pack(FRAME_DNS, &m.base, lenp);
+}
+
+void
+msg_dns_free(struct msg_dns *d)
+{
+	free(d->payload);
+	d->payload = NULL;
+	d->len = 0;
+}
+
+int
+msg_decode_dns(const uint8_t *p, size_t len, struct msg_dns *out,
+    const char **errstr)
+{
+	Sockflow__DnsMessage *m;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__dns_message__descriptor, p, len,
+	    errstr)) == NULL)
+		return -1;
+	if (m->transport != SOCKFLOW__TRANSPORT__TRANSPORT_TCP &&
+	    m->transport != SOCKFLOW__TRANSPORT__TRANSPORT_UDP)
+		*errstr = "dns: bad transport";
+	else if ((m->client_ip.len != 4 && m->client_ip.len != 16) ||
+	    m->server_ip.len != m->client_ip.len)
+		*errstr = "dns: bad address";
+	else if (m->client_port == 0 || m->client_port > 65535 ||
+	    m->server_port == 0 || m->server_port > 65535)
+		*errstr = "dns: bad port";
+	else if (m->payload.len == 0 || m->payload.len > MSG_MAX_SNAPLEN)
+		*errstr = "dns: bad payload length";
+	else if ((out->payload = malloc(m->payload.len)) == NULL)
+		*errstr = "dns: out of memory";
+	else {
+		memcpy(out->payload, m->payload.data, m->payload.len);
+		out->len = m->payload.len;
+		out->pid = m->pid;
+		out->time_ns = m->time_ns;
+		out->transport = (uint8_t)m->transport;
+		out->family = m->client_ip.len == 4 ? 4 : 6;
+		memcpy(out->client_ip, m->client_ip.data, m->client_ip.len);
+		memcpy(out->server_ip, m->server_ip.data, m->server_ip.len);
+		out->client_port = (uint16_t)m->client_port;
+		out->server_port = (uint16_t)m->server_port;
+		out->response = m->response;
+		out->whole = m->whole;
+		rv = 0;
+	}
+	arena_release(&m->base);
+	return rv;
+}

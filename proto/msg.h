@@ -164,6 +164,41 @@ struct msg_stats {
 	size_t		n;
 };
 
+/* Port-53 packets as captured (PacketBatch), probe -> aggregator. */
+#define MSG_MAX_PACKETS		256
+#define MSG_MAX_SNAPLEN		65535
+
+struct msg_packet {
+	uint64_t	time;		/* CLOCK_MONOTONIC ns */
+	uint16_t	protocol;	/* ETH_P_IP or ETH_P_IPV6 */
+	uint32_t	ifindex;
+	uint8_t		*data;		/* from the IP header */
+	size_t		len;
+	uint32_t	orig_len;
+};
+
+struct msg_packets {
+	struct msg_packet *v;
+	size_t		n;
+	uint64_t	drops;		/* cumulative */
+};
+
+/* One DNS message and the process of its client, aggregator -> enricher. */
+struct msg_dns {
+	uint32_t	pid;		/* 0 = not known */
+	int64_t		time_ns;
+	uint8_t		transport;	/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t		family;		/* 4 or 6 */
+	uint8_t		client_ip[16];
+	uint16_t	client_port;
+	uint8_t		server_ip[16];
+	uint16_t	server_port;
+	bool		response;
+	bool		whole;		/* not cut by the capture */
+	uint8_t		*payload;	/* decoded: owned, msg_dns_free */
+	size_t		len;
+};
+
 uint8_t	*msg_encode_hello(const struct msg_hello *, size_t *);
 uint8_t	*msg_encode_formats(const struct msg_formats *, size_t *);
 uint8_t	*msg_encode_samples(const struct msg_samples *, size_t *);
@@ -175,6 +210,8 @@ uint8_t	*msg_encode_stats(const struct msg_stats *, size_t *);
 void	 msg_counter_add(struct msg_counter *v, size_t *n, size_t cap,
 	    const char *name, uint64_t value);
 uint8_t	*msg_encode_diag(const struct msg_diag *, size_t *);
+uint8_t	*msg_encode_packets(const struct msg_packets *, size_t *);
+uint8_t	*msg_encode_dns(const struct msg_dns *, size_t *);
 
 int	msg_decode_hello(const uint8_t *, size_t, struct msg_hello *,
 	    const char **);
@@ -194,6 +231,12 @@ int	msg_decode_stats(const uint8_t *, size_t, struct msg_stats *,
 int	msg_decode_diag(const uint8_t *, size_t, struct msg_diag *,
 	    const char **);
 void	msg_diag_free(struct msg_diag *);
+int	msg_decode_packets(const uint8_t *, size_t, struct msg_packets *,
+	    const char **);
+void	msg_packets_free(struct msg_packets *);
+int	msg_decode_dns(const uint8_t *, size_t, struct msg_dns *,
+	    const char **);
+void	msg_dns_free(struct msg_dns *);
 void	msg_formats_free(struct msg_formats *);
 void	msg_samples_free(struct msg_samples *);
 void	msg_lost_free(struct msg_lost *);

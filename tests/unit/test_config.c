@@ -173,11 +173,11 @@ test_bad_values(void)
 	bad("socket.ring_size_exponent: 40\n", 1, "out of range");
 	bad("socket.lost_queue_size: 9999999999\n", 1, "out of range");
 	bad("socket.enable_ipv6: yes please\n", 1, "not true or false");
-	bad("socket.backend: ebpf\n", 1, "not auto, kprobe or tracepoint");
+	bad("socket.backend: ebpf\n", 1, "not one of auto, kprobe or tracepoint");
 	bad("\nsocket.guess_timeout: 1ms\n", 2, "out of range");
 	bad("socket.tracefs_path: relative/path\n", 1, "absolute");
 	bad("socket.tracefs_path: \"/a b\"\n", 1, "bad character");
-	bad("sockflow.user: \"../etc\"\n", 1, "bad user name");
+	bad("sockflow.user: \"../etc\"\n", 1, "bad name");
 	bad("socket.flow_timeout: 5s\n", 1, "unknown option socket.flow_timeout");
 	bad("sockflow.stats_interval: 500ms\n", 1, "at least 1s");
 	bad("sockflow.flow_report_interval: 1ms\n", 1, "at least 1s");

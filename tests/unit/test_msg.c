@@ -160,6 +160,31 @@ process_sane(const struct msg_process *p)
 }
 
 static int
+packets_sane(const struct msg_packets *b)
+{
+	size_t i;
+
+	if (b->n > MSG_MAX_PACKETS)
+		return 0;
+	for (i = 0; i < b->n; i++)
+		if (b->v[i].data == NULL || b->v[i].len == 0 ||
+		    b->v[i].len > MSG_MAX_SNAPLEN ||
+		    b->v[i].orig_len < b->v[i].len || b->v[i].time == 0 ||
+		    (b->v[i].protocol != 0x0800 && b->v[i].protocol != 0x86dd))
+			return 0;
+	return 1;
+}
+
+static int
+dns_sane(const struct msg_dns *d)
+{
+	return (d->transport == 6 || d->transport == 17) &&
+	    (d->family == 4 || d->family == 6) && d->client_port != 0 &&
+	    d->server_port != 0 && d->payload != NULL && d->len > 0 &&
+	    d->len <= MSG_MAX_SNAPLEN;
+}
+
+static int
 diag_sane(const struct msg_diag *d)
 {
 	size_t i;
@@ -232,6 +257,8 @@ try_decode(unsigned int t, const uint8_t *p, size_t len, const char **errstr,
 		struct msg_process	pr;
 		struct msg_stats	st;
 		struct msg_diag		dg;
+		struct msg_packets	pk;
+		struct msg_dns		dn;
 	} u;
 	size_t usz = 0;
 	int rv = -2, sane = 0;
@@ -287,6 +314,20 @@ try_decode(unsigned int t, const uint8_t *p, size_t len, const char **errstr,
 		if ((rv = msg_decode_diag(p, len, &u.dg, errstr)) == 0) {
 			sane = diag_sane(&u.dg);
 			msg_diag_free(&u.dg);
+		}
+		break;
+	case FRAME_PACKETS:
+		usz = sizeof(u.pk);
+		if ((rv = msg_decode_packets(p, len, &u.pk, errstr)) == 0) {
+			sane = packets_sane(&u.pk);
+			msg_packets_free(&u.pk);
+		}
+		break;
+	case FRAME_DNS:
+		usz = sizeof(u.dn);
+		if ((rv = msg_decode_dns(p, len, &u.dn, errstr)) == 0) {
+			sane = dns_sane(&u.dn);
+			msg_dns_free(&u.dn);
 		}
 		break;
 	default:
@@ -544,6 +585,92 @@ make_valid(void)
 		valid[FRAME_DIAG].frame = msg_encode_diag(&diag0,
 		    &valid[FRAME_DIAG].len);
 	}
+	{
+		static uint8_t p1[28] = { 0x45, 0, 0, 28 };
+		static uint8_t p2[48] = { 0x60 };
+		static struct msg_packet pk[2];
+		struct msg_packets b = { pk, 2, 7 };
+
+		pk[0].time = 1000;
+		pk[0].protocol = 0x0800;
+		pk[0].ifindex = 1;
+		pk[0].data = p1;
+		pk[0].len = sizeof(p1);
+		pk[0].orig_len = 60;
+		pk[1].time = 2000;
+		pk[1].protocol = 0x86dd;
+		pk[1].ifindex = 2;
+		pk[1].data = p2;
+		pk[1].len = sizeof(p2);
+		pk[1].orig_len = sizeof(p2);
+		valid[FRAME_PACKETS].frame = msg_encode_packets(&b,
+		    &valid[FRAME_PACKETS].len);
+	}
+	{
+		static uint8_t q[12] = { 0x12, 0x34, 1, 0, 0, 1 };
+		struct msg_dns d;
+
+		memset(&d, 0, sizeof(d));
+		d.pid = 42;
+		d.time_ns = 1700000000000000000LL;
+		d.transport = 17;
+		d.family = 4;
+		memcpy(d.client_ip, "\x7f\0\0\x01", 4);
+		d.client_port = 40000;
+		memcpy(d.server_ip, "\x7f\0\0\x35", 4);
+		d.server_port = 53;
+		d.response = true;
+		d.whole = true;
+		d.payload = q;
+		d.len = sizeof(q);
+		valid[FRAME_DNS].frame = msg_encode_dns(&d,
+		    &valid[FRAME_DNS].len);
+	}
+}
+
+/* The packet batch and DNS message: what goes in comes out, or is refused. */
+static void
+test_roundtrip_dns(void)
+{
+	struct msg_packets b;
+	struct msg_dns d, bad;
+	const char *errstr;
+	uint8_t *frame, pl[4] = { 1, 2, 3, 4 };
+	size_t len;
+
+	CHECK(msg_decode_packets(VPAY(FRAME_PACKETS), VLEN(FRAME_PACKETS), &b,
+	    &errstr) == 0);
+	CHECK(b.n == 2 && b.drops == 7 && b.v[0].time == 1000 &&
+	    b.v[0].protocol == 0x0800 && b.v[0].len == 28 &&
+	    b.v[0].orig_len == 60 && b.v[0].data[3] == 28 &&
+	    b.v[1].protocol == 0x86dd && b.v[1].ifindex == 2);
+	msg_packets_free(&b);
+	CHECK(msg_decode_dns(VPAY(FRAME_DNS), VLEN(FRAME_DNS), &d,
+	    &errstr) == 0);
+	CHECK(d.pid == 42 && d.family == 4 && d.transport == 17 &&
+	    d.client_port == 40000 && d.server_port == 53 && d.response &&
+	    d.whole && d.len == 12 && d.payload[1] == 0x34 &&
+	    d.server_ip[3] == 0x35);
+	/* A port of 0, or a transport that is neither, is refused. */
+	bad = d;
+	bad.payload = pl;
+	bad.len = sizeof(pl);
+	bad.client_port = 0;
+	frame = msg_encode_dns(&bad, &len);
+	CHECK(frame != NULL && msg_decode_dns(frame + FRAME_HDR_LEN,
+	    len - FRAME_HDR_LEN, &bad, &errstr) == -1 &&
+	    strstr(errstr, "port") != NULL);
+	free(frame);
+	bad = d;
+	bad.payload = pl;
+	bad.len = sizeof(pl);
+	bad.transport = 1;
+	frame = msg_encode_dns(&bad, &len);
+	CHECK(frame != NULL && msg_decode_dns(frame + FRAME_HDR_LEN,
+	    len - FRAME_HDR_LEN, &bad, &errstr) == -1 &&
+	    strstr(errstr, "transport") != NULL);
+	free(frame);
+	msg_dns_free(&d);
 }
 
 /* A batch with no records but a drain mark, and one with neither. */
@@ -1786,6 +1913,7 @@ main(void)
 		test_roundtrip_process();
 		test_roundtrip_stats();
 		test_roundtrip_diag();
+		test_roundtrip_dns();
 		test_samples_drained();
 		test_truncated();
 		test_trailing();

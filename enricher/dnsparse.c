@@ -1,0 +1,472 @@
+/*
+ * DNS message parser (RFC 1035) for the enricher's DNS correlation: the
+ * header, the one question, and for a response the A and AAAA records
+ * that answer the question directly or through CNAMEs. The message comes
+ * from anyone on the network, so every length is checked against the
+ * buffer before the octets it covers are read, and compression pointers
+ * may only go backwards, below the start of the run of labels that holds
+ * them: a name can then never come back to where it has been, and the
+ * cap on pointers only bounds the work. Names are compared on the wire
+ * (ASCII case folded) rather than as text, so only the question's name is
+ * ever written out; nothing is allocated, as this runs for every DNS
+ * packet captured.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "dnsparse.h"
+
+#define DNS_HEADER_LEN	12
+#define DNS_NAME_WIRE	255	/* RFC 1035 3.1: octets of a name */
+#define DNS_LABEL_MAX	63
+#define DNS_MAX_HOPS	64	/* pointers followed in one name */
+
+#define DNS_QR		0x8000
+#define DNS_TC		0x0200
+
+#define DNS_CLASS_IN	1
+#define DNS_TYPE_A	1
+#define DNS_TYPE_CNAME	5
+#define DNS_TYPE_AAAA	28
+
+/* Every octet of a name becomes at most 4 characters ("\DDD"), a length
+ * octet at most one ('.'): the text of the longest name, and its NUL, fit. */
+#if DNS_NAME_TEXT <= 4 * DNS_NAME_WIRE
+#error "DNS_NAME_TEXT cannot hold the text of the longest name"
+#endif
+
+/* Reads one name label by label, following pointers. */
+struct name_cursor {
+	const uint8_t	*buf;
+	size_t		 len;
+	size_t		 pos;		/* next octet to read */
+	size_t		 limit;		/* a pointer must point below this */
+	size_t		 end;		/* where the name ends in place */
+	int		 ended;		/* end is known */
+	size_t		 wirelen;	/* octets of the name read so far */
+	unsigned int	 hops;
+};
+
+/* A record as far as the answer walk needs it. */
+struct dns_rr {
+	size_t		 owner;		/* offset of the owner name */
+	uint64_t	 hash;		/* of the owner name */
+	uint16_t	 type;
+	uint16_t	 class;
+	uint32_t	 ttl;
+	size_t		 rdata;
+	size_t		 rdlen;
+};
+
+/* A name of the CNAME chain, the question's first. */
+struct chain_name {
+	size_t		 off;		/* where the name starts in buf */
+	uint64_t	 hash;
+	uint32_t	 ttl;		/* smallest TTL from the question */
+	size_t		 at;		/* visit that added it: see answers_walk */
+};
+
+struct chain {
+	struct chain_name names[DNS_MAX_CHAIN];
+	size_t		 n;
+};
+
+static const char *const dns_err_names[DNS_ERR__MAX] = {
+	[DNS_OK] = "ok",
+	[DNS_ERR_SHORT] = "short",
+	[DNS_ERR_QDCOUNT] = "qdcount",
+	[DNS_ERR_LABEL] = "label",
+	[DNS_ERR_NAME_LONG] = "name_long",
+	[DNS_ERR_POINTER] = "pointer",
+	[DNS_ERR_LOOP] = "loop",
+	[DNS_ERR_RDATA] = "rdata",
+};
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Names compare without regard to ASCII case (RFC 4343), and only that. */
+static uint8_t
+fold(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+static void
+cursor_init(struct name_cursor *c, const uint8_t *buf, size_t len,
+    size_t off)
+{
+	c->buf = buf;
+	c->len = len;
+	c->pos = off;
+	c->limit = off;
+	c->end = 0;
+	c->ended = 0;
+	c->wirelen = 0;
+	c->hops = 0;
+}
+
+/*
+ * The next label of the name: *lab and *lablen, a length of 0 being the
+ * root, which ends the name. The name's length is checked before its
+ * label is, so a name too long is that even where the capture cut it.
+ */
+static int
+cursor_label(struct name_cursor *c, const uint8_t **lab, size_t *lablen)
+{
+	size_t target;
+	uint8_t b;
+
+	for (;;) {
+		if (c->pos >= c->len)
+			return DNS_ERR_SHORT;
+		b = c->buf[c->pos];
+		if ((b & 0xc0) == 0)
+			break;
+		/* 0x40 (RFC 6891's extended labels) and 0x80 are reserved. */
+		if ((b & 0xc0) != 0xc0)
+			return DNS_ERR_LABEL;
+		if (c->len - c->pos < 2)
+			return DNS_ERR_SHORT;
+		target = (size_t)(b & 0x3f) << 8 | c->buf[c->pos + 1];
+		if (!c->ended) {
+			c->end = c->pos + 2;
+			c->ended = 1;
+		}
+		/*
+		 * Below the start of the labels read in this run, not only
+		 * below the pointer: a pointer into its own run would read
+		 * it again, and itself.
+		 */
+		if (target >= c->limit)
+			return DNS_ERR_POINTER;
+		if (++c->hops > DNS_MAX_HOPS)
+			return DNS_ERR_LOOP;
+		c->pos = c->limit = target;
+	}
+	/* The top bits are 00, so b <= DNS_LABEL_MAX. */
+	c->wirelen += 1 + (size_t)b;
+	if (c->wirelen > DNS_NAME_WIRE)
+		return DNS_ERR_NAME_LONG;
+	if (c->len - c->pos - 1 < b)
+		return DNS_ERR_SHORT;
+	*lab = &c->buf[c->pos + 1];
+	*lablen = b;
+	c->pos += 1 + (size_t)b;
+	if (b == 0 && !c->ended) {
+		c->end = c->pos;
+		c->ended = 1;
+	}
+	return DNS_OK;
+}
+
+/*
+ * Read the whole name, checking it; c->end is then the offset after it in
+ * place. *hash (FNV-1a of the case-folded labels) lets names be told
+ * apart without walking both. With text, the name is also written there
+ * as dig would: lower case, '.' between labels, and any octet outside
+ * 0x21..0x7e, or '.' or '\' inside a label, as \DDD.
+ */
+static int
+name_read(struct name_cursor *c, char *text, uint64_t *hash)
+{
+	static const char digits[] = "0123456789";
+	const uint8_t *lab;
+	size_t lablen, i, t = 0;
+	uint64_t h = 1469598103934665603ULL;
+	uint8_t o;
+	int error;
+
+	for (;;) {
+		if ((error = cursor_label(c, &lab, &lablen)) != DNS_OK)
+			return error;
+		h = (h ^ lablen) * 1099511628211ULL;
+		if (lablen == 0)
+			break;
+		if (text != NULL && t > 0)
+			text[t++] = '.';
+		for (i = 0; i < lablen; i++) {
+			o = fold(lab[i]);
+			h = (h ^ o) * 1099511628211ULL;
+			if (text == NULL)
+				continue;
+			if (o < 0x21 || o > 0x7e || o == '.' || o == '\\') {
+				text[t++] = '\\';
+				text[t++] = digits[o / 100];
+				text[t++] = digits[o / 10 % 10];
+				text[t++] = digits[o % 10];
+			} else
+				text[t++] = (char)o;
+		}
+	}
+	if (text != NULL)
+		text[t] = '\0';
+	*hash = h;
+	return DNS_OK;
+}
+
+/* Whether the names at a and b (both read without error before) are one. */
+static int
+name_equal(const uint8_t *buf, size_t len, size_t a, size_t b)
+{
+	struct name_cursor ca, cb;
+	const uint8_t *la, *lb;
+	size_t na, nb, i;
+
+	if (a == b)
+		return 1;
+	cursor_init(&ca, buf, len, a);
+	cursor_init(&cb, buf, len, b);
+	for (;;) {
+		if (cursor_label(&ca, &la, &na) != DNS_OK ||
+		    cursor_label(&cb, &lb, &nb) != DNS_OK || na != nb)
+			return 0;
+		if (na == 0)
+			return 1;
+		for (i = 0; i < na; i++)
+			if (fold(la[i]) != fold(lb[i]))
+				return 0;
+	}
+}
+
+/* The record at *off; *off is then the offset after it. */
+static int
+rr_read(const uint8_t *buf, size_t len, size_t *off, struct dns_rr *rr)
+{
+	struct name_cursor c;
+	size_t p;
+	int error;
+
+	rr->owner = *off;
+	cursor_init(&c, buf, len, *off);
+	if ((error = name_read(&c, NULL, &rr->hash)) != DNS_OK)
+		return error;
+	p = c.end;
+	if (len - p < 10)
+		return DNS_ERR_SHORT;
+	rr->type = get16(&buf[p]);
+	rr->class = get16(&buf[p + 2]);
+	rr->ttl = get32(&buf[p + 4]);
+	/* RFC 2181 8: a TTL with the top bit set is to be taken as 0. */
+	if (rr->ttl & 0x80000000U)
+		rr->ttl = 0;
+	rr->rdlen = get16(&buf[p + 8]);
+	p += 10;
+	if (len - p < rr->rdlen)
+		return DNS_ERR_SHORT;
+	rr->rdata = p;
+	*off = p + rr->rdlen;
+	return DNS_OK;
+}
+
+/* The name of the chain that is the name at off, or -1. */
+static int
+chain_find(const struct chain *ch, const uint8_t *buf, size_t len,
+    size_t off, uint64_t hash)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->names[i].hash == hash &&
+		    name_equal(buf, len, ch->names[i].off, off))
+			return (int)i;
+	return -1;
+}
+
+static uint32_t
+ttl_min(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * An address once only: the same one again (the same record twice, or
+ * two ways to it) keeps the smaller TTL, as RFC 2181 5.2 has for TTLs
+ * that differ in one RRset. An address past the cap is counted, once for
+ * every record that has it, as it is no longer there to compare with.
+ */
+static void
+addr_add(struct dns_msg *m, uint8_t family, const uint8_t *addr,
+    uint32_t ttl)
+{
+	struct dns_addr *a;
+	size_t i, n = family == 4 ? 4 : 16;
+
+	for (i = 0; i < m->naddrs; i++) {
+		a = &m->addrs[i];
+		if (a->family == family && memcmp(a->addr, addr, n) == 0) {
+			a->ttl = ttl_min(a->ttl, ttl);
+			return;
+		}
+	}
+	if (m->naddrs == DNS_MAX_ADDRS) {
+		m->addrs_dropped++;
+		return;
+	}
+	a = &m->addrs[m->naddrs++];
+	a->family = family;
+	memset(a->addr, 0, sizeof(a->addr));
+	memcpy(a->addr, addr, n);
+	a->ttl = ttl;
+}
+
+/*
+ * Walk the answers: the first walk checks every record and finds where
+ * they end (*nrec of them whole); it takes CNAMEs and addresses as they
+ * connect to the chain so far, which is all of them when the records come
+ * in the order of the chain, as servers send them. Records may come in any
+ * order, so while a walk adds to the chain and saw records that did not
+ * connect yet, walk again; an address is taken in a later walk only if
+ * its owner joined the chain after the previous walk went past it, so no
+ * record is counted twice. To tell, the visits of records are numbered
+ * across walks (walk * (ancount + 1) + record + 1) and a name of the
+ * chain holds the number of the visit that added it, the question 0.
+ * The chain is bounded, so are the walks.
+ */
+static int
+answers_walk(const uint8_t *buf, size_t len, bool whole, size_t start,
+    size_t ancount, struct dns_msg *m, struct chain *ch)
+{
+	struct name_cursor c;
+	struct dns_rr rr;
+	struct chain_name *owner, *to;
+	size_t off, i, visit, nrec = ancount, stride = ancount + 1;
+	uint64_t hash;
+	unsigned int pass;
+	int error, e, grew, loose;
+
+	for (pass = 0; pass <= DNS_MAX_CHAIN; pass++) {
+		grew = loose = 0;
+		off = start;
+		for (i = 0; i < nrec; i++) {
+			visit = pass * stride + i + 1;
+			if ((error = rr_read(buf, len, &off, &rr)) != DNS_OK) {
+				if (error != DNS_ERR_SHORT || whole)
+					return error;
+				/* The capture ends here, the message not. */
+				m->cut = true;
+				nrec = i;
+				break;
+			}
+			if (rr.class != DNS_CLASS_IN)
+				continue;
+			switch (rr.type) {
+			case DNS_TYPE_A:
+				if (rr.rdlen != 4)
+					return DNS_ERR_RDATA;
+				break;
+			case DNS_TYPE_AAAA:
+				if (rr.rdlen != 16)
+					return DNS_ERR_RDATA;
+				break;
+			case DNS_TYPE_CNAME:
+				cursor_init(&c, buf, len, rr.rdata);
+				error = name_read(&c, NULL, &hash);
+				/* The record is whole: a name that runs
+				 * past it is the record's fault. */
+				if (error == DNS_ERR_SHORT ||
+				    (error == DNS_OK &&
+				    c.end != rr.rdata + rr.rdlen))
+					return DNS_ERR_RDATA;
+				if (error != DNS_OK)
+					return error;
+				break;
+			default:
+				continue;
+			}
+
+			if ((e = chain_find(ch, buf, len, rr.owner,
+			    rr.hash)) == -1) {
+				loose = 1;
+				continue;
+			}
+			owner = &ch->names[e];
+			if (rr.type == DNS_TYPE_CNAME) {
+				if (ch->n == DNS_MAX_CHAIN ||
+				    chain_find(ch, buf, len, rr.rdata,
+				    hash) != -1)
+					continue;
+				to = &ch->names[ch->n++];
+				to->off = rr.rdata;
+				to->hash = hash;
+				to->ttl = ttl_min(owner->ttl, rr.ttl);
+				to->at = visit;
+				grew = 1;
+				continue;
+			}
+			/* Taken by the previous walk already? */
+			if (pass > 0 && owner->at < visit - stride)
+				continue;
+			addr_add(m, rr.type == DNS_TYPE_A ? 4 : 6,
+			    &buf[rr.rdata], ttl_min(owner->ttl, rr.ttl));
+		}
+		if (!grew || !loose)
+			break;
+	}
+	m->ncnames = ch->n - 1;
+	return DNS_OK;
+}
+
+int
+dns_parse(const uint8_t *buf, size_t len, bool whole, struct dns_msg *m)
+{
+	struct name_cursor c;
+	struct chain ch;
+	uint16_t flags;
+	size_t p;
+	int error;
+
+	m->qname[0] = '\0';
+	m->naddrs = 0;
+	m->addrs_dropped = 0;
+	m->ncnames = 0;
+	m->cut = false;
+	if (len < DNS_HEADER_LEN)
+		return DNS_ERR_SHORT;
+	m->id = get16(&buf[0]);
+	flags = get16(&buf[2]);
+	m->response = (flags & DNS_QR) != 0;
+	m->opcode = (flags >> 11) & 0xf;
+	m->rcode = flags & 0xf;
+	m->truncated = (flags & DNS_TC) != 0;
+	if (get16(&buf[4]) != 1)
+		return DNS_ERR_QDCOUNT;
+
+	/* The question must be whole, cut capture or not. */
+	cursor_init(&c, buf, len, DNS_HEADER_LEN);
+	if ((error = name_read(&c, m->qname, &ch.names[0].hash)) != DNS_OK)
+		return error;
+	p = c.end;
+	if (len - p < 4)
+		return DNS_ERR_SHORT;
+	m->qtype = get16(&buf[p]);
+	m->qclass = get16(&buf[p + 2]);
+	p += 4;
+	if (!m->response)
+		return DNS_OK;
+
+	ch.names[0].off = DNS_HEADER_LEN;
+	ch.names[0].ttl = UINT32_MAX;
+	ch.names[0].at = 0;
+	ch.n = 1;
+	return answers_walk(buf, len, whole, p, get16(&buf[6]), m, &ch);
+}
+
+const char *
+dns_err_name(int error)
+{
+	if (error < 0 || error >= DNS_ERR__MAX)
+		return "unknown";
+	return dns_err_names[error];
+}
