@@ -46,9 +46,10 @@ need_root() {
 }
 
 # Start the launcher; wait until the probe has enabled its events.
+# SF_NETNS: run it inside that network namespace (ip netns exec).
 start_pipeline() {
-	"$top_builddir/sockflow" -r "$TMP/run" "$@" >"$TMP/out.json" \
-	    2>"$TMP/err.log" &
+	${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
+	    -r "$TMP/run" "$@" >"$TMP/out.json" 2>"$TMP/err.log" &
 	LAUNCHER=$!
 	i=0
 	while ! grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log" 2>/dev/null; do
