@@ -2114,6 +2114,120 @@ out:
 	free(xtext);
 }
 
+/* ---- DNS packets and their clients (agg_dns.c) ---- */
+
+static struct msg_dns dns_out[8];
+static size_t ndns_out;
+
+static void
+dns_sink(const struct msg_dns *m, void *arg)
+{
+	if (ndns_out < 8)
+		dns_out[ndns_out++] = *m;	/* payload not kept */
+}
+
+/* An IPv4 UDP packet src:sport -> dst:dport carrying plen bytes. */
+static size_t
+udp4(uint8_t *b, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+    uint16_t dport, size_t plen)
+{
+	size_t n = 28 + plen;
+
+	memset(b, 0, n);
+	b[0] = 0x45;
+	b[2] = (uint8_t)(n >> 8);
+	b[3] = (uint8_t)n;
+	b[9] = 17;
+	memcpy(b + 12, src, 4);
+	memcpy(b + 16, dst, 4);
+	b[20] = (uint8_t)(sport >> 8);
+	b[21] = (uint8_t)sport;
+	b[22] = (uint8_t)(dport >> 8);
+	b[23] = (uint8_t)dport;
+	b[24] = (uint8_t)((8 + plen) >> 8);
+	b[25] = (uint8_t)(8 + plen);
+	memset(b + 28, 0xab, plen);
+	return n;
+}
+
+static int
+dns_pkt(struct agg_dns *d, uint8_t *buf, size_t len, uint64_t t,
+    struct agg_event *ev)
+{
+	struct msg_packet p;
+
+	memset(&p, 0, sizeof(p));
+	p.time = t;
+	p.protocol = 0x0800;
+	p.data = buf;
+	p.len = len;
+	p.orig_len = (uint32_t)len;
+	return agg_dns_packet(d, &p, ev);
+}
+
+static void
+test_dns_clients(void)
+{
+	struct agg_dns *d = agg_dns_new(dns_sink, NULL);
+	const struct agg_dns_stats *st;
+	uint8_t cli[4] = { 127, 0, 0, 1 }, srv[4] = { 127, 0, 0, 53 };
+	uint8_t other[4] = { 10, 0, 0, 53 };
+	uint8_t b[128], srv16[16] = { 0 };
+	struct agg_event q, r, r2, junk;
+	size_t n;
+
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	st = agg_dns_stats(d);
+	memcpy(srv16, srv, 4);
+	/* Query, answer; the client's send is seen between them. */
+	n = udp4(b, cli, 40000, srv, 53, 20);
+	CHECK(dns_pkt(d, b, n, 1000, &q) == 1 && q.kind == AEV_DNS);
+	n = udp4(b, srv, 53, cli, 40000, 40);
+	CHECK(dns_pkt(d, b, n, 2000, &r) == 1);
+	agg_dns_client(d, 17, 4, 40000, srv16, 53, 321, 1500);
+	ndns_out = 0;
+	agg_dns_release(d, &q);
+	agg_dns_release(d, &r);
+	CHECK(ndns_out == 2);
+	CHECK(ndns_out == 2 && !dns_out[0].response && dns_out[1].response &&
+	    dns_out[1].pid == 321 && dns_out[1].client_port == 40000 &&
+	    dns_out[1].server_port == 53 && dns_out[1].len == 40 &&
+	    dns_out[1].whole && memcmp(dns_out[1].server_ip, srv, 4) == 0);
+	/* Released twice: the second finds its slot taken, nothing sent. */
+	agg_dns_release(d, &r);
+	CHECK(ndns_out == 2);
+
+	/* An answer before its client is known waits for it. */
+	n = udp4(b, srv, 53, cli, 40001, 30);
+	CHECK(dns_pkt(d, b, n, 3000, &r) == 1);
+	agg_dns_release(d, &r);
+	CHECK(ndns_out == 2);
+	agg_dns_client(d, 17, 4, 40001, srv16, 53, 654, 3100);
+	CHECK(ndns_out == 3 && dns_out[2].pid == 654);
+	/* Another server on the same port is another client. */
+	n = udp4(b, other, 53, cli, 40001, 30);
+	CHECK(dns_pkt(d, b, n, 4000, &r2) == 1);
+	agg_dns_release(d, &r2);
+	CHECK(ndns_out == 3);
+	/* ... and is dropped, counted, when none shows in time. */
+	agg_dns_expire(d, 4000 + 3000000000ULL);
+	CHECK(st->unattributed == 1 && ndns_out == 3);
+
+	/* Not DNS, not parsable: counted, not kept. */
+	n = udp4(b, cli, 1234, srv, 5353, 10);
+	CHECK(dns_pkt(d, b, n, 5000, &junk) == 0 && st->not_client == 1);
+	n = udp4(b, cli, 40000, srv, 53, 10);
+	b[0] = 0x46;	/* header longer than the packet says */
+	b[24] = 0xff;
+	CHECK(dns_pkt(d, b, 24, 5000, &junk) == 0 && st->unparsed == 1);
+	n = udp4(b, cli, 40000, srv, 53, 10);
+	b[25] = 200;	/* UDP length past the IP packet */
+	CHECK(dns_pkt(d, b, n, 5000, &junk) == 0 && st->unparsed == 2);
+	agg_dns_free(d);
+}
+
 int
 main(void)
 {
@@ -2146,6 +2260,7 @@ main(void)
 	test_refused(d);
 	test_udp_lifetimes(d);
 	test_kprobe_calls(srcdir ? srcdir : ".");
+	test_dns_clients();
 	agg_decoder_free(d);
 	free(ss_text);
 	return check_done("test_agg");

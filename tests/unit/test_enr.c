@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "check.h"
+#include "dnsparse.h"
 #include "enr.h"
 
 static char tmpdir[] = "/tmp/sockflow-test-enr.XXXXXX";
@@ -768,6 +769,212 @@ test_host(void)
 	CHECK(h.hostname[0] != '\0' && h.kernel[0] != '\0');
 }
 
+/* ---- DNS correlation (enr_dns.c) ---- */
+
+#define SEC_NS	1000000000LL
+
+/* A DNS message: header, one question, answers "A name ip ttl" etc. */
+struct dnsb {
+	uint8_t	b[512];
+	size_t	n;
+};
+
+static void
+dnsb_name(struct dnsb *m, const char *name)
+{
+	const char *p = name, *dot;
+
+	while (*p != '\0') {
+		size_t l;
+
+		dot = strchr(p, '.');
+		l = dot ? (size_t)(dot - p) : strlen(p);
+		m->b[m->n++] = (uint8_t)l;
+		memcpy(m->b + m->n, p, l);
+		m->n += l;
+		p += l + (dot ? 1 : 0);
+	}
+	m->b[m->n++] = 0;
+}
+
+static void
+dnsb_u16(struct dnsb *m, unsigned v)
+{
+	m->b[m->n++] = (uint8_t)(v >> 8);
+	m->b[m->n++] = (uint8_t)v;
+}
+
+static void
+dnsb_start(struct dnsb *m, unsigned id, int response, const char *qname,
+    unsigned qtype, unsigned ancount)
+{
+	memset(m, 0, sizeof(*m));
+	dnsb_u16(m, id);
+	dnsb_u16(m, response ? 0x8180 : 0x0100);
+	dnsb_u16(m, 1);
+	dnsb_u16(m, ancount);
+	dnsb_u16(m, 0);
+	dnsb_u16(m, 0);
+	dnsb_name(m, qname);
+	dnsb_u16(m, qtype);
+	dnsb_u16(m, 1);
+}
+
+static void
+dnsb_rr(struct dnsb *m, const char *owner, unsigned type, uint32_t ttl,
+    const void *rdata, size_t rdlen, const char *target)
+{
+	dnsb_name(m, owner);
+	dnsb_u16(m, type);
+	dnsb_u16(m, 1);
+	dnsb_u16(m, ttl >> 16);
+	dnsb_u16(m, ttl & 0xffff);
+	if (target != NULL) {
+		size_t at = m->n;
+
+		m->n += 2;
+		dnsb_name(m, target);
+		m->b[at] = (uint8_t)((m->n - at - 2) >> 8);
+		m->b[at + 1] = (uint8_t)(m->n - at - 2);
+		return;
+	}
+	dnsb_u16(m, (unsigned)rdlen);
+	memcpy(m->b + m->n, rdata, rdlen);
+	m->n += rdlen;
+}
+
+/* Hand a built message to the table as the aggregator would. */
+static void
+dns_feed(struct enr_dns *d, struct dnsb *b, int response, uint32_t pid,
+    uint16_t cport, int64_t t)
+{
+	struct msg_dns m;
+
+	memset(&m, 0, sizeof(m));
+	m.pid = pid;
+	m.time_ns = t;
+	m.transport = 17;
+	m.family = 4;
+	memcpy(m.client_ip, "\x7f\0\0\x01", 4);
+	memcpy(m.server_ip, "\x7f\0\0\x35", 4);
+	m.client_port = cport;
+	m.server_port = 53;
+	m.response = response;
+	m.whole = true;
+	m.payload = b->b;
+	m.len = b->n;
+	enr_dns_message(d, &m, 777);
+}
+
+static void
+test_dns_names(void)
+{
+	struct enr_dns *d = enr_dns_new(4);
+	const struct enr_dns_stats *st;
+	struct dnsb q, r;
+	uint8_t ip1[4] = { 10, 0, 0, 1 }, ip2[4] = { 10, 0, 0, 2 };
+	uint8_t ip9[4] = { 10, 0, 0, 9 }, ip6[16] = { 0xfd, 0x77 };
+	int64_t t0 = 1700000000 * SEC_NS;
+	const char *n;
+	int i;
+
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	st = enr_dns_stats(d);
+	ip6[15] = 1;
+
+	/* A query and its answer: the process's flow to the address. */
+	dnsb_start(&q, 0x1111, 0, "WWW.Example.test", 1, 0);
+	dns_feed(d, &q, 0, 100, 40000, t0);
+	dnsb_start(&r, 0x1111, 1, "www.example.test", 1, 1);
+	dnsb_rr(&r, "www.example.test", 1, 60, ip1, 4, NULL);
+	dns_feed(d, &r, 1, 100, 40000, t0 + 1000);
+	n = enr_dns_name(d, 100, 777, 4, ip1, t0 + 2000, t0 + 3000, t0);
+	CHECK(n != NULL && strcmp(n, "www.example.test") == 0);
+	/* Another process, or another start of the pid, is not named. */
+	CHECK(enr_dns_name(d, 101, 777, 4, ip1, t0 + 2000, t0 + 3000,
+	    t0) == NULL);
+	CHECK(enr_dns_name(d, 100, 778, 4, ip1, t0 + 2000, t0 + 3000,
+	    t0) == NULL);
+	/* Nor another address, nor a flow long after the TTL ran out. */
+	CHECK(enr_dns_name(d, 100, 777, 4, ip2, t0 + 2000, t0 + 3000,
+	    t0) == NULL);
+	CHECK(enr_dns_name(d, 100, 777, 4, ip1, t0 + 62 * SEC_NS,
+	    t0 + 63 * SEC_NS, t0) == NULL);
+	/* A flow that ended before the answer came is not named. */
+	CHECK(enr_dns_name(d, 100, 777, 4, ip1, t0 - 5 * SEC_NS,
+	    t0 - 4 * SEC_NS, t0) == NULL);
+
+	/* An answer to no query (other id, port or name) names nothing. */
+	dnsb_start(&r, 0x2222, 1, "evil.test", 1, 1);
+	dnsb_rr(&r, "evil.test", 1, 60, ip9, 4, NULL);
+	dns_feed(d, &r, 1, 100, 40000, t0);
+	dnsb_start(&q, 0x3333, 0, "good.test", 1, 0);
+	dns_feed(d, &q, 0, 100, 40001, t0);
+	dnsb_start(&r, 0x3333, 1, "good.test", 1, 1);
+	dnsb_rr(&r, "good.test", 1, 60, ip9, 4, NULL);
+	dns_feed(d, &r, 1, 100, 40002, t0);
+	dnsb_start(&r, 0x3333, 1, "other.test", 1, 1);
+	dnsb_rr(&r, "other.test", 1, 60, ip9, 4, NULL);
+	dns_feed(d, &r, 1, 100, 40001, t0);
+	CHECK(st->unmatched == 3);
+	CHECK(enr_dns_name(d, 100, 777, 4, ip9, t0, t0, t0) == NULL);
+
+	/* A CNAME chain: the question's name goes to the end address. */
+	dnsb_start(&q, 0x4444, 0, "alias.test", 28, 0);
+	dns_feed(d, &q, 0, 200, 40003, t0);
+	dnsb_start(&r, 0x4444, 1, "alias.test", 28, 3);
+	dnsb_rr(&r, "mid.test", 5, 300, NULL, 0, "end.test");
+	dnsb_rr(&r, "end.test", 28, 300, ip6, 16, NULL);
+	dnsb_rr(&r, "alias.test", 5, 300, NULL, 0, "mid.test");
+	dns_feed(d, &r, 1, 0, 40003, t0);	/* the query's pid */
+	n = enr_dns_name(d, 200, 777, 6, ip6, t0, t0 + 1, t0);
+	CHECK(n != NULL && strcmp(n, "alias.test") == 0);
+
+	/* A hostile answer (a pointer to itself) is counted, nothing more. */
+	dnsb_start(&q, 0x5555, 0, "loop.test", 1, 0);
+	dns_feed(d, &q, 0, 300, 40004, t0);
+	dnsb_start(&r, 0x5555, 1, "loop.test", 1, 1);
+	r.b[r.n++] = 0xc0;
+	r.b[r.n] = (uint8_t)r.n - 1;
+	r.n++;
+	dns_feed(d, &r, 1, 300, 40004, t0);
+	{
+		uint64_t bad = 0;
+
+		for (i = 1; i < DNS_ERR__MAX; i++)
+			bad += st->malformed[i];
+		CHECK(bad == 1);
+	}
+
+	/* Bounded: past the cap the entry used longest ago goes. */
+	for (i = 0; i < 6; i++) {
+		uint8_t ip[4] = { 10, 1, 0, (uint8_t)i };
+		char name[32];
+
+		snprintf(name, sizeof(name), "h%d.test", i);
+		dnsb_start(&q, 0x6000 + (unsigned)i, 0, name, 1, 0);
+		dns_feed(d, &q, 0, 400, 41000, t0);
+		dnsb_start(&r, 0x6000 + (unsigned)i, 1, name, 1, 1);
+		dnsb_rr(&r, name, 1, 60, ip, 4, NULL);
+		dns_feed(d, &r, 1, 400, 41000, t0);
+	}
+	CHECK(enr_dns_count(d) == 4);
+	CHECK(st->names_evicted == 4);	/* 2 before, and h0 and h1 */
+	{
+		uint8_t ip0[4] = { 10, 1, 0, 0 }, ip5[4] = { 10, 1, 0, 5 };
+
+		CHECK(enr_dns_name(d, 400, 777, 4, ip0, t0, t0, t0) == NULL);
+		n = enr_dns_name(d, 400, 777, 4, ip5, t0, t0, t0);
+		CHECK(n != NULL && strcmp(n, "h5.test") == 0);
+	}
+	/* Entries neither valid nor used for long are expired. */
+	enr_dns_expire(d, t0 + 3600 * SEC_NS);
+	CHECK(enr_dns_count(d) == 0 && st->names_expired == 4);
+	enr_dns_free(d);
+}
+
 int
 main(void)
 {
@@ -785,6 +992,7 @@ main(void)
 	test_procs();
 	test_host();
 	test_names();
+	test_dns_names();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	rv = check_done("test_enr");
 	if (system(cmd) != 0)
