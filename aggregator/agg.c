@@ -209,6 +209,17 @@ on_dns(const struct msg_dns *d, void *arg)
 }
 
 static void
+on_cgroup(const struct msg_cgroup *c, void *arg)
+{
+	struct agg *a = arg;
+	uint8_t *frame;
+	size_t len;
+
+	frame = msg_encode_cgroup(c, &len);
+	send_enr(a, frame, len, "cgroup");
+}
+
+static void
 on_diag(const struct agg_diag *d, void *arg)
 {
 	struct agg *a = arg;
@@ -348,8 +359,13 @@ send_stats(struct agg *a)
 		if (ds != NULL)
 			COUNTER("ip_packets_unparsed", ds->packets_unparsed);
 	}
-	if (ds != NULL)
+	if (ds != NULL) {
 		COUNTER("exec_paths_lost", ds->exec_paths_lost);
+		COUNTER("cgroup_paths_too_long", ds->cgroup_paths_long);
+	}
+	COUNTER("tasks_netns", agg_netns_count(agg_flows_netns(a->flows)));
+	COUNTER("tasks_netns_table_full",
+	    agg_netns_full(agg_flows_netns(a->flows)));
 	{
 		const struct agg_dns_stats *ns = agg_dns_stats(a->dns);
 
@@ -664,6 +680,7 @@ handle_frame(struct agg *a, const struct frame *f)
 		if (a->dec == NULL)
 			fatalx("cannot use this kernel's event formats: %s",
 			    err);
+		agg_decoder_set_cgroup_cb(a->dec, on_cgroup, a);
 		a->state = CONN_RUN;
 		break;
 	}
@@ -730,6 +747,16 @@ handle_frame(struct agg *a, const struct frame *f)
 					    on_diag, a, &a->diag_bad);
 			}
 			msg_diag_free(&dg);
+			break;
+		}
+		case FRAME_NETNS: {
+			struct msg_netns nn;
+
+			if (msg_decode_netns(f->payload, f->hdr.len, &nn,
+			    &errstr) == -1)
+				fatalx("probe: bad namespaces: %s", errstr);
+			agg_flows_netns_initial(a->flows, &nn);
+			msg_netns_free(&nn);
 			break;
 		}
 		case FRAME_PACKETS: {

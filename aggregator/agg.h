@@ -32,6 +32,7 @@ enum agg_ev_kind {
 	AEV_CREDS,		/* kprobe: new credentials */
 	AEV_ARGS,		/* kprobe: an exec's arguments */
 	AEV_DNS,		/* a captured DNS packet (agg_dns.c) */
+	AEV_NETNS,		/* PERF_RECORD_NAMESPACES: a task's netns */
 };
 
 /* Direction of a kprobe call. */
@@ -47,6 +48,7 @@ struct agg_event {
 	uint16_t	cpu;
 	uint32_t	pid;		/* sample pid (tgid), 0 if none */
 	uint32_t	tid;
+	uint64_t	cgroup;		/* the task's cgroup v2 id, 0 = none */
 	union {
 		struct {
 			uint64_t	sk;
@@ -100,6 +102,9 @@ struct agg_event {
 			uint64_t	seq;
 		} dns;		/* AEV_DNS */
 		struct {
+			uint32_t	ino;
+		} netns;	/* AEV_NETNS (ev->pid, ev->tid) */
+		struct {
 			int32_t		err;
 			uint16_t	sport;
 			uint16_t	dport;
@@ -151,6 +156,16 @@ void		 agg_dns_client(struct agg_dns *, uint8_t transport,
 void		 agg_dns_expire(struct agg_dns *, uint64_t now);
 const struct agg_dns_stats *agg_dns_stats(const struct agg_dns *);
 
+/* agg_netns.c: each task's network namespace, by tid. */
+struct agg_netns;
+struct agg_netns *agg_netns_new(void);
+void		 agg_netns_free(struct agg_netns *);
+void		 agg_netns_set(struct agg_netns *, uint32_t tid, uint32_t ino);
+uint32_t	 agg_netns_get(const struct agg_netns *, uint32_t tid);
+void		 agg_netns_forget(struct agg_netns *, uint32_t tid);
+size_t		 agg_netns_count(const struct agg_netns *);
+uint64_t	 agg_netns_full(const struct agg_netns *);
+
 /* agg_decode.c: formats from the probe and raw record decoding. */
 struct agg_decoder;
 struct agg_decode_stats {
@@ -161,6 +176,7 @@ struct agg_decode_stats {
 	uint64_t	ignored;	/* record types sockflow does not use */
 	uint64_t	packets_unparsed;	/* IP options, not TCP */
 	uint64_t	exec_paths_lost;	/* overwritten before use */
+	uint64_t	cgroup_paths_long;	/* past MSG_CGROUP_PATH_LEN */
 };
 struct agg_decoder *agg_decoder_new(const struct msg_formats *, char *err,
 		    size_t errsz);
@@ -176,6 +192,10 @@ const char	*agg_decoder_exec_path(struct agg_decoder *, uint32_t slot,
 const uint8_t	*agg_decoder_exec_args(struct agg_decoder *, uint32_t slot,
 		    uint64_t seq, size_t *len);
 /* Decode one perf record; 1 = event filled, 0 = nothing to do, -1 bad. */
+/* New cgroups (PERF_RECORD_CGROUP) go straight to cb. */
+typedef void (*agg_cgroup_cb)(const struct msg_cgroup *, void *);
+void		 agg_decoder_set_cgroup_cb(struct agg_decoder *, agg_cgroup_cb,
+		    void *);
 int		 agg_decode_record(struct agg_decoder *, const uint8_t *rec,
 		    size_t len, struct agg_event *ev);
 const struct agg_decode_stats *agg_decoder_stats(const struct agg_decoder *);
@@ -324,6 +344,10 @@ void		 agg_flows_diag_time(struct agg_flows *, uint64_t);
 void		 agg_flows_existing(struct agg_flows *, const struct agg_diag *,
 		    int pass, uint64_t now);
 void		 agg_flows_free(struct agg_flows *);
+const struct agg_netns *agg_flows_netns(const struct agg_flows *);
+/* Processes' network namespaces at start, from the probe. */
+void		 agg_flows_netns_initial(struct agg_flows *,
+		    const struct msg_netns *);
 /* Tell d of every process that talks to a DNS server. */
 void		 agg_flows_set_dns(struct agg_flows *, struct agg_dns *d);
 void		 agg_flows_event(struct agg_flows *, const struct agg_event *);

@@ -90,7 +90,16 @@ struct agg_decoder {
 	uint64_t		 seq;
 	struct exec_path	*exec;		/* EXEC_RING, made on use */
 	uint64_t		 nexec;
+	agg_cgroup_cb		 cgroup_cb;
+	void			*cgroup_arg;
 };
+
+void
+agg_decoder_set_cgroup_cb(struct agg_decoder *d, agg_cgroup_cb cb, void *arg)
+{
+	d->cgroup_cb = cb;
+	d->cgroup_arg = arg;
+}
 
 static const struct tp_field *
 need(const struct tp_format *f, const char *name, size_t size, int array,
@@ -752,6 +761,9 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	ev->cpu = (uint16_t)(cpu < MSG_MAX_CPUS ? cpu : 0);
 	ev->pid = pid;
 	ev->tid = tid;
+	/* PERF_SAMPLE_CGROUP, when the probe asked for it: after the raw. */
+	if (len - SAMPLE_FIXED - rawlen >= 8)
+		memcpy(&ev->cgroup, raw + rawlen, 8);
 	ev->proc_ctx = (flags & (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ)) == 0
 	    && pid != 0;
 	d->stats.samples++;
@@ -854,6 +866,69 @@ decode_task(const uint8_t *rec, size_t len, int kind, struct agg_event *ev)
 	return 1;
 }
 
+/*
+ * PERF_RECORD_NAMESPACES: a task's namespaces after a fork, unshare or
+ * setns; the network namespace is the first of them.
+ */
+static int
+decode_namespaces(const uint8_t *rec, size_t len, struct agg_event *ev)
+{
+	size_t hdr = sizeof(struct perf_event_header);
+	uint32_t pid, tid;
+	uint64_t nr, ino;
+
+	if (len < hdr + 16 + TRAILER_LEN)
+		return -1;
+	memcpy(&pid, rec + hdr, 4);
+	memcpy(&tid, rec + hdr + 4, 4);
+	memcpy(&nr, rec + hdr + 8, 8);
+	if (nr == 0 || nr > 64 || len != hdr + 16 + nr * 16 + TRAILER_LEN)
+		return -1;
+	memcpy(&ino, rec + hdr + 16 + 8, 8);
+	if (pid == 0 || ino == 0 || ino > UINT32_MAX)
+		return 0;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = AEV_NETNS;
+	ev->time = trailer_time(rec, len);
+	ev->pid = pid;
+	ev->tid = tid;
+	ev->u.netns.ino = (uint32_t)ino;
+	return 1;
+}
+
+/*
+ * PERF_RECORD_CGROUP: a new cgroup's id and path. Not put in time order:
+ * a cgroup is made before anything runs in it, and only flow reports,
+ * later, need its path. Bytes that are not printable (any name that may
+ * be given to a directory) are shown as '?'.
+ */
+static int
+decode_cgroup(struct agg_decoder *d, const uint8_t *rec, size_t len)
+{
+	size_t hdr = sizeof(struct perf_event_header), plen, max, i;
+	struct msg_cgroup c;
+	const char *p;
+
+	if (len < hdr + 8 + 1 + TRAILER_LEN)
+		return -1;
+	memcpy(&c.id, rec + hdr, 8);
+	p = (const char *)rec + hdr + 8;
+	max = len - hdr - 8 - TRAILER_LEN;
+	if ((plen = strnlen(p, max)) == max || plen == 0 || p[0] != '/')
+		return -1;
+	if (c.id == 0 || d->cgroup_cb == NULL)
+		return 0;
+	if (plen > MSG_CGROUP_PATH_LEN) {
+		d->stats.cgroup_paths_long++;
+		return 0;
+	}
+	for (i = 0; i < plen; i++)
+		c.path[i] = p[i] < 0x20 || p[i] >= 0x7f ? '?' : p[i];
+	c.path[plen] = '\0';
+	d->cgroup_cb(&c, d->cgroup_arg);
+	return 0;
+}
+
 static int
 decode_lost(const uint8_t *rec, size_t len, struct agg_event *ev)
 {
@@ -900,6 +975,12 @@ agg_decode_record(struct agg_decoder *d, const uint8_t *rec, size_t len,
 		break;
 	case PERF_RECORD_LOST:
 		rv = decode_lost(rec, len, ev);
+		break;
+	case PERF_RECORD_NAMESPACES:
+		rv = decode_namespaces(rec, len, ev);
+		break;
+	case PERF_RECORD_CGROUP:
+		rv = decode_cgroup(d, rec, len);
 		break;
 	default:
 		d->stats.ignored++;

@@ -129,6 +129,8 @@ struct agg_sock {
 	bool		 many_peers;	/* UDP: more than one remote seen */
 	bool		 disconnected;	/* TCP: counters zeroed at the end */
 	bool		 have_fin;	/* TCP: its tcp_info at the end is t->fin */
+	uint32_t	 netns;		/* of its owner when first seen, 0 */
+	uint64_t	 cgroup;	/* likewise */
 	struct agg_flow	 flow0;
 };
 
@@ -181,6 +183,7 @@ struct agg_flows {
 	struct agg_calls	*calls;		/* kprobe backend only */
 	struct agg_pkts		*pkts;		/* kprobe backend only */
 	struct agg_dns		*dns;		/* NULL: no DNS capture */
+	struct agg_netns	*netns;
 	struct agg_flow_stats	 stats;
 };
 
@@ -205,7 +208,10 @@ agg_flows_new(size_t cap, const struct agg_flow_conf *conf, agg_flow_cb fcb,
 		nb <<= 1;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if ((t->buckets = calloc(nb, sizeof(*t->buckets))) == NULL) {
+	if ((t->buckets = calloc(nb, sizeof(*t->buckets))) == NULL ||
+	    (t->netns = agg_netns_new()) == NULL) {
+		free(t->buckets);
+	agg_netns_free(t->netns);
 		free(t);
 		return NULL;
 	}
@@ -522,6 +528,8 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	    fl->have_remote && f.packet_source != FLOW_PKTS_NONE)
 		per_packet_bytes(t, s, fl, &f);
 	f.pid = s->pid;
+	f.cgroup = s->cgroup;
+	f.netns = s->netns;
 	/* One offset for both ends, so the duration is exact. */
 	off = agg_mono_to_wall(0);
 	f.start_ns = (int64_t)fl->first + off;
@@ -581,6 +589,29 @@ set_tuple(struct agg_sock *s, const struct agg_event *ev, bool whole)
 	}
 	if (whole)
 		s->have_tuple = true;
+}
+
+/*
+ * The socket's process, from an event in its context: who it is, its
+ * cgroup and its network namespace at that time.
+ */
+static void
+set_owner(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev)
+{
+	s->pid = ev->pid;
+	s->cgroup = ev->cgroup;
+	if (t->netns != NULL && (s->netns = agg_netns_get(t->netns,
+	    ev->tid)) == 0)
+		s->netns = agg_netns_get(t->netns, ev->pid);
+}
+
+void
+agg_flows_netns_initial(struct agg_flows *t, const struct msg_netns *n)
+{
+	size_t i;
+
+	for (i = 0; t->netns != NULL && i < n->n; i++)
+		agg_netns_set(t->netns, n->pid[i], (uint32_t)n->netns[i]);
 }
 
 /* A socket for an event, replacing a stale entry of another protocol. */
@@ -645,7 +676,7 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 	else if (!s->have_tuple && s->family == 0)
 		set_tuple(s, ev, false);
 	if (ev->proc_ctx && s->pid == 0)
-		s->pid = ev->pid;
+		set_owner(t, s, ev);
 }
 
 /*
@@ -1192,7 +1223,7 @@ on_io(struct agg_flows *t, const struct agg_event *ev)
 	}
 	s->last = ev->time;
 	if (ev->proc_ctx && s->pid == 0)
-		s->pid = ev->pid;
+		set_owner(t, s, ev);
 	if (s->proto == 17) {
 		on_udp_io(t, s, ev, have_key, &k);
 		return;
@@ -1261,9 +1292,15 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 	case AEV_FIB:
 		on_fib(t, ev);
 		break;
+	case AEV_NETNS:
+		if (t->netns != NULL)
+			agg_netns_set(t->netns, ev->tid, ev->u.netns.ino);
+		break;
 	case AEV_EXIT:
 		if (t->calls != NULL)
 			agg_calls_exit(t->calls, ev->tid);
+		if (t->netns != NULL)
+			agg_netns_forget(t->netns, ev->tid);
 		if (!ev->u.proc.thread)
 			on_process(t, ev);
 		break;
@@ -1302,6 +1339,12 @@ agg_flows_event(struct agg_flows *t, const struct agg_event *ev)
 		break;
 	}
 	}
+}
+
+const struct agg_netns *
+agg_flows_netns(const struct agg_flows *t)
+{
+	return t->netns;
 }
 
 const struct agg_pkts_stats *

@@ -27,6 +27,8 @@ static const struct {
 	[FRAME_DIAG] =		{ "diag",	FRAME_MAX_PAYLOAD },
 	[FRAME_PACKETS] =	{ "packets",	FRAME_MAX_PAYLOAD },
 	[FRAME_DNS] =		{ "dns",	80 * 1024 },
+	[FRAME_NETNS] =		{ "netns",	FRAME_MAX_PAYLOAD },
+	[FRAME_CGROUP] =	{ "cgroup",	8 * 1024 },
 };
 
 const char *

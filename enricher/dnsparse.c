@@ -9,7 +9,9 @@
  * cap on pointers only bounds the work. Names are compared on the wire
  * (ASCII case folded) rather than as text, so only the question's name is
  * ever written out; nothing is allocated, as this runs for every DNS
- * packet captured.
+ * packet captured, and the answers are walked at most twice however they
+ * are ordered, so that a message made to be slow is not much slower than
+ * its size.
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@
 #define DNS_NAME_WIRE	255	/* RFC 1035 3.1: octets of a name */
 #define DNS_LABEL_MAX	63
 #define DNS_MAX_HOPS	64	/* pointers followed in one name */
+#define DNS_MAX_LOOSE	64	/* CNAMEs kept that came before their owner */
 
 #define DNS_QR		0x8000
 #define DNS_TC		0x0200
@@ -67,9 +70,24 @@ struct chain_name {
 	size_t		 at;		/* visit that added it: see answers_walk */
 };
 
+/* A CNAME whose owner was not (yet) in the chain when the walk met it. */
+struct loose_cname {
+	size_t		 owner;
+	size_t		 target;
+	uint64_t	 owner_hash;
+	uint64_t	 target_hash;
+	uint32_t	 ttl;
+};
+
 struct chain {
 	struct chain_name names[DNS_MAX_CHAIN];
 	size_t		 n;
+	struct loose_cname loose[DNS_MAX_LOOSE];
+	size_t		 nloose;
+	int		 loose_addr;	/* an A or AAAA did not connect, */
+	size_t		 loose_addr_off; /* the first at this offset, */
+	size_t		 loose_addr_rec; /* this record */
+	int		 grew_since;	/* and the chain grew after it */
 };
 
 static const char *const dns_err_names[DNS_ERR__MAX] = {
@@ -118,12 +136,13 @@ cursor_init(struct name_cursor *c, const uint8_t *buf, size_t len,
 }
 
 /*
- * The next label of the name: *lab and *lablen, a length of 0 being the
- * root, which ends the name. The name's length is checked before its
- * label is, so a name too long is that even where the capture cut it.
+ * Follow the pointers at the cursor, if any, to where a label is. Each
+ * must point below the start of the labels read in this run, not only
+ * below itself: a pointer into its own run would read it again, and
+ * itself.
  */
 static int
-cursor_label(struct name_cursor *c, const uint8_t **lab, size_t *lablen)
+cursor_follow(struct name_cursor *c)
 {
 	size_t target;
 	uint8_t b;
@@ -133,7 +152,7 @@ cursor_label(struct name_cursor *c, const uint8_t **lab, size_t *lablen)
 			return DNS_ERR_SHORT;
 		b = c->buf[c->pos];
 		if ((b & 0xc0) == 0)
-			break;
+			return DNS_OK;
 		/* 0x40 (RFC 6891's extended labels) and 0x80 are reserved. */
 		if ((b & 0xc0) != 0xc0)
 			return DNS_ERR_LABEL;
@@ -144,18 +163,29 @@ cursor_label(struct name_cursor *c, const uint8_t **lab, size_t *lablen)
 			c->end = c->pos + 2;
 			c->ended = 1;
 		}
-		/*
-		 * Below the start of the labels read in this run, not only
-		 * below the pointer: a pointer into its own run would read
-		 * it again, and itself.
-		 */
 		if (target >= c->limit)
 			return DNS_ERR_POINTER;
 		if (++c->hops > DNS_MAX_HOPS)
 			return DNS_ERR_LOOP;
 		c->pos = c->limit = target;
 	}
+}
+
+/*
+ * The next label of the name: *lab and *lablen, a length of 0 being the
+ * root, which ends the name. The name's length is checked before its
+ * label is, so a name too long is that even where the capture cut it.
+ */
+static int
+cursor_label(struct name_cursor *c, const uint8_t **lab, size_t *lablen)
+{
+	uint8_t b;
+	int error;
+
+	if ((error = cursor_follow(c)) != DNS_OK)
+		return error;
 	/* The top bits are 00, so b <= DNS_LABEL_MAX. */
+	b = c->buf[c->pos];
 	c->wirelen += 1 + (size_t)b;
 	if (c->wirelen > DNS_NAME_WIRE)
 		return DNS_ERR_NAME_LONG;
@@ -216,7 +246,11 @@ name_read(struct name_cursor *c, char *text, uint64_t *hash)
 	return DNS_OK;
 }
 
-/* Whether the names at a and b (both read without error before) are one. */
+/*
+ * Whether the names at a and b (both read without error before) are one.
+ * Where both come to the same octets the rest is the same: an owner that
+ * is a pointer to the question's name is equal to it at once.
+ */
 static int
 name_equal(const uint8_t *buf, size_t len, size_t a, size_t b)
 {
@@ -224,11 +258,14 @@ name_equal(const uint8_t *buf, size_t len, size_t a, size_t b)
 	const uint8_t *la, *lb;
 	size_t na, nb, i;
 
-	if (a == b)
-		return 1;
 	cursor_init(&ca, buf, len, a);
 	cursor_init(&cb, buf, len, b);
 	for (;;) {
+		if (cursor_follow(&ca) != DNS_OK ||
+		    cursor_follow(&cb) != DNS_OK)
+			return 0;
+		if (ca.pos == cb.pos)
+			return 1;
 		if (cursor_label(&ca, &la, &na) != DNS_OK ||
 		    cursor_label(&cb, &lb, &nb) != DNS_OK || na != nb)
 			return 0;
@@ -322,99 +359,150 @@ addr_add(struct dns_msg *m, uint8_t family, const uint8_t *addr,
 }
 
 /*
- * Walk the answers: the first walk checks every record and finds where
- * they end (*nrec of them whole); it takes CNAMEs and addresses as they
- * connect to the chain so far, which is all of them when the records come
- * in the order of the chain, as servers send them. Records may come in any
- * order, so while a walk adds to the chain and saw records that did not
- * connect yet, walk again; an address is taken in a later walk only if
- * its owner joined the chain after the previous walk went past it, so no
- * record is counted twice. To tell, the visits of records are numbered
- * across walks (walk * (ancount + 1) + record + 1) and a name of the
- * chain holds the number of the visit that added it, the question 0.
- * The chain is bounded, so are the walks.
+ * Add the name at off to the chain, reached with ttl; at is when (see
+ * answers_walk). Not if it is there already: a chain that comes back to
+ * one of its names ends there.
+ */
+static void
+chain_add(struct chain *ch, const uint8_t *buf, size_t len, size_t off,
+    uint64_t hash, uint32_t ttl, size_t at)
+{
+	struct chain_name *to;
+
+	if (ch->n == DNS_MAX_CHAIN ||
+	    chain_find(ch, buf, len, off, hash) != -1)
+		return;
+	to = &ch->names[ch->n++];
+	to->off = off;
+	to->hash = hash;
+	to->ttl = ttl;
+	to->at = at;
+	if (ch->loose_addr)
+		ch->grew_since = 1;
+}
+
+/* Check the record read: the types the walk takes, and their data. */
+static int
+rr_check(const uint8_t *buf, size_t len, const struct dns_rr *rr,
+    uint64_t *target_hash)
+{
+	struct name_cursor c;
+	int error;
+
+	if (rr->class != DNS_CLASS_IN)
+		return DNS_OK;
+	switch (rr->type) {
+	case DNS_TYPE_A:
+		return rr->rdlen == 4 ? DNS_OK : DNS_ERR_RDATA;
+	case DNS_TYPE_AAAA:
+		return rr->rdlen == 16 ? DNS_OK : DNS_ERR_RDATA;
+	case DNS_TYPE_CNAME:
+		cursor_init(&c, buf, len, rr->rdata);
+		error = name_read(&c, NULL, target_hash);
+		/* The record is whole: a name that runs past it, or past
+		 * the end, is the record's fault, not the capture's. */
+		if (error == DNS_ERR_SHORT ||
+		    (error == DNS_OK && c.end != rr->rdata + rr->rdlen))
+			return DNS_ERR_RDATA;
+		return error;
+	default:
+		return DNS_OK;
+	}
+}
+
+/*
+ * Walk the answers once, checking every record and taking CNAMEs and
+ * addresses as they connect to the chain so far: that is all of them
+ * when the records come in the order of the chain, as servers send them.
+ * Records may come in any order, so a CNAME met before its owner joined
+ * is kept aside (up to DNS_MAX_LOOSE of them; past that, a message is
+ * not worth the memory) and the chain is finished from those afterwards.
+ * If it then has names that an A or AAAA met before them belongs to, the
+ * answers from the first of those on are walked again for addresses
+ * only, and an address is taken then if its owner was not in the chain
+ * when the first walk met it; so none is taken, or counted as dropped,
+ * twice. For that, a name of the chain holds when it joined: 0 for the
+ * question's, record number + 1 for a CNAME of the first walk, SIZE_MAX
+ * for one of the kept CNAMEs.
  */
 static int
 answers_walk(const uint8_t *buf, size_t len, bool whole, size_t start,
     size_t ancount, struct dns_msg *m, struct chain *ch)
 {
-	struct name_cursor c;
 	struct dns_rr rr;
-	struct chain_name *owner, *to;
-	size_t off, i, visit, nrec = ancount, stride = ancount + 1;
-	uint64_t hash;
-	unsigned int pass;
-	int error, e, grew, loose;
+	struct loose_cname *lc;
+	size_t off, i, j, n, nrec = ancount;
+	uint64_t target_hash = 0;
+	int error, e;
 
-	for (pass = 0; pass <= DNS_MAX_CHAIN; pass++) {
-		grew = loose = 0;
-		off = start;
-		for (i = 0; i < nrec; i++) {
-			visit = pass * stride + i + 1;
-			if ((error = rr_read(buf, len, &off, &rr)) != DNS_OK) {
-				if (error != DNS_ERR_SHORT || whole)
-					return error;
-				/* The capture ends here, the message not. */
-				m->cut = true;
-				nrec = i;
-				break;
-			}
-			if (rr.class != DNS_CLASS_IN)
-				continue;
-			switch (rr.type) {
-			case DNS_TYPE_A:
-				if (rr.rdlen != 4)
-					return DNS_ERR_RDATA;
-				break;
-			case DNS_TYPE_AAAA:
-				if (rr.rdlen != 16)
-					return DNS_ERR_RDATA;
-				break;
-			case DNS_TYPE_CNAME:
-				cursor_init(&c, buf, len, rr.rdata);
-				error = name_read(&c, NULL, &hash);
-				/* The record is whole: a name that runs
-				 * past it is the record's fault. */
-				if (error == DNS_ERR_SHORT ||
-				    (error == DNS_OK &&
-				    c.end != rr.rdata + rr.rdlen))
-					return DNS_ERR_RDATA;
-				if (error != DNS_OK)
-					return error;
-				break;
-			default:
-				continue;
-			}
-
-			if ((e = chain_find(ch, buf, len, rr.owner,
-			    rr.hash)) == -1) {
-				loose = 1;
-				continue;
-			}
-			owner = &ch->names[e];
-			if (rr.type == DNS_TYPE_CNAME) {
-				if (ch->n == DNS_MAX_CHAIN ||
-				    chain_find(ch, buf, len, rr.rdata,
-				    hash) != -1)
-					continue;
-				to = &ch->names[ch->n++];
-				to->off = rr.rdata;
-				to->hash = hash;
-				to->ttl = ttl_min(owner->ttl, rr.ttl);
-				to->at = visit;
-				grew = 1;
-				continue;
-			}
-			/* Taken by the previous walk already? */
-			if (pass > 0 && owner->at < visit - stride)
-				continue;
-			addr_add(m, rr.type == DNS_TYPE_A ? 4 : 6,
-			    &buf[rr.rdata], ttl_min(owner->ttl, rr.ttl));
-		}
-		if (!grew || !loose)
+	off = start;
+	for (i = 0; i < nrec; i++) {
+		if ((error = rr_read(buf, len, &off, &rr)) != DNS_OK) {
+			if (error != DNS_ERR_SHORT || whole)
+				return error;
+			/* The capture ends here, the message does not. */
+			m->cut = true;
+			nrec = i;
 			break;
+		}
+		if ((error = rr_check(buf, len, &rr, &target_hash)) != DNS_OK)
+			return error;
+		if (rr.class != DNS_CLASS_IN || (rr.type != DNS_TYPE_A &&
+		    rr.type != DNS_TYPE_AAAA && rr.type != DNS_TYPE_CNAME))
+			continue;
+		e = chain_find(ch, buf, len, rr.owner, rr.hash);
+		if (rr.type == DNS_TYPE_CNAME) {
+			if (e != -1)
+				chain_add(ch, buf, len, rr.rdata, target_hash,
+				    ttl_min(ch->names[e].ttl, rr.ttl), i + 1);
+			else if (ch->nloose < DNS_MAX_LOOSE) {
+				lc = &ch->loose[ch->nloose++];
+				lc->owner = rr.owner;
+				lc->owner_hash = rr.hash;
+				lc->target = rr.rdata;
+				lc->target_hash = target_hash;
+				lc->ttl = rr.ttl;
+			}
+		} else if (e != -1)
+			addr_add(m, rr.type == DNS_TYPE_A ? 4 : 6,
+			    &buf[rr.rdata], ttl_min(ch->names[e].ttl, rr.ttl));
+		else if (!ch->loose_addr) {
+			ch->loose_addr = 1;
+			ch->loose_addr_off = rr.owner;
+			ch->loose_addr_rec = i;
+		}
 	}
+
+	/* Each round adds a name or is the last: at most DNS_MAX_CHAIN. */
+	do {
+		n = ch->n;
+		for (j = 0; j < ch->nloose && ch->n < DNS_MAX_CHAIN; j++) {
+			lc = &ch->loose[j];
+			if ((e = chain_find(ch, buf, len, lc->owner,
+			    lc->owner_hash)) != -1)
+				chain_add(ch, buf, len, lc->target,
+				    lc->target_hash,
+				    ttl_min(ch->names[e].ttl, lc->ttl), SIZE_MAX);
+		}
+	} while (ch->n != n);
 	m->ncnames = ch->n - 1;
+
+	if (!ch->grew_since)
+		return DNS_OK;
+	off = ch->loose_addr_off;
+	for (i = ch->loose_addr_rec; i < nrec; i++) {
+		if ((error = rr_read(buf, len, &off, &rr)) != DNS_OK)
+			return error;
+		if (rr.class != DNS_CLASS_IN ||
+		    (rr.type != DNS_TYPE_A && rr.type != DNS_TYPE_AAAA))
+			continue;
+		/* Taken by the first walk, if its owner had joined. */
+		if ((e = chain_find(ch, buf, len, rr.owner, rr.hash)) == -1 ||
+		    ch->names[e].at <= i)
+			continue;
+		addr_add(m, rr.type == DNS_TYPE_A ? 4 : 6, &buf[rr.rdata],
+		    ttl_min(ch->names[e].ttl, rr.ttl));
+	}
 	return DNS_OK;
 }
 
@@ -460,6 +548,11 @@ dns_parse(const uint8_t *buf, size_t len, bool whole, struct dns_msg *m)
 	ch.names[0].ttl = UINT32_MAX;
 	ch.names[0].at = 0;
 	ch.n = 1;
+	ch.nloose = 0;
+	ch.loose_addr = 0;
+	ch.loose_addr_off = 0;
+	ch.loose_addr_rec = 0;
+	ch.grew_since = 0;
 	return answers_walk(buf, len, whole, p, get16(&buf[6]), m, &ch);
 }
 

@@ -36,6 +36,7 @@
 
 #define PROC_TABLE_CAP		(64 * 1024)
 #define DNS_NAMES_CAP		(64 * 1024)
+#define CGROUPS_CAP		(64 * 1024)
 #define PROC_GRACE_NS		(60LL * 1000000000LL)
 #define EXPIRE_INTERVAL_S	5
 #define STOP_TIMEOUT_S		5
@@ -54,6 +55,7 @@ struct enr {
 	struct enr_procs	*procs;
 	struct enr_names	*names;		/* user and group names */
 	struct enr_dns		*dns;		/* NULL: socket.dns off */
+	struct enr_cgroups	*cgroups;
 	struct jw		 jw;		/* the line being written */
 	struct event		*flush_ev;	/* stdout within OUT_DELAY_MS */
 	uint64_t		 flows;
@@ -92,7 +94,8 @@ static void
 write_flow(struct enr *e, const struct msg_flow *f)
 {
 	struct enr_proc_info pi;
-	const char *ldom = NULL, *rdom = NULL;
+	struct enr_flow_extra x;
+	char cid[72];
 
 	if (enr_procs_lookup(e->procs, f->pid, &pi) == -1)
 		memset(&pi, 0, sizeof(pi));
@@ -101,18 +104,24 @@ write_flow(struct enr *e, const struct msg_flow *f)
 		pi.group_name = enr_names_group(e->names, pi.gid);
 		pi.names_gen = enr_names_gen(e->names);
 	}
+	memset(&x, 0, sizeof(x));
 	if (e->dns != NULL && f->pid != 0) {
 		int64_t now = now_wall();
 
 		if (f->local_ip_known)
-			ldom = enr_dns_name(e->dns, f->pid, pi.start_ticks,
-			    f->family, f->local.ip, f->start_ns, f->end_ns, now);
+			x.local_domain = enr_dns_name(e->dns, f->pid,
+			    pi.start_ticks, f->family, f->local.ip, f->start_ns,
+			    f->end_ns, now);
 		if (f->remote_known)
-			rdom = enr_dns_name(e->dns, f->pid, pi.start_ticks,
-			    f->family, f->remote.ip, f->start_ns, f->end_ns,
-			    now);
+			x.remote_domain = enr_dns_name(e->dns, f->pid,
+			    pi.start_ticks, f->family, f->remote.ip,
+			    f->start_ns, f->end_ns, now);
 	}
-	if (enr_json_flow(&e->jw, f, &e->host, &pi, ldom, rdom) == -1) {
+	if (f->cgroup != 0 && (x.cgroup_path = enr_cgroups_path(e->cgroups,
+	    f->cgroup)) != NULL && enr_container_id(x.cgroup_path, cid,
+	    sizeof(cid), &x.container_runtime) == 0)
+		x.container_id = cid;
+	if (enr_json_flow(&e->jw, f, &e->host, &pi, &x) == -1) {
 		/* Out of memory for one line: counted, not half written. */
 		e->unwritten++;
 		return;
@@ -181,6 +190,12 @@ write_stats(struct enr *e)
 		json_object_object_add(o, "name_lines_skipped",
 		    json_object_new_int64((int64_t)ns->bad_lines));
 	}
+	json_object_object_add(o, "cgroups",
+	    json_object_new_int64((int64_t)enr_cgroups_count(e->cgroups)));
+	json_object_object_add(o, "cgroup_ids_unknown",
+	    json_object_new_int64((int64_t)enr_cgroups_unknown(e->cgroups)));
+	json_object_object_add(o, "cgroup_table_full",
+	    json_object_new_int64((int64_t)enr_cgroups_full(e->cgroups)));
 	if (e->dns != NULL) {
 		const struct enr_dns_stats *ds = enr_dns_stats(e->dns);
 		char name[64];
@@ -283,6 +298,15 @@ handle_frame(struct enr *e, const struct frame *f)
 		    &errstr) == -1)
 			break;
 		enr_procs_event(e->procs, &p);
+		return 0;
+	}
+	case FRAME_CGROUP: {
+		struct msg_cgroup c;
+
+		if (msg_decode_cgroup(f->payload, f->hdr.len, &c,
+		    &errstr) == -1)
+			break;
+		enr_cgroups_add(e->cgroups, c.id, c.path);
 		return 0;
 	}
 	case FRAME_DNS: {
@@ -518,8 +542,11 @@ main(int argc, char *argv[])
 	/* Not NSS: the sandbox would not let its modules work (enr_names.c). */
 	if ((e.names = enr_names_new(root)) == NULL)
 		fatalx("out of memory");
-	if (cfg.dns_enabled && (e.dns = enr_dns_new(DNS_NAMES_CAP)) == NULL)
+	if ((cfg.dns_enabled && (e.dns = enr_dns_new(DNS_NAMES_CAP)) == NULL) ||
+	    (e.cgroups = enr_cgroups_new(CGROUPS_CAP)) == NULL)
 		fatalx("out of memory");
+	/* Before the sandbox, which has no directory reads. */
+	enr_cgroups_scan(e.cgroups, "/proc/self/mounts");
 	if ((e.procs = enr_procs_new(PROC_TABLE_CAP, "/proc")) == NULL)
 		fatalx("out of memory");
 	enr_procs_scan(e.procs);

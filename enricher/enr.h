@@ -125,10 +125,17 @@ void	jw_open_members_(struct jw *, const char *key, size_t klen,
 	    const char *members);
 
 /* enr_json.c: the ECS document of one flow, into w (reset first). */
-/* The domains: what the flow's process resolved to its addresses, or NULL. */
+/* What the enricher found for one flow besides its process; NULL: none. */
+struct enr_flow_extra {
+	const char	*local_domain;	/* names the process resolved */
+	const char	*remote_domain;
+	const char	*cgroup_path;
+	const char	*container_id;
+	const char	*container_runtime;
+};
 int	enr_json_flow(struct jw *w, const struct msg_flow *,
 	    const struct enr_host *, const struct enr_proc_info *,
-	    const char *local_domain, const char *remote_domain);
+	    const struct enr_flow_extra *);
 /* RFC 3339 UTC with microseconds; buf must hold 32 bytes. */
 void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
 
@@ -136,6 +143,22 @@ void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
 int	enr_community_id(int family, const uint8_t *sip, const uint8_t *dip,
 	    uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed,
 	    char *out, size_t outsz);
+
+/* enr_cgroup.c: cgroup paths by id, and the containers they are. */
+struct enr_cgroups;
+struct enr_cgroups *enr_cgroups_new(size_t cap);
+void		 enr_cgroups_free(struct enr_cgroups *);
+/* Walk the cgroup v2 mount named in mounts (a /proc/self/mounts). */
+void		 enr_cgroups_scan(struct enr_cgroups *, const char *mounts);
+void		 enr_cgroups_add(struct enr_cgroups *, uint64_t id,
+		    const char *path);
+const char	*enr_cgroups_path(struct enr_cgroups *, uint64_t id);
+size_t		 enr_cgroups_count(const struct enr_cgroups *);
+uint64_t	 enr_cgroups_unknown(const struct enr_cgroups *);
+uint64_t	 enr_cgroups_full(const struct enr_cgroups *);
+/* The container id (64 hex digits) a cgroup path names, or -1. */
+int		 enr_container_id(const char *path, char *id, size_t idsz,
+		    const char **runtime);
 
 /* enr_dns.c: the names processes resolved, from their DNS answers. */
 struct enr_dns;

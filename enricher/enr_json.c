@@ -287,14 +287,17 @@ host_json(const struct enr_host *h)
 int
 enr_json_flow(struct jw *w, const struct msg_flow *f,
     const struct enr_host *h, const struct enr_proc_info *pi,
-    const char *local_domain, const char *remote_domain)
+    const struct enr_flow_extra *x)
 {
+	static const struct enr_flow_extra none;
 	const struct flow_endpoint *src, *dst;
 	const char *src_domain, *dst_domain;
 	char start[40], end[40], addr[32];
 	const char *dir;
 	bool src_known, dst_known;
 
+	if (x == NULL)
+		x = &none;
 	enr_json_time(f->start_ns, start, sizeof(start));
 	enr_json_time(f->end_ns, end, sizeof(end));
 	jw_reset(w);
@@ -311,8 +314,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dst = &f->local;
 		src_known = f->remote_known;
 		dst_known = f->local_ip_known;
-		src_domain = remote_domain;
-		dst_domain = local_domain;
+		src_domain = x->remote_domain;
+		dst_domain = x->local_domain;
 		dir = "inbound";
 		break;
 	case FLOW_DIR_OUTBOUND:
@@ -320,8 +323,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dst = &f->remote;
 		src_known = f->local_ip_known;
 		dst_known = f->remote_known;
-		src_domain = local_domain;
-		dst_domain = remote_domain;
+		src_domain = x->local_domain;
+		dst_domain = x->remote_domain;
 		dir = "outbound";
 		break;
 	default:
@@ -329,8 +332,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		dst = &f->remote;
 		src_known = f->local_ip_known;
 		dst_known = f->remote_known;
-		src_domain = local_domain;
-		dst_domain = remote_domain;
+		src_domain = x->local_domain;
+		dst_domain = x->remote_domain;
 		dir = "unknown";
 		break;
 	}
@@ -429,7 +432,23 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		jw_bool(w, "remote_inferred", 1);
 	if (f->samples_lost)
 		jw_bool(w, "samples_lost", 1);
+	if (f->cgroup != 0) {
+		jw_open(w, "cgroup");
+		jw_u64(w, "id", f->cgroup);
+		if (x->cgroup_path != NULL)
+			jw_str(w, "path", x->cgroup_path);
+		jw_close(w);
+	}
+	if (f->netns != 0)
+		jw_u64(w, "netns", f->netns);
 	jw_close(w);
+	if (x->container_id != NULL) {
+		jw_open(w, "container");
+		jw_str(w, "id", x->container_id);
+		if (x->container_runtime != NULL)
+			jw_str(w, "runtime", x->container_runtime);
+		jw_close(w);
+	}
 
 	/* The constant part of event, then its times. */
 	jw_open_members(w, "event", "\"kind\":\"event\","

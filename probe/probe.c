@@ -563,6 +563,11 @@ main(int argc, char *argv[])
 	frame = msg_encode_formats(&fmts, &len);
 	send_frame(&p, frame, len, "formats");
 	msg_formats_free(&fmts);
+	if (netns_initial()->n > 0) {
+		frame = msg_encode_netns(netns_initial(), &len);
+		send_frame(&p, frame, len, "namespaces at start");
+		msg_netns_free(netns_initial());
+	}
 
 	/* 3. Drop, verify, lock. */
 	probe_privs_drop();

@@ -158,6 +158,8 @@ struct netns_stats {
 void		 netns_open(void);
 void		 netns_seen(uint32_t pid, uint64_t ino, uint64_t now);
 void		 netns_lost(void);
+/* Each process's network namespace at start; empty it once sent. */
+struct msg_netns *netns_initial(void);
 const struct netns_stats *netns_stats(void);
 
 /* probe_dns.c: the DNS capture socket; -1 when socket.dns is off. */

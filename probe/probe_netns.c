@@ -39,6 +39,7 @@
 
 #include "log.h"
 #include "probe.h"
+#include "xmalloc.h"
 
 /*
  * Namespace inodes already given an id (or found to have one). Inode
@@ -187,9 +188,39 @@ netns_seen(uint32_t pid, uint64_t ino, uint64_t now)
 	ns.n++;
 }
 
+/*
+ * Every process's namespace at start, for the aggregator (which tells
+ * the network namespace of each socket by its process's): collected by
+ * the first scan, taken by netns_initial().
+ */
+static struct msg_netns initial;
+static size_t initial_cap;
+
+static void
+keep_initial(uint32_t pid, uint64_t ino)
+{
+	if (initial.n == initial_cap) {
+		if (initial_cap >= MSG_MAX_NETNS)
+			return;
+		initial_cap = initial_cap ? initial_cap * 2 : 1024;
+		initial.pid = xreallocarray(initial.pid, initial_cap,
+		    sizeof(*initial.pid));
+		initial.netns = xreallocarray(initial.netns, initial_cap,
+		    sizeof(*initial.netns));
+	}
+	initial.pid[initial.n] = pid;
+	initial.netns[initial.n++] = ino;
+}
+
+struct msg_netns *
+netns_initial(void)
+{
+	return &initial;
+}
+
 /* Every namespace that has a process now, while the probe may read /proc. */
 static void
-scan_proc(void)
+scan_proc(int first)
 {
 	char path[64];
 	struct dirent *de;
@@ -208,8 +239,11 @@ scan_proc(void)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%lu/ns/net", pid);
 		/* Unreadable for some processes; they are learnt later. */
-		if ((ino = ns_inode(path)) != 0)
-			netns_seen((uint32_t)pid, ino, 0);
+		if ((ino = ns_inode(path)) == 0)
+			continue;
+		if (first && ino <= UINT32_MAX)
+			keep_initial((uint32_t)pid, ino);
+		netns_seen((uint32_t)pid, ino, 0);
 	}
 	closedir(d);
 }
@@ -237,7 +271,7 @@ netns_open(void)
 		fatal("SO_RCVTIMEO");
 	ns.forget_at = NETNS_FORGET_NS;
 	ns.self = self;
-	scan_proc();
+	scan_proc(1);
 	log_debug("namespaces given an id at start: %llu",
 	    (unsigned long long)ns.st.assigned);
 }
@@ -251,7 +285,7 @@ netns_lost(void)
 {
 	ns.st.lost++;
 	if (ns.self != 0)
-		scan_proc();
+		scan_proc(0);
 }
 
 const struct netns_stats *

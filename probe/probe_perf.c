@@ -107,7 +107,7 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 {
 	long pagesz = sysconf(_SC_PAGESIZE);
 	size_t i;
-	int c;
+	int c, with_cgroup;
 
 	memset(ps, 0, sizeof(*ps));
 	ps->ring_pages = (size_t)1 << ring_exponent;
@@ -116,6 +116,7 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 	ps->nsrings = xcalloc((size_t)ncpus, sizeof(*ps->nsrings));
 	ps->nrings = ncpus;
 	ps->nevents = (int)fmts->n;
+	with_cgroup = 1;
 
 	for (c = 0; c < ncpus; c++) {
 		struct perf_ring *r = &ps->rings[c];
@@ -137,6 +138,13 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 			attr.sample_period = 1;
 			attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
 			    PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+			/*
+			 * The cgroup (v2) of the task each sample was taken
+			 * in, after the raw data (Linux 5.7 and later; the
+			 * aggregator reads it when the record holds it).
+			 */
+			if (with_cgroup)
+				attr.sample_type |= PERF_SAMPLE_CGROUP;
 			attr.disabled = 1;
 			attr.use_clockid = 1;
 			attr.clockid = CLOCK_MONOTONIC;
@@ -153,9 +161,25 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 				attr.comm = 1;
 				attr.comm_exec = 1;
 				attr.task = 1;
+				/*
+				 * And the namespaces of new tasks (fork,
+				 * unshare, setns), and each new cgroup's id
+				 * and path.
+				 */
+				attr.namespaces = 1;
+				attr.cgroup = with_cgroup;
 			}
 			fd = sys_perf_event_open(&attr, -1, r->cpu, -1,
 			    PERF_FLAG_FD_CLOEXEC);
+			if (fd == -1 && errno == EINVAL && with_cgroup &&
+			    c == 0 && i == 0) {
+				log_warnx("this kernel cannot tell the cgroup of "
+				    "a sample (before Linux 5.7?): no cgroup "
+				    "and container fields");
+				with_cgroup = 0;
+				i--;
+				continue;
+			}
 			if (fd == -1)
 				fatal("perf_event_open %s:%s on cpu %d",
 				    fmts->v[i].system, fmts->v[i].name, r->cpu);

@@ -517,6 +517,8 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.existing = f->existing;
 	m.disconnected = f->disconnected;
 	m.bytes_source = f->bytes_source;
+	m.cgroup = f->cgroup;
+	m.netns = f->netns;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -573,6 +575,8 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->existing = m->existing;
 		out->disconnected = m->disconnected;
 		out->bytes_source = (uint8_t)m->bytes_source;
+		out->cgroup = m->cgroup;
+		out->netns = m->netns;
 		rv = 0;
 	}
 	if (rv == -1)
@@ -1030,6 +1034,106 @@ msg_decode_dns(const uint8_t *p, size_t len, struct msg_dns *out,
 		out->server_port = (uint16_t)m->server_port;
 		out->response = m->response;
 		out->whole = m->whole;
+		rv = 0;
+	}
+	arena_release(&m->base);
+	return rv;
+}
+
+/* ---- network namespaces at start ---- */
+
+uint8_t *
+msg_encode_netns(const struct msg_netns *n, size_t *lenp)
+{
+	Sockflow__NetnsBatch m = SOCKFLOW__NETNS_BATCH__INIT;
+
+	if (n->n == 0 || n->n > MSG_MAX_NETNS)
+		return NULL;
+	m.n_pid = n->n;
+	m.pid = n->pid;
+	m.n_netns = n->n;
+	m.netns = n->netns;
+	return frame_pack(FRAME_NETNS, &m.base, lenp);
+}
+
+void
+msg_netns_free(struct msg_netns *n)
+{
+	free(n->pid);
+	free(n->netns);
+	memset(n, 0, sizeof(*n));
+}
+
+int
+msg_decode_netns(const uint8_t *p, size_t len, struct msg_netns *out,
+    const char **errstr)
+{
+	Sockflow__NetnsBatch *m;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__netns_batch__descriptor, p, len,
+	    errstr)) == NULL)
+		return -1;
+	if (m->n_pid == 0 || m->n_pid != m->n_netns ||
+	    m->n_pid > MSG_MAX_NETNS) {
+		*errstr = "netns: bad counts";
+		goto fail;
+	}
+	for (i = 0; i < m->n_pid; i++)
+		if (m->pid[i] == 0 || m->netns[i] == 0 ||
+		    m->netns[i] > UINT32_MAX) {
+			*errstr = "netns: bad entry";
+			goto fail;
+		}
+	if ((out->pid = calloc(m->n_pid, sizeof(*out->pid))) == NULL ||
+	    (out->netns = calloc(m->n_pid, sizeof(*out->netns))) == NULL) {
+		*errstr = "netns: out of memory";
+		goto fail;
+	}
+	memcpy(out->pid, m->pid, m->n_pid * sizeof(*out->pid));
+	memcpy(out->netns, m->netns, m->n_pid * sizeof(*out->netns));
+	out->n = m->n_pid;
+	arena_release(&m->base);
+	return 0;
+ fail:
+	msg_netns_free(out);
+	arena_release(&m->base);
+	return -1;
+}
+
+/* ---- cgroups ---- */
+
+uint8_t *
+msg_encode_cgroup(const struct msg_cgroup *c, size_t *lenp)
+{
+	Sockflow__CgroupEvent m = SOCKFLOW__CGROUP_EVENT__INIT;
+
+	m.id = c->id;
+	m.path = (char *)c->path;
+	return frame_pack(FRAME_CGROUP, &m.base, lenp);
+}
+
+int
+msg_decode_cgroup(const uint8_t *p, size_t len, struct msg_cgroup *out,
+    const char **errstr)
+{
+	Sockflow__CgroupEvent *m;
+	int rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((m = unpack_strict(&sockflow__cgroup_event__descriptor, p, len,
+	    errstr)) == NULL)
+		return -1;
+	/* Names of cgroups are made by whoever may mkdir in the tree. */
+	if (m->id == 0)
+		*errstr = "cgroup: no id";
+	else if (m->path[0] != '/' ||
+	    !str_ok(m->path, sizeof(out->path), CS_PRINT))
+		*errstr = "cgroup: bad path";
+	else {
+		out->id = m->id;
+		str_copy(out->path, sizeof(out->path), m->path);
 		rv = 0;
 	}
 	arena_release(&m->base);

@@ -122,6 +122,8 @@ struct msg_flow {
 	bool		existing;
 	bool		disconnected;
 	uint8_t		bytes_source;	/* enum flow_bytes_source */
+	uint64_t	cgroup;		/* cgroup v2 id, 0 = not known */
+	uint32_t	netns;		/* inode, 0 = not known */
 };
 
 enum process_event_kind {
@@ -199,6 +201,23 @@ struct msg_dns {
 	size_t		len;
 };
 
+/* Processes and their network namespaces at start, probe -> aggregator. */
+#define MSG_MAX_NETNS		65536
+
+struct msg_netns {
+	uint32_t	*pid;
+	uint64_t	*netns;
+	size_t		n;
+};
+
+/* A new cgroup, aggregator -> enricher. */
+#define MSG_CGROUP_PATH_LEN	4095
+
+struct msg_cgroup {
+	uint64_t	id;
+	char		path[MSG_CGROUP_PATH_LEN + 1];
+};
+
 uint8_t	*msg_encode_hello(const struct msg_hello *, size_t *);
 uint8_t	*msg_encode_formats(const struct msg_formats *, size_t *);
 uint8_t	*msg_encode_samples(const struct msg_samples *, size_t *);
@@ -212,6 +231,8 @@ void	 msg_counter_add(struct msg_counter *v, size_t *n, size_t cap,
 uint8_t	*msg_encode_diag(const struct msg_diag *, size_t *);
 uint8_t	*msg_encode_packets(const struct msg_packets *, size_t *);
 uint8_t	*msg_encode_dns(const struct msg_dns *, size_t *);
+uint8_t	*msg_encode_netns(const struct msg_netns *, size_t *);
+uint8_t	*msg_encode_cgroup(const struct msg_cgroup *, size_t *);
 
 int	msg_decode_hello(const uint8_t *, size_t, struct msg_hello *,
 	    const char **);
@@ -237,6 +258,11 @@ void	msg_packets_free(struct msg_packets *);
 int	msg_decode_dns(const uint8_t *, size_t, struct msg_dns *,
 	    const char **);
 void	msg_dns_free(struct msg_dns *);
+int	msg_decode_netns(const uint8_t *, size_t, struct msg_netns *,
+	    const char **);
+void	msg_netns_free(struct msg_netns *);
+int	msg_decode_cgroup(const uint8_t *, size_t, struct msg_cgroup *,
+	    const char **);
 void	msg_formats_free(struct msg_formats *);
 void	msg_samples_free(struct msg_samples *);
 void	msg_lost_free(struct msg_lost *);

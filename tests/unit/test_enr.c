@@ -77,7 +77,7 @@ flow_doc(const struct msg_flow *f, const struct enr_host *h,
 	static struct jw w;
 	struct json_object *back;
 
-	if (enr_json_flow(&w, f, h, pi, NULL, NULL) == -1) {
+	if (enr_json_flow(&w, f, h, pi, NULL) == -1) {
 		fprintf(stderr, "the document was not written\n");
 		exit(1);
 	}

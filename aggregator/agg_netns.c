@@ -1,0 +1,134 @@
+/*
+ * The network namespace of each task, so that a socket can be given the
+ * namespace of the task that first used it, at that time: from the perf
+ * NAMESPACES records (one at every fork, clone, unshare and setns, per
+ * thread) and, for the processes that ran before sockflow, the probe's
+ * list at start (by process; their threads fall back to it).
+ *
+ * Open addressing with linear probing on the tid; an exited task's entry
+ * is taken out by shifting the entries after it back, so lookups never
+ * meet tombstones. The table is bounded: at three quarters full, new
+ * tasks are counted and not kept.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "agg.h"
+
+#define NETNS_BITS	17
+#define NETNS_SLOTS	(1U << NETNS_BITS)
+#define NETNS_MAX	(NETNS_SLOTS / 4 * 3)
+
+struct slot {
+	uint32_t	 tid;		/* 0: empty */
+	uint32_t	 ino;
+};
+
+struct agg_netns {
+	struct slot	*v;		/* made on first use */
+	size_t		 n;
+	uint64_t	 full;
+};
+
+struct agg_netns *
+agg_netns_new(void)
+{
+	return calloc(1, sizeof(struct agg_netns));
+}
+
+void
+agg_netns_free(struct agg_netns *t)
+{
+	if (t == NULL)
+		return;
+	free(t->v);
+	free(t);
+}
+
+static size_t
+home(uint32_t tid)
+{
+	return (size_t)((tid * 2654435761U) >> (32 - NETNS_BITS));
+}
+
+void
+agg_netns_set(struct agg_netns *t, uint32_t tid, uint32_t ino)
+{
+	size_t i;
+
+	if (tid == 0 || ino == 0)
+		return;
+	if (t->v == NULL && (t->v = calloc(NETNS_SLOTS, sizeof(*t->v))) ==
+	    NULL) {
+		t->full++;
+		return;
+	}
+	for (i = home(tid); t->v[i].tid != 0; i = (i + 1) % NETNS_SLOTS)
+		if (t->v[i].tid == tid) {
+			t->v[i].ino = ino;
+			return;
+		}
+	if (t->n >= NETNS_MAX) {
+		t->full++;
+		return;
+	}
+	t->v[i].tid = tid;
+	t->v[i].ino = ino;
+	t->n++;
+}
+
+uint32_t
+agg_netns_get(const struct agg_netns *t, uint32_t tid)
+{
+	size_t i;
+
+	if (t->v == NULL || tid == 0)
+		return 0;
+	for (i = home(tid); t->v[i].tid != 0; i = (i + 1) % NETNS_SLOTS)
+		if (t->v[i].tid == tid)
+			return t->v[i].ino;
+	return 0;
+}
+
+void
+agg_netns_forget(struct agg_netns *t, uint32_t tid)
+{
+	size_t i, j, h;
+
+	if (t->v == NULL || tid == 0)
+		return;
+	for (i = home(tid); t->v[i].tid != tid; i = (i + 1) % NETNS_SLOTS)
+		if (t->v[i].tid == 0)
+			return;
+	/* Move back each later entry that may no longer sit past the gap. */
+	for (j = i;;) {
+		t->v[i].tid = 0;
+		for (;;) {
+			j = (j + 1) % NETNS_SLOTS;
+			if (t->v[j].tid == 0) {
+				t->n--;
+				return;
+			}
+			h = home(t->v[j].tid);
+			/* j's home is cyclically in (i, j]: it stays. */
+			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+				continue;
+			break;
+		}
+		t->v[i] = t->v[j];
+		i = j;
+	}
+}
+
+size_t
+agg_netns_count(const struct agg_netns *t)
+{
+	return t->n;
+}
+
+uint64_t
+agg_netns_full(const struct agg_netns *t)
+{
+	return t->full;
+}
