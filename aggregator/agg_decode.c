@@ -761,9 +761,9 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	ev->cpu = (uint16_t)(cpu < MSG_MAX_CPUS ? cpu : 0);
 	ev->pid = pid;
 	ev->tid = tid;
-	/* PERF_SAMPLE_CGROUP, when the probe asked for it: after the raw. */
+	/* PERF_SAMPLE_CGROUP, when the probe asked for it: the last field. */
 	if (len - SAMPLE_FIXED - rawlen >= 8)
-		memcpy(&ev->cgroup, raw + rawlen, 8);
+		memcpy(&ev->cgroup, rec + len - 8, 8);
 	ev->proc_ctx = (flags & (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ)) == 0
 	    && pid != 0;
 	d->stats.samples++;

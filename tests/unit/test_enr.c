@@ -769,6 +769,124 @@ test_host(void)
 	CHECK(h.hostname[0] != '\0' && h.kernel[0] != '\0');
 }
 
+/* ---- cgroups and containers (enr_cgroup.c) ---- */
+
+/* path with its "{ID}" replaced by id. */
+static void
+subst_id(char *out, size_t outsz, const char *path, const char *id)
+{
+	const char *at = strstr(path, "{ID}");
+
+	if (at == NULL) {
+		snprintf(out, outsz, "%s", path);
+		return;
+	}
+	snprintf(out, outsz, "%.*s%s%s", (int)(at - path), path, id, at + 4);
+}
+
+static void
+test_containers(void)
+{
+	static const struct {
+		const char	*path;
+		const char	*runtime;	/* NULL: none; "-": no id */
+	} cases[] = {
+		{ "/system.slice/docker-{ID}.scope", "docker" },
+		{ "/docker/{ID}", "docker" },
+		{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
+		    "pod1234.slice/cri-containerd-{ID}.scope", "containerd" },
+		{ "/kubepods/besteffort/pod5678/{ID}", NULL },
+		{ "/machine.slice/libpod-{ID}.scope", "podman" },
+		{ "/machine.slice/libpod-{ID}.scope/container", "podman" },
+		{ "/user.slice/user-1000.slice/user@1000.service/user.slice/"
+		    "libpod-{ID}.scope", "podman" },
+		{ "/machine.slice/crio-{ID}.scope", "cri-o" },
+		{ "/machine.slice/libpod-conmon-{ID}.scope", "-" },
+		{ "/system.slice/docker-%s.mount", "-" },
+		{ "/user.slice/user-1000.slice/session-3.scope", "-" },
+		{ "/", "-" },
+		{ "/system.slice/docker-0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef0123456789abcde.scope", "-" },
+		{ "/other/{ID}", "-" },
+	};
+	const char *hex = "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef";
+	char path[512], id[80];
+	const char *rt;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rv;
+
+		subst_id(path, sizeof(path), cases[i].path, hex);
+		rv = enr_container_id(path, id, sizeof(id), &rt);
+		if (cases[i].runtime != NULL && strcmp(cases[i].runtime,
+		    "-") == 0) {
+			CHECK_MSG(rv == -1, "%s", path);
+			continue;
+		}
+		CHECK_MSG(rv == 0 && strcmp(id, hex) == 0, "%s", path);
+		CHECK_MSG(rv == 0 && ((rt == NULL && cases[i].runtime ==
+		    NULL) || (rt != NULL && cases[i].runtime != NULL &&
+		    strcmp(rt, cases[i].runtime) == 0)), "%s", path);
+	}
+	/* Upper-case hex is not an id a runtime makes. */
+	snprintf(path, sizeof(path), "/system.slice/docker-%s.scope",
+	    "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef");
+	CHECK(enr_container_id(path, id, sizeof(id), &rt) == -1);
+}
+
+static void
+test_cgroup_table(void)
+{
+	struct enr_cgroups *t = enr_cgroups_new(8);
+	char root[700], mounts[800], dir[800];
+	struct stat sb;
+	FILE *f;
+	const char *p;
+
+	CHECK(t != NULL);
+	if (t == NULL)
+		return;
+	/* A tree standing for the cgroup v2 mount, found in a mounts file. */
+	snprintf(root, sizeof(root), "%s/cg", tmpdir);
+	snprintf(dir, sizeof(dir), "%s/a.slice/docker-x.scope", root);
+	CHECK(mkdir(root, 0755) == 0);
+	snprintf(mounts, sizeof(mounts), "%s/a.slice", root);
+	CHECK(mkdir(mounts, 0755) == 0 && mkdir(dir, 0755) == 0);
+	snprintf(mounts, sizeof(mounts), "%s/mounts", tmpdir);
+	f = fopen(mounts, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fprintf(f, "proc /proc proc rw 0 0\ncgroup2 %s cgroup2 rw 0 0\n",
+	    root);
+	fclose(f);
+	enr_cgroups_scan(t, mounts);
+	CHECK(enr_cgroups_count(t) == 3);
+	CHECK(stat(dir, &sb) == 0);
+	p = enr_cgroups_path(t, (uint64_t)sb.st_ino);
+	CHECK(p != NULL && strcmp(p, "/a.slice/docker-x.scope") == 0);
+	CHECK(stat(root, &sb) == 0);
+	p = enr_cgroups_path(t, (uint64_t)sb.st_ino);
+	CHECK(p != NULL && strcmp(p, "/") == 0);
+	/* Later cgroups come as events; an id not known is counted. */
+	enr_cgroups_add(t, 12345678, "/new.slice");
+	p = enr_cgroups_path(t, 12345678);
+	CHECK(p != NULL && strcmp(p, "/new.slice") == 0);
+	CHECK(enr_cgroups_path(t, 87654321) == NULL &&
+	    enr_cgroups_unknown(t) == 1);
+	/* Bounded. */
+	{
+		uint64_t id;
+
+		for (id = 1; id <= 10; id++)
+			enr_cgroups_add(t, 9000 + id, "/x");
+		CHECK(enr_cgroups_count(t) == 8 && enr_cgroups_full(t) == 6);
+	}
+	enr_cgroups_free(t);
+}
+
 /* ---- DNS correlation (enr_dns.c) ---- */
 
 #define SEC_NS	1000000000LL
@@ -993,6 +1111,8 @@ main(void)
 	test_host();
 	test_names();
 	test_dns_names();
+	test_containers();
+	test_cgroup_table();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	rv = check_done("test_enr");
 	if (system(cmd) != 0)

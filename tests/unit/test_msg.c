@@ -185,6 +185,34 @@ dns_sane(const struct msg_dns *d)
 }
 
 static int
+netns_sane(const struct msg_netns *n)
+{
+	size_t i;
+
+	if (n->n == 0 || n->n > MSG_MAX_NETNS)
+		return 0;
+	for (i = 0; i < n->n; i++)
+		if (n->pid[i] == 0 || n->netns[i] == 0 ||
+		    n->netns[i] > UINT32_MAX)
+			return 0;
+	return 1;
+}
+
+static int
+cgroup_sane(const struct msg_cgroup *c)
+{
+	size_t i;
+
+	if (c->id == 0 || c->path[0] != '/' ||
+	    !terminated(c->path, sizeof(c->path)))
+		return 0;
+	for (i = 0; c->path[i] != '\0'; i++)
+		if (c->path[i] < 0x20 || c->path[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
 diag_sane(const struct msg_diag *d)
 {
 	size_t i;
@@ -259,6 +287,8 @@ try_decode(unsigned int t, const uint8_t *p, size_t len, const char **errstr,
 		struct msg_diag		dg;
 		struct msg_packets	pk;
 		struct msg_dns		dn;
+		struct msg_netns	nn;
+		struct msg_cgroup	cg;
 	} u;
 	size_t usz = 0;
 	int rv = -2, sane = 0;
@@ -329,6 +359,18 @@ try_decode(unsigned int t, const uint8_t *p, size_t len, const char **errstr,
 			sane = dns_sane(&u.dn);
 			msg_dns_free(&u.dn);
 		}
+		break;
+	case FRAME_NETNS:
+		usz = sizeof(u.nn);
+		if ((rv = msg_decode_netns(p, len, &u.nn, errstr)) == 0) {
+			sane = netns_sane(&u.nn);
+			msg_netns_free(&u.nn);
+		}
+		break;
+	case FRAME_CGROUP:
+		usz = sizeof(u.cg);
+		if ((rv = msg_decode_cgroup(p, len, &u.cg, errstr)) == 0)
+			sane = cgroup_sane(&u.cg);
 		break;
 	default:
 		abort();
@@ -626,6 +668,63 @@ make_valid(void)
 		valid[FRAME_DNS].frame = msg_encode_dns(&d,
 		    &valid[FRAME_DNS].len);
 	}
+	{
+		static uint32_t pids[3] = { 1, 200, 4000000 };
+		static uint64_t inos[3] = { 4026531840ULL, 4026532178ULL,
+		    4026532316ULL };
+		struct msg_netns n = { pids, inos, 3 };
+		struct msg_cgroup c;
+
+		valid[FRAME_NETNS].frame = msg_encode_netns(&n,
+		    &valid[FRAME_NETNS].len);
+		memset(&c, 0, sizeof(c));
+		c.id = 44;
+		snprintf(c.path, sizeof(c.path), "/system.slice/docker-%064x."
+		    "scope", 0xabc);
+		valid[FRAME_CGROUP].frame = msg_encode_cgroup(&c,
+		    &valid[FRAME_CGROUP].len);
+	}
+}
+
+/* Namespaces at start and cgroup events: in and out, or refused. */
+static void
+test_roundtrip_netns_cgroup(void)
+{
+	struct msg_netns n, bad;
+	struct msg_cgroup c;
+	const char *errstr;
+	uint32_t pid0 = 0;
+	uint64_t ino = 5;
+	uint8_t *frame;
+	size_t len;
+
+	CHECK(msg_decode_netns(VPAY(FRAME_NETNS), VLEN(FRAME_NETNS), &n,
+	    &errstr) == 0);
+	CHECK(n.n == 3 && n.pid[2] == 4000000 && n.netns[1] == 4026532178ULL);
+	msg_netns_free(&n);
+	bad.pid = &pid0;
+	bad.netns = &ino;
+	bad.n = 1;
+	frame = msg_encode_netns(&bad, &len);
+	CHECK(frame != NULL && msg_decode_netns(frame + FRAME_HDR_LEN,
+	    len - FRAME_HDR_LEN, &n, &errstr) == -1 &&
+	    strstr(errstr, "entry") != NULL);
+	free(frame);
+	CHECK(msg_decode_cgroup(VPAY(FRAME_CGROUP), VLEN(FRAME_CGROUP), &c,
+	    &errstr) == 0);
+	CHECK(c.id == 44 && strncmp(c.path, "/system.slice/docker-", 21) == 0);
+	/* A relative path, or one with a control character, is refused. */
+	snprintf(c.path, sizeof(c.path), "system.slice");
+	frame = msg_encode_cgroup(&c, &len);
+	CHECK(frame != NULL && msg_decode_cgroup(frame + FRAME_HDR_LEN,
+	    len - FRAME_HDR_LEN, &c, &errstr) == -1);
+	free(frame);
+	c.id = 44;
+	snprintf(c.path, sizeof(c.path), "/a\nb");
+	frame = msg_encode_cgroup(&c, &len);
+	CHECK(frame != NULL && msg_decode_cgroup(frame + FRAME_HDR_LEN,
+	    len - FRAME_HDR_LEN, &c, &errstr) == -1);
+	free(frame);
 }
 
 /* The packet batch and DNS message: what goes in comes out, or is refused. */
@@ -1914,6 +2013,7 @@ main(void)
 		test_roundtrip_stats();
 		test_roundtrip_diag();
 		test_roundtrip_dns();
+		test_roundtrip_netns_cgroup();
 		test_samples_drained();
 		test_truncated();
 		test_trailing();
