@@ -100,6 +100,7 @@ struct agg {
 	size_t			 ncounted;
 	uint64_t		 dropped;
 	uint64_t		 refused_peers;
+	uint64_t		 setid_unpaired;	/* results of no call seen */
 	uint64_t		 out_dropped;
 	uint64_t		 diag_bad;
 	int			 dump_pass;
@@ -239,6 +240,88 @@ on_dump(const struct agg_diag *d, void *arg)
 	agg_flows_existing(a->flows, &dd, a->dump_pass, now_mono());
 }
 
+/* An exec's arguments, kept in the decoder's ring, to the enricher. */
+static void
+args_event(struct agg *a, uint32_t pid, uint64_t time, uint32_t slot,
+    uint64_t seq, uint32_t argc)
+{
+	struct msg_process p;
+	const uint8_t *b;
+	size_t n;
+
+	if ((b = agg_decoder_exec_args(a->dec, slot, seq, &n)) == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.kind = PROC_EV_ARGS;
+	p.pid = pid;
+	p.time_ns = agg_mono_to_wall(time);
+	p.argc = argc;
+	if (n > sizeof(p.args))
+		n = sizeof(p.args);
+	memcpy(p.args, b, n);
+	p.args_len = (uint16_t)n;
+	on_process(&p, a);
+}
+
+/*
+ * set*id() calls (tracepoint backend), paired with their results by
+ * thread: a call that succeeded goes to the enricher with its arguments,
+ * which say what the process's ids became. A thread's call waits here
+ * until its result; a call whose result never came is replaced by the
+ * thread's next.
+ */
+#define SETID_SLOTS	256
+
+static void
+setid_event(struct agg *a, const struct agg_event *ev)
+{
+	static struct {
+		uint32_t	 tid;
+		uint8_t		 call;
+		uint32_t	 a, b;
+	} calls[SETID_SLOTS];
+	struct msg_process p;
+	size_t i = ev->tid % SETID_SLOTS;
+
+	if (ev->u.setid.call != 0) {
+		calls[i].tid = ev->tid;
+		calls[i].call = ev->u.setid.call;
+		calls[i].a = ev->u.setid.a;
+		calls[i].b = ev->u.setid.b;
+		return;
+	}
+	if (calls[i].tid != ev->tid || calls[i].call == 0) {
+		a->setid_unpaired++;
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.kind = PROC_EV_SETID;
+	p.pid = ev->pid;
+	p.time_ns = agg_mono_to_wall(ev->time);
+	p.setid_call = calls[i].call;
+	p.uid = p.euid = p.gid = p.egid = SETID_KEEP;
+	switch (calls[i].call) {
+	case SETID_UID:
+		p.uid = p.euid = calls[i].a;
+		break;
+	case SETID_GID:
+		p.gid = p.egid = calls[i].a;
+		break;
+	case SETID_REUID:
+	case SETID_RESUID:
+		p.uid = calls[i].a;
+		p.euid = calls[i].b;
+		break;
+	default:
+		p.gid = calls[i].a;
+		p.egid = calls[i].b;
+		break;
+	}
+	calls[i].tid = 0;
+	calls[i].call = 0;
+	on_process(&p, a);
+}
+
 static void
 on_event(const struct agg_event *ev, void *arg)
 {
@@ -258,26 +341,19 @@ on_event(const struct agg_event *ev, void *arg)
 		p.time_ns = agg_mono_to_wall(ev->time);
 		snprintf(p.executable, sizeof(p.executable), "%s", path);
 		on_process(&p, a);
-		return;
-	case AEV_ARGS: {
-		const uint8_t *b;
-		size_t n;
-
-		if ((b = agg_decoder_exec_args(a->dec, ev->u.exec.slot,
-		    ev->u.exec.seq, &n)) == NULL)
+		if (!ev->u.exec.args)
 			return;
-		memset(&p, 0, sizeof(p));
-		p.kind = PROC_EV_ARGS;
-		p.pid = ev->u.exec.pid;
-		p.time_ns = agg_mono_to_wall(ev->time);
-		p.argc = ev->u.exec.argc;
-		if (n > sizeof(p.args))
-			n = sizeof(p.args);
-		memcpy(p.args, b, n);
-		p.args_len = (uint16_t)n;
-		on_process(&p, a);
+		/* Its arguments, from the new program's stack. */
+		args_event(a, ev->u.exec.pid, ev->time, ev->u.exec.aslot,
+		    ev->u.exec.aseq, ev->u.exec.argc);
 		return;
-	}
+	case AEV_ARGS:
+		args_event(a, ev->u.exec.pid, ev->time, ev->u.exec.slot,
+		    ev->u.exec.seq, ev->u.exec.argc);
+		return;
+	case AEV_SETID:
+		setid_event(a, ev);
+		return;
 	case AEV_CREDS:
 		memset(&p, 0, sizeof(p));
 		p.kind = PROC_EV_CREDS;
@@ -362,6 +438,7 @@ send_stats(struct agg *a)
 	if (ds != NULL) {
 		COUNTER("exec_paths_lost", ds->exec_paths_lost);
 		COUNTER("cgroup_paths_too_long", ds->cgroup_paths_long);
+		COUNTER("exec_args_cut", ds->exec_args_cut);
 	}
 	COUNTER("tasks_netns", agg_netns_count(agg_flows_netns(a->flows)));
 	COUNTER("tasks_netns_table_full",
@@ -401,6 +478,7 @@ send_stats(struct agg *a)
 	COUNTER("clock_steps", agg_clock_steps());
 	COUNTER("reorder_forced", agg_reorder_forced(a->reorder));
 	COUNTER("refused_peers", a->refused_peers);
+	COUNTER("setid_unpaired", a->setid_unpaired);
 	COUNTER("output_dropped", a->out_dropped);
 	if (ds != NULL) {
 		COUNTER("records", ds->records);

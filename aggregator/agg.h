@@ -33,7 +33,9 @@ enum agg_ev_kind {
 	AEV_ARGS,		/* kprobe: an exec's arguments */
 	AEV_DNS,		/* a captured DNS packet (agg_dns.c) */
 	AEV_NETNS,		/* PERF_RECORD_NAMESPACES: a task's netns */
+	AEV_SETID,		/* a set*id() call (enter), or its success */
 };
+
 
 /* Direction of a kprobe call. */
 #define CALL_SEND	0
@@ -92,7 +94,12 @@ struct agg_event {
 			uint32_t	pid;
 			uint32_t	slot;	/* agg_decoder_exec_path() */
 			uint64_t	seq;
-			uint32_t	argc;	/* AEV_ARGS */
+			uint32_t	argc;	/* AEV_ARGS, and AEV_EXEC with
+						   args */
+			bool		args;	/* AEV_EXEC: and its arguments,
+						   in aslot */
+			uint32_t	aslot;
+			uint64_t	aseq;
 		} exec;		/* AEV_EXEC and AEV_ARGS */
 		struct {
 			uint32_t	uid, gid, euid, egid;
@@ -104,6 +111,11 @@ struct agg_event {
 		struct {
 			uint32_t	ino;
 		} netns;	/* AEV_NETNS (ev->pid, ev->tid) */
+		struct {
+			uint8_t		call;	/* SETID_* (msg.h); 0: the
+						   call succeeded */
+			uint32_t	a, b;	/* (uid_t)-1: left as is */
+		} setid;	/* AEV_SETID */
 		struct {
 			int32_t		err;
 			uint16_t	sport;
@@ -177,6 +189,7 @@ struct agg_decode_stats {
 	uint64_t	packets_unparsed;	/* IP options, not TCP */
 	uint64_t	exec_paths_lost;	/* overwritten before use */
 	uint64_t	cgroup_paths_long;	/* past MSG_CGROUP_PATH_LEN */
+	uint64_t	exec_args_cut;	/* arguments past the stack taken */
 };
 struct agg_decoder *agg_decoder_new(const struct msg_formats *, char *err,
 		    size_t errsz);

@@ -46,6 +46,8 @@ enum handler {
 	H_EXEC,			/* sched:sched_process_exec */
 	H_KCREDS,		/* creds */
 	H_KARGS,		/* args */
+	H_SETID,		/* syscalls:sys_exit_set*id */
+	H_SETID_CALL,		/* syscalls:sys_enter_set*id */
 };
 
 /* 64-bit words of an exec's arguments the kprobe backend reads. */
@@ -56,7 +58,7 @@ struct fields {
 	const struct tp_field *skaddr, *oldstate, *newstate, *sport, *dport,
 	    *family, *protocol, *saddr, *daddr, *saddr_v6, *daddr_v6, *cookie,
 	    *ret, *flags, *err, *src, *dst, *len, *vihl, *ports, *filename,
-	    *pid, *uid, *gid, *euid, *egid, *argc, *astart, *aend,
+	    *pid, *uid, *gid, *euid, *egid, *argc, *astart, *aend, *ida, *idb,
 	    *w[ARGS_WORDS];
 };
 
@@ -77,6 +79,7 @@ struct exec_path {
 
 struct agg_format {
 	uint32_t		 id;
+	uint32_t		 stack_user;	/* bytes of user stack */
 	enum handler		 handler;
 	struct tp_format	 fmt;
 	const struct tp_field	*common_type, *common_flags;
@@ -92,6 +95,14 @@ struct agg_decoder {
 	uint64_t		 nexec;
 	agg_cgroup_cb		 cgroup_cb;
 	void			*cgroup_arg;
+	bool			 sample_cgroup;	/* samples end with it */
+};
+
+/* The user stack of a sample (PERF_SAMPLE_REGS_USER, STACK_USER). */
+struct ustack {
+	uint64_t		 sp;
+	const uint8_t		*data;	/* the stack from sp up */
+	size_t			 len;
 };
 
 void
@@ -201,6 +212,26 @@ bind_fields(struct agg_format *af, char *err, size_t errsz)
 		}
 		break;
 	}
+	case H_SETID:
+		s->ret = need(f, "ret", 8, 0, err, errsz, &bad);
+		break;
+	case H_SETID_CALL: {
+		/* The real (or only) id, then the effective one. */
+		const char *n = f->name + strlen("sys_enter_");
+
+		if (strcmp(n, "setuid") == 0 || strcmp(n, "setgid") == 0)
+			s->ida = need(f, n[3] == 'u' ? "uid" : "gid", 8, 0,
+			    err, errsz, &bad);
+		else {
+			int u = strchr(n + 3, 'u') != NULL;
+
+			s->ida = need(f, u ? "ruid" : "rgid", 8, 0, err, errsz,
+			    &bad);
+			s->idb = need(f, u ? "euid" : "egid", 8, 0, err, errsz,
+			    &bad);
+		}
+		break;
+	}
 	case H_KCREDS:
 		s->uid = need(f, "uid", 4, 0, err, errsz, &bad);
 		s->gid = need(f, "gid", 4, 0, err, errsz, &bad);
@@ -248,6 +279,18 @@ handler_of(const char *sys, const char *name)
 		{ "fib", "fib_table_lookup", H_FIB4 },
 		{ "fib6", "fib6_table_lookup", H_FIB6 },
 		{ "sched", "sched_process_exec", H_EXEC },
+		{ "syscalls", "sys_enter_setuid", H_SETID_CALL },
+		{ "syscalls", "sys_enter_setgid", H_SETID_CALL },
+		{ "syscalls", "sys_enter_setreuid", H_SETID_CALL },
+		{ "syscalls", "sys_enter_setregid", H_SETID_CALL },
+		{ "syscalls", "sys_enter_setresuid", H_SETID_CALL },
+		{ "syscalls", "sys_enter_setresgid", H_SETID_CALL },
+		{ "syscalls", "sys_exit_setuid", H_SETID },
+		{ "syscalls", "sys_exit_setgid", H_SETID },
+		{ "syscalls", "sys_exit_setreuid", H_SETID },
+		{ "syscalls", "sys_exit_setregid", H_SETID },
+		{ "syscalls", "sys_exit_setresuid", H_SETID },
+		{ "syscalls", "sys_exit_setresgid", H_SETID },
 	};
 	static const struct {
 		const char	*prefix;
@@ -311,6 +354,7 @@ agg_decoder_new(const struct msg_formats *fmts, char *err, size_t errsz)
 				goto fail;
 			}
 		af->id = mf->id;
+		af->stack_user = mf->stack_user;
 		af->common_type = need(&af->fmt, "common_type", 2, 0, err,
 		    errsz, &bad);
 		af->common_flags = need(&af->fmt, "common_flags", 1, 0, err,
@@ -326,6 +370,7 @@ agg_decoder_new(const struct msg_formats *fmts, char *err, size_t errsz)
 			goto fail;
 		d->n = i + 1;
 	}
+	d->sample_cgroup = fmts->sample_cgroup;
 	return d;
  fail:
 	agg_decoder_free(d);
@@ -541,25 +586,128 @@ exec_keep(struct agg_decoder *d, const void *data, size_t n,
 	return 1;
 }
 
-/* An exec: the pid and, kept aside, the file executed. */
+/*
+ * The arguments of a new program from the top of its stack, as the kernel
+ * has just laid it out: argc, then argc pointers to the strings, which
+ * lie further up. Whole strings only, at most MSG_ARGS_LEN bytes of them;
+ * a string outside the stack taken ends the list (and is counted). The
+ * environment's strings, above the arguments, are never looked at.
+ */
+static size_t
+stack_args(struct agg_decoder *d, const struct ustack *u, uint8_t *out,
+    size_t outsz, uint32_t *argcp)
+{
+	uint64_t argc, ptr, i;
+	size_t n = 0, off, l;
+	const uint8_t *nul;
+
+	if (u->len < 8)
+		return 0;
+	memcpy(&argc, u->data, 8);
+	*argcp = argc > UINT32_MAX ? UINT32_MAX : (uint32_t)argc;
+	for (i = 0; i < argc; i++) {
+		off = 8 + 8 * (size_t)i;
+		if (i >= u->len / 8 || off + 8 > u->len)
+			break;
+		memcpy(&ptr, u->data + off, 8);
+		if (ptr < u->sp || ptr - u->sp >= u->len)
+			break;
+		off = (size_t)(ptr - u->sp);
+		if ((nul = memchr(u->data + off, '\0', u->len - off)) == NULL)
+			break;
+		l = (size_t)(nul - (u->data + off));
+		if (n + l + 1 > outsz)
+			return n;	/* the block is full: not a cut */
+		memcpy(out + n, u->data + off, l + 1);
+		n += l + 1;
+	}
+	if (i < argc)
+		d->stats.exec_args_cut++;
+	return n;
+}
+
+/*
+ * An exec: the pid and, kept aside, the file executed; with a user stack
+ * (the tracepoint backend), its arguments too.
+ */
 static int
 decode_exec(struct agg_decoder *d, const struct agg_format *af,
-    const uint8_t *raw, size_t rawlen, struct agg_event *ev)
+    const uint8_t *raw, size_t rawlen, const struct ustack *u,
+    struct agg_event *ev)
 {
 	const struct fields *s = &af->f;
 	const uint8_t *str;
+	uint8_t args[MSG_ARGS_LEN];
 	uint64_t pid;
-	size_t len;
+	uint32_t argc = 0;
+	size_t len, alen = 0;
 
 	if (tp_get_u64(s->pid, raw, rawlen, &pid) == -1 || pid == 0 ||
 	    pid > (1U << 22) ||
 	    tp_get_dataloc(s->filename, raw, rawlen, &str, &len) == -1)
 		return -1;
+	if (u != NULL && ev->proc_ctx)
+		alen = stack_args(d, u, args, sizeof(args), &argc);
+	if (u != NULL && ev->proc_ctx && exec_keep(d, args, alen, ev)) {
+		ev->u.exec.args = true;
+		ev->u.exec.argc = argc;
+		ev->u.exec.aslot = ev->u.exec.slot;
+		ev->u.exec.aseq = ev->u.exec.seq;
+	}
 	/* A NUL inside is the kernel's string's end. */
 	if (!exec_keep(d, str, len > MSG_PATH_LEN ? MSG_PATH_LEN : len, ev))
 		return 0;
 	ev->kind = AEV_EXEC;
 	ev->u.exec.pid = (uint32_t)pid;
+	return 1;
+}
+
+/*
+ * A set*id() call and its arguments (enter), or its success (exit): the
+ * aggregator pairs them by thread (agg.c).
+ */
+static int
+decode_setid(const struct agg_format *af, const uint8_t *raw, size_t rawlen,
+    struct agg_event *ev)
+{
+	static const struct {
+		const char	*name;
+		uint8_t		 call;
+	} calls[] = {
+		{ "sys_enter_setuid", SETID_UID },
+		{ "sys_enter_setgid", SETID_GID },
+		{ "sys_enter_setreuid", SETID_REUID },
+		{ "sys_enter_setregid", SETID_REGID },
+		{ "sys_enter_setresuid", SETID_RESUID },
+		{ "sys_enter_setresgid", SETID_RESGID },
+	};
+	uint64_t a, b = UINT32_MAX;
+	int64_t ret;
+	size_t i;
+
+	if (!ev->proc_ctx)
+		return 0;
+	if (af->handler == H_SETID) {
+		if (tp_get_s64(af->f.ret, raw, rawlen, &ret) == -1)
+			return -1;
+		if (ret != 0)
+			return 0;
+		ev->kind = AEV_SETID;
+		return 1;
+	}
+	if (tp_get_u64(af->f.ida, raw, rawlen, &a) == -1 ||
+	    (af->f.idb != NULL && tp_get_u64(af->f.idb, raw, rawlen,
+	    &b) == -1))
+		return -1;
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if (strcmp(af->fmt.name, calls[i].name) == 0)
+			ev->u.setid.call = calls[i].call;
+	if (ev->u.setid.call == 0)
+		return 0;
+	ev->kind = AEV_SETID;
+	/* uid_t is 32 bits; the field is the register's 64. */
+	ev->u.setid.a = (uint32_t)a;
+	ev->u.setid.b = (uint32_t)b;
 	return 1;
 }
 
@@ -730,10 +878,11 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
     struct agg_event *ev)
 {
 	const struct agg_format *af;
-	const uint8_t *raw;
+	const uint8_t *raw, *tail;
+	struct ustack us, *u = NULL;
 	uint32_t pid, tid, cpu, rawlen;
 	uint64_t time, type, flags;
-	size_t off = sizeof(struct perf_event_header);
+	size_t off = sizeof(struct perf_event_header), taillen;
 
 	if (len < SAMPLE_FIXED)
 		return -1;
@@ -762,8 +911,45 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	ev->pid = pid;
 	ev->tid = tid;
 	/* PERF_SAMPLE_CGROUP, when the probe asked for it: the last field. */
-	if (len - SAMPLE_FIXED - rawlen >= 8)
+	tail = raw + rawlen;
+	taillen = len - SAMPLE_FIXED - rawlen;
+	if (d->sample_cgroup) {
+		if (taillen < 8)
+			return -1;
 		memcpy(&ev->cgroup, rec + len - 8, 8);
+		taillen -= 8;
+	}
+	/*
+	 * PERF_SAMPLE_REGS_USER (u64 abi, and the stack pointer unless the
+	 * abi is none) and PERF_SAMPLE_STACK_USER (u64 size, the bytes,
+	 * and u64 dyn_size, how many of them are the stack's, when size
+	 * is not 0).
+	 */
+	if (af->stack_user != 0) {
+		uint64_t abi, size, dyn;
+		size_t o = 8;
+
+		if (taillen < 16)
+			return -1;
+		memcpy(&abi, tail, 8);
+		if (abi != PERF_SAMPLE_REGS_ABI_NONE) {
+			memcpy(&us.sp, tail + 8, 8);
+			o += 8;
+		}
+		if (taillen < o + 8)
+			return -1;
+		memcpy(&size, tail + o, 8);
+		o += 8;
+		if (size != 0) {
+			if (size > taillen - o || taillen - o - size < 8)
+				return -1;
+			memcpy(&dyn, tail + o + size, 8);
+			us.data = tail + o;
+			us.len = dyn < size ? (size_t)dyn : (size_t)size;
+			if (abi != PERF_SAMPLE_REGS_ABI_NONE)
+				u = &us;
+		}
+	}
 	ev->proc_ctx = (flags & (TRACE_FLAG_HARDIRQ | TRACE_FLAG_SOFTIRQ)) == 0
 	    && pid != 0;
 	d->stats.samples++;
@@ -787,7 +973,10 @@ decode_sample(struct agg_decoder *d, const uint8_t *rec, size_t len,
 	case H_KPKT6:
 		return decode_kpkt(d, af, raw, rawlen, ev);
 	case H_EXEC:
-		return decode_exec(d, af, raw, rawlen, ev);
+		return decode_exec(d, af, raw, rawlen, u, ev);
+	case H_SETID:
+	case H_SETID_CALL:
+		return decode_setid(af, raw, rawlen, ev);
 	case H_KCREDS:
 		return decode_creds(af, raw, rawlen, ev);
 	case H_KARGS:

@@ -21,7 +21,6 @@
 
 #define DNS_HEADER_LEN	12
 #define DNS_NAME_WIRE	255	/* RFC 1035 3.1: octets of a name */
-#define DNS_LABEL_MAX	63
 #define DNS_MAX_HOPS	64	/* pointers followed in one name */
 #define DNS_MAX_LOOSE	64	/* CNAMEs kept that came before their owner */
 
@@ -67,7 +66,7 @@ struct chain_name {
 	size_t		 off;		/* where the name starts in buf */
 	uint64_t	 hash;
 	uint32_t	 ttl;		/* smallest TTL from the question */
-	size_t		 at;		/* visit that added it: see answers_walk */
+	size_t		 at;		/* when it joined: see answers_walk */
 };
 
 /* A CNAME whose owner was not (yet) in the chain when the walk met it. */
@@ -184,7 +183,7 @@ cursor_label(struct name_cursor *c, const uint8_t **lab, size_t *lablen)
 
 	if ((error = cursor_follow(c)) != DNS_OK)
 		return error;
-	/* The top bits are 00, so b <= DNS_LABEL_MAX. */
+	/* The top bits are 00, so b <= 63 (RFC 1035 2.3.4). */
 	b = c->buf[c->pos];
 	c->wirelen += 1 + (size_t)b;
 	if (c->wirelen > DNS_NAME_WIRE)

@@ -40,6 +40,8 @@ struct enr_proc {
 	uint8_t		*args;		/* its arguments, when seen */
 	size_t		 args_len;
 	uint32_t	 argc;
+	/* /proc/PID/cmdline was read for this image (args_fill). */
+	int		 args_tried;
 	int		 have_creds;
 	/*
 	 * Inherited at a fork or from before an exec: read again from
@@ -47,6 +49,7 @@ struct enr_proc {
 	 */
 	int		 creds_stale;
 	uint32_t	 uid, gid, euid, egid;
+	unsigned	 creds_set;	/* CR_*: set by set*id() calls */
 };
 
 struct enr_procs {
@@ -294,6 +297,124 @@ forget_image(struct enr_proc *p)
 	p->args = NULL;
 	p->args_len = 0;
 	p->argc = 0;
+	p->args_tried = 0;
+}
+
+/* How many whole strings an argument block holds. */
+static size_t
+nstrings(const uint8_t *b, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; b != NULL && i < len; i++)
+		if (b[i] == '\0')
+			n++;
+	return n;
+}
+
+/*
+ * Arguments the exec event did not bring whole (the tracepoint backend's
+ * copy of the new stack can end before the strings, and processes from
+ * the start-up scan have none), from /proc/PID/cmdline, once an image,
+ * while the process runs. What the exec event brought is kept when the
+ * file gives no more (a process may rewrite its own command line).
+ */
+static void
+args_fill(struct enr_procs *t, struct enr_proc *p)
+{
+	char buf[4096];
+	size_t i, keep = 0, count = 0, nkeep = 0;
+	ssize_t n;
+	uint8_t *a;
+
+	p->args_tried = 1;
+	if ((n = read_proc(t, p->pid, "cmdline", buf, sizeof(buf))) <= 0)
+		return;
+	for (i = 0; i < (size_t)n; i++)
+		if (buf[i] == '\0') {
+			count++;
+			if (i + 1 <= MSG_ARGS_LEN) {
+				keep = i + 1;
+				nkeep++;
+			}
+		}
+	if (nkeep <= nstrings(p->args, p->args_len) ||
+	    (a = malloc(keep)) == NULL)
+		return;
+	memcpy(a, buf, keep);
+	free(p->args);
+	p->args = a;
+	p->args_len = keep;
+	/* A full buffer may hold only the first of many. */
+	if (p->argc < count)
+		p->argc = (uint32_t)count;
+	p->version = ++t->versions;
+}
+
+/*
+ * A set*id() call that succeeded (tracepoint backend): the ids it set,
+ * on the ids known before it. setuid() and setgid() set the real id too
+ * only when the caller was privileged (effective uid 0 here; without
+ * known ids, it is taken to be, as a daemon dropping root is). Ids not
+ * known before are read from /proc while the process runs; a process
+ * already gone is given what its calls set, once they set all four.
+ */
+#define CR_UID	1
+#define CR_EUID	2
+#define CR_GID	4
+#define CR_EGID	8
+#define CR_ALL	15
+
+static void
+apply_setid(struct enr_procs *t, struct enr_proc *p,
+    const struct msg_process *ev)
+{
+	int priv;
+
+	if (!p->have_creds && p->exited == 0)
+		read_creds(t, p);
+	priv = !p->have_creds || p->euid == 0;
+	switch (ev->setid_call) {
+	case SETID_UID:
+		if (priv) {
+			p->uid = ev->uid;
+			p->creds_set |= CR_UID;
+		}
+		p->euid = ev->euid;
+		p->creds_set |= CR_EUID;
+		break;
+	case SETID_GID:
+		if (priv) {
+			p->gid = ev->gid;
+			p->creds_set |= CR_GID;
+		}
+		p->egid = ev->egid;
+		p->creds_set |= CR_EGID;
+		break;
+	default:
+		if (ev->uid != SETID_KEEP) {
+			p->uid = ev->uid;
+			p->creds_set |= CR_UID;
+		}
+		if (ev->euid != SETID_KEEP) {
+			p->euid = ev->euid;
+			p->creds_set |= CR_EUID;
+		}
+		if (ev->gid != SETID_KEEP) {
+			p->gid = ev->gid;
+			p->creds_set |= CR_GID;
+		}
+		if (ev->egid != SETID_KEEP) {
+			p->egid = ev->egid;
+			p->creds_set |= CR_EGID;
+		}
+		break;
+	}
+	if (p->creds_set == CR_ALL)
+		p->have_creds = 1;
+	/* Exact now: /proc would only say the same, or something later. */
+	if (p->have_creds)
+		p->creds_stale = 0;
 }
 
 void
@@ -340,6 +461,7 @@ procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->from_scan = 0;
 		forget_image(p);
 		p->have_creds = 0;
+		p->creds_set = 0;
 		if ((parent = find(t, ev->ppid)) != NULL && parent->have_comm) {
 			memcpy(p->comm, parent->comm, sizeof(p->comm));
 			p->have_comm = 1;
@@ -396,6 +518,10 @@ procs_event(struct enr_procs *t, const struct msg_process *ev)
 		p->have_creds = 1;
 		p->creds_stale = 0;
 		break;
+	case PROC_EV_SETID:
+		if ((p = get(t, ev->pid)) != NULL)
+			apply_setid(t, p, ev);
+		break;
 	}
 }
 
@@ -416,6 +542,9 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 		return -1;
 	if (p->creds_stale && p->exited == 0)
 		read_creds(t, p);
+	if (!p->args_tried && p->exited == 0 && (p->args == NULL ||
+	    nstrings(p->args, p->args_len) < p->argc))
+		args_fill(t, p);
 	memcpy(out->comm, p->comm, sizeof(out->comm));
 	out->have_comm = p->have_comm;
 	out->ppid = p->ppid;

@@ -473,7 +473,7 @@ main(int argc, char *argv[])
 		    sizeof(err)) == -1)
 			fatalx("kprobe backend: %s", err);
 	} else
-		backend_tracepoints(&be, use_v6);
+		backend_tracepoints(&be, tracefs, use_v6);
 	fmts.v = xcalloc(be.nevents, sizeof(*fmts.v));
 	for (j = 0; j < be.nevents; j++) {
 		if (tracefs_read_event(tracefs, be.events[j].system,
@@ -558,8 +558,11 @@ main(int argc, char *argv[])
 	    p.sigint_ev == NULL || event_add(p.sigint_ev, NULL) == -1)
 		fatalx("event setup");
 
-	for (j = 0; j < be.nevents; j++)
+	for (j = 0; j < be.nevents; j++) {
 		ids[j] = fmts.v[j].id;
+		fmts.v[j].stack_user = p.perf.stack_user[j];
+	}
+	fmts.sample_cgroup = p.perf.sample_cgroup != 0;
 	frame = msg_encode_formats(&fmts, &len);
 	send_frame(&p, frame, len, "formats");
 	msg_formats_free(&fmts);

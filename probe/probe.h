@@ -22,6 +22,7 @@ struct probe_event {
 	const char	*name;
 	const char	*filter;
 	int		 no_selftest;	/* loopback traffic does not fire it */
+	uint32_t	 stack_user;	/* user stack bytes to take, 0 none */
 };
 
 /* probe_tracefs.c */
@@ -42,6 +43,8 @@ struct perf_set {
 	int		 nnsrings;
 	uint8_t		*seen;		/* event ids sampled, a bitmap; the
 					   start-up self-test's, else NULL */
+	int		 sample_cgroup;	/* PERF_SAMPLE_CGROUP is on */
+	uint32_t	*stack_user;	/* per event, as opened */
 };
 typedef void (*perf_batch_cb)(const struct msg_samples *, void *);
 
@@ -129,7 +132,8 @@ int		 backend_kprobe_ok(const char *tracefs, char *why,
 /* BACKEND_KPROBE or BACKEND_TRACEPOINT, or -1; why says why. */
 int		 backend_choose(int configured, const char *tracefs,
 		    char *why, size_t whysz);
-void		 backend_tracepoints(struct backend *, int use_v6);
+void		 backend_tracepoints(struct backend *, const char *tracefs,
+		    int use_v6);
 /* Register the kprobes (each also written to report when not NULL). */
 int		 backend_kprobes(struct backend *, const char *tracefs,
 		    int use_v6, FILE *report, char *err, size_t errsz);

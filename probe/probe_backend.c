@@ -51,24 +51,24 @@
  * connection.
  */
 static const struct probe_event tp_set_state_v46 =
-	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES, 0 };
+	{ "sock", "inet_sock_set_state", "protocol == 6 && " TCP_STATES, 0, 0 };
 static const struct probe_event tp_set_state_v4 =
 	{ "sock", "inet_sock_set_state", "family == 2 && protocol == 6 && "
-	    TCP_STATES, 0 };
+	    TCP_STATES, 0, 0 };
 /* Payload bytes of every send and receive that moved data (6.3+). */
 static const struct probe_event tp_send_v46 =
 	{ "sock", "sock_send_length",
-	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0", 0 };
+	    "(family == 2 || family == 10) && " TCP_UDP " && ret > 0", 0, 0 };
 static const struct probe_event tp_recv_v46 =
 	{ "sock", "sock_recv_length",
 	    "(family == 2 || family == 10) && " TCP_UDP
-	    " && ret > 0 && !(flags & 2)", 0 };
+	    " && ret > 0 && !(flags & 2)", 0, 0 };
 static const struct probe_event tp_send_v4 =
 	{ "sock", "sock_send_length", "family == 2 && " TCP_UDP " && ret > 0",
-	    0 };
+	    0, 0 };
 static const struct probe_event tp_recv_v4 =
 	{ "sock", "sock_recv_length", "family == 2 && " TCP_UDP
-	    " && ret > 0 && !(flags & 2)", 0 };
+	    " && ret > 0 && !(flags & 2)", 0, 0 };
 /*
  * The end of a TCP socket. Not filtered on dport: a socket that
  * tcp_disconnect reset (a failed connect(), a close() with SO_LINGER 0)
@@ -77,20 +77,49 @@ static const struct probe_event tp_recv_v4 =
  * field to filter on; the aggregator then drops IPv6 ends itself.
  */
 static const struct probe_event tp_destroy_v46 =
-	{ "tcp", "tcp_destroy_sock", NULL, 0 };
+	{ "tcp", "tcp_destroy_sock", NULL, 0, 0 };
 static const struct probe_event tp_destroy_v4 =
-	{ "tcp", "tcp_destroy_sock", "family == 2", 0 };
+	{ "tcp", "tcp_destroy_sock", "family == 2", 0, 0 };
 /*
  * Every exec, with the file executed (process.executable). The start-up
  * self-test does not wait for it: the probe executes nothing.
  */
 static const struct probe_event tp_exec =
-	{ "sched", "sched_process_exec", NULL, 1 };
+	{ "sched", "sched_process_exec", NULL, 1, 0 };
+/*
+ * The tracepoint backend's exec also takes the top of the new program's
+ * stack, where the kernel has just put argc, the argument pointers and,
+ * further up, the strings (process.args). Between the two lies a random
+ * gap of up to 8 KiB (stack randomization, x86), so 12 KiB hold the
+ * arguments unless the environment is very large. The aggregator keeps
+ * the argument strings only; the environment's are never read.
+ */
+static const struct probe_event tp_exec_args =
+	{ "sched", "sched_process_exec", NULL, 1, 12288 };
+/*
+ * set*id() calls, with their arguments, and their results: a process's
+ * ids that changed after its exec (a daemon dropping root). The
+ * aggregator pairs each call with its result by thread.
+ */
+static const struct probe_event tp_setid[] = {
+	{ "syscalls", "sys_enter_setuid", NULL, 1, 0 },
+	{ "syscalls", "sys_enter_setgid", NULL, 1, 0 },
+	{ "syscalls", "sys_enter_setreuid", NULL, 1, 0 },
+	{ "syscalls", "sys_enter_setregid", NULL, 1, 0 },
+	{ "syscalls", "sys_enter_setresuid", NULL, 1, 0 },
+	{ "syscalls", "sys_enter_setresgid", NULL, 1, 0 },
+	{ "syscalls", "sys_exit_setuid", "ret == 0", 1, 0 },
+	{ "syscalls", "sys_exit_setgid", "ret == 0", 1, 0 },
+	{ "syscalls", "sys_exit_setreuid", "ret == 0", 1, 0 },
+	{ "syscalls", "sys_exit_setregid", "ret == 0", 1, 0 },
+	{ "syscalls", "sys_exit_setresuid", "ret == 0", 1, 0 },
+	{ "syscalls", "sys_exit_setresgid", "ret == 0", 1, 0 },
+};
 /* UDP route lookups of sendto() and connect(): the remote. */
 static const struct probe_event tp_fib4 =
-	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0", 0 };
+	{ "fib", "fib_table_lookup", "proto == 17 && dport != 0", 0, 0 };
 static const struct probe_event tp_fib6 =
-	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0", 0 };
+	{ "fib6", "fib6_table_lookup", "proto == 17 && dport != 0", 0, 0 };
 
 /*
  * The kprobes of the kprobe backend. Each names its event, whether it is
@@ -259,8 +288,11 @@ backend_choose(int configured, const char *tracefs, char *why, size_t whysz)
 }
 
 void
-backend_tracepoints(struct backend *b, int use_v6)
+backend_tracepoints(struct backend *b, const char *tracefs, int use_v6)
 {
+	char path[512];
+	size_t i;
+
 	memset(b, 0, sizeof(*b));
 	b->kind = BACKEND_TRACEPOINT;
 	if (use_v6) {
@@ -270,15 +302,24 @@ backend_tracepoints(struct backend *b, int use_v6)
 		add_event(b, &tp_destroy_v46);
 		add_event(b, &tp_fib4);
 		add_event(b, &tp_fib6);
-		add_event(b, &tp_exec);
 	} else {
 		add_event(b, &tp_set_state_v4);
 		add_event(b, &tp_send_v4);
 		add_event(b, &tp_recv_v4);
 		add_event(b, &tp_destroy_v4);
 		add_event(b, &tp_fib4);
-		add_event(b, &tp_exec);
 	}
+	add_event(b, &tp_exec_args);
+	/* Kernels without CONFIG_FTRACE_SYSCALLS have none of them. */
+	snprintf(path, sizeof(path), "%s/events/syscalls/sys_exit_setuid",
+	    tracefs);
+	if (access(path, F_OK) == -1) {
+		log_warnx("no syscalls tracepoints: ids a process changes "
+		    "after its exec are not followed");
+		return;
+	}
+	for (i = 0; i < sizeof(tp_setid) / sizeof(tp_setid[0]); i++)
+		add_event(b, &tp_setid[i]);
 }
 
 /*
@@ -546,7 +587,7 @@ backend_kprobes(struct backend *b, const char *tracefs, int use_v6,
 		    "proto == 6 && sk != 0" :
 		    k->args == KA_PKT4 || k->args == KA_PKT6 ? "proto == 6" :
 		    use_v6 ? "family == 2 || family == 10" : "family == 2",
-		    k->args == KA_CREDS || k->args == KA_ARGS });
+		    k->args == KA_CREDS || k->args == KA_ARGS, 0 });
 	}
 	btf_free(btf);
 	return 0;
@@ -638,7 +679,7 @@ backend_check(const struct sf_config *cfg, const char *tracefs, int use_v6,
 			b.nevents = 0;
 		}
 	} else
-		backend_tracepoints(&b, use_v6);
+		backend_tracepoints(&b, tracefs, use_v6);
 	fprintf(out, "events:\n");
 	for (i = 0; i < b.nevents; i++)
 		if (check_event(tracefs, &b.events[i], cpus[0], out) == -1)

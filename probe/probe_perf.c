@@ -14,6 +14,9 @@
 #include <sys/syscall.h>
 
 #include <linux/perf_event.h>
+#if defined(__x86_64__) || defined(__aarch64__)
+#include <asm/perf_regs.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,12 @@
 
 /* The namespaces ring: records of about 150 bytes, read at once. */
 #define NS_RING_PAGES	4
+/* The user stack pointer, the one register an exec's sample takes. */
+#if defined(__x86_64__)
+#define SP_REG_MASK	(1ULL << PERF_REG_X86_SP)
+#elif defined(__aarch64__)
+#define SP_REG_MASK	(1ULL << PERF_REG_ARM64_SP)
+#endif
 
 /* Room for one batch: the frame's maximum less protobuf overhead. */
 #define BATCH_MAX	(FRAME_MAX_PAYLOAD - 64)
@@ -116,6 +125,9 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 	ps->nsrings = xcalloc((size_t)ncpus, sizeof(*ps->nsrings));
 	ps->nrings = ncpus;
 	ps->nevents = (int)fmts->n;
+	ps->stack_user = xcalloc(fmts->n ? fmts->n : 1, sizeof(uint32_t));
+	for (i = 0; i < fmts->n; i++)
+		ps->stack_user[i] = evs[i].stack_user;
 	with_cgroup = 1;
 
 	for (c = 0; c < ncpus; c++) {
@@ -145,6 +157,20 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 			 */
 			if (with_cgroup)
 				attr.sample_type |= PERF_SAMPLE_CGROUP;
+#ifdef SP_REG_MASK
+			/*
+			 * The user stack pointer and the stack above it, of
+			 * the events that ask (the exec: its arguments).
+			 */
+			if (ps->stack_user[i] != 0) {
+				attr.sample_type |= PERF_SAMPLE_REGS_USER |
+				    PERF_SAMPLE_STACK_USER;
+				attr.sample_regs_user = SP_REG_MASK;
+				attr.sample_stack_user = ps->stack_user[i];
+			}
+#else
+			ps->stack_user[i] = 0;
+#endif
 			attr.disabled = 1;
 			attr.use_clockid = 1;
 			attr.clockid = CLOCK_MONOTONIC;
@@ -171,6 +197,15 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 			}
 			fd = sys_perf_event_open(&attr, -1, r->cpu, -1,
 			    PERF_FLAG_FD_CLOEXEC);
+			if (fd == -1 && errno == EINVAL &&
+			    ps->stack_user[i] != 0 && c == 0) {
+				log_warnx("%s:%s: no user stack from this "
+				    "kernel: no process.args", fmts->v[i].system,
+				    fmts->v[i].name);
+				ps->stack_user[i] = 0;
+				i--;
+				continue;
+			}
 			if (fd == -1 && errno == EINVAL && with_cgroup &&
 			    c == 0 && i == 0) {
 				log_warnx("this kernel cannot tell the cgroup of "
@@ -256,6 +291,7 @@ perf_open(struct perf_set *ps, const int *cpus, int ncpus,
 		r->data = (uint8_t *)m + pagesz;
 	}
 	ps->nnsrings = ncpus;
+	ps->sample_cgroup = with_cgroup;
 }
 
 void
@@ -286,6 +322,7 @@ perf_close(struct perf_set *ps)
 		if (ps->nsrings[i].meta != NULL)
 			munmap(ps->nsrings[i].meta, ps->nsrings[i].mapsz);
 	free(ps->nsrings);
+	free(ps->stack_user);
 	free(ps->rings);
 	free(ps->fds);
 	memset(ps, 0, sizeof(*ps));

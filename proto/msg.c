@@ -232,12 +232,14 @@ msg_encode_formats(const struct msg_formats *f, size_t *lenp)
 		ev[i].name = (char *)f->v[i].name;
 		ev[i].format.data = (uint8_t *)f->v[i].text;
 		ev[i].format.len = f->v[i].textlen;
+		ev[i].stack_user = f->v[i].stack_user;
 		evp[i] = &ev[i];
 	}
 	m.n_formats = f->n;
 	m.formats = evp;
 	m.tracefs_path = (char *)f->tracefs_path;
 	m.ncpus = f->ncpus;
+	m.sample_cgroup = f->sample_cgroup;
 	buf = frame_pack(FRAME_FORMATS, &m.base, lenp);
 	free(ev);
 	free(evp);
@@ -300,6 +302,11 @@ msg_decode_formats(const uint8_t *p, size_t len, struct msg_formats *out,
 			*errstr = "formats: bad format text";
 			goto fail;
 		}
+		if (e->stack_user > MSG_MAX_STACK_USER ||
+		    e->stack_user % 8 != 0) {
+			*errstr = "formats: bad user stack size";
+			goto fail;
+		}
 		if ((o->text = malloc(e->format.len + 1)) == NULL) {
 			*errstr = "formats: out of memory";
 			goto fail;
@@ -309,11 +316,13 @@ msg_decode_formats(const uint8_t *p, size_t len, struct msg_formats *out,
 		o->text[e->format.len] = '\0';
 		o->textlen = e->format.len;
 		o->id = e->id;
+		o->stack_user = e->stack_user;
 		str_copy(o->system, sizeof(o->system), e->system);
 		str_copy(o->name, sizeof(o->name), e->name);
 	}
 	str_copy(out->tracefs_path, sizeof(out->tracefs_path), m->tracefs_path);
 	out->ncpus = m->ncpus;
+	out->sample_cgroup = m->sample_cgroup;
 	arena_release(&m->base);
 	return 0;
  fail:
@@ -606,6 +615,7 @@ msg_encode_process(const struct msg_process *pe, size_t *lenp)
 	m.args.len = pe->args_len;
 	m.argc = pe->argc;
 	m.is_exec = pe->is_exec;
+	m.setid_call = pe->setid_call;
 	return frame_pack(FRAME_PROCESS, &m.base, lenp);
 }
 
@@ -619,7 +629,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 	memset(out, 0, sizeof(*out));
 	if ((m = unpack_strict(&sockflow__process_event__descriptor, p, len, errstr)) == NULL)
 		return -1;
-	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_ARGS)
+	if ((int)m->kind < PROC_EV_EXEC || (int)m->kind > PROC_EV_SETID)
 		*errstr = "process: bad kind";
 	else if (m->pid == 0 || m->pid > (1U << 22))
 		*errstr = "process: bad pid";
@@ -631,6 +641,9 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		*errstr = "process: executable too long";
 	else if (m->args.len > MSG_ARGS_LEN)
 		*errstr = "process: arguments too long";
+	else if (m->setid_call > SETID_RESGID ||
+	    (m->kind == SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_SETID && m->setid_call == 0))
+		*errstr = "process: bad set*id call";
 	else {
 		/*
 		 * A process name is whatever the process set: any byte may
@@ -652,6 +665,7 @@ msg_decode_process(const uint8_t *p, size_t len, struct msg_process *out,
 		out->args_len = (uint16_t)m->args.len;
 		out->argc = m->argc;
 		out->is_exec = m->is_exec;
+		out->setid_call = (uint8_t)m->setid_call;
 		rv = 0;
 	}
 	arena_release(&m->base);

@@ -37,13 +37,18 @@ struct msg_format {
 	char		name[MSG_NAME_LEN];
 	char		*text;		/* NUL-terminated copy */
 	size_t		textlen;
+	uint32_t	stack_user;	/* user stack bytes in its samples */
 };
+
+/* The most user stack a sample may carry (the kernel's own limit). */
+#define MSG_MAX_STACK_USER	65528
 
 struct msg_formats {
 	struct msg_format *v;
 	size_t		n;
 	char		tracefs_path[256];
 	uint32_t	ncpus;
+	bool		sample_cgroup;	/* samples end with the cgroup id */
 };
 
 struct msg_samples {
@@ -134,7 +139,17 @@ enum process_event_kind {
 	PROC_EV_EXECUTABLE = 4,
 	PROC_EV_CREDS = 5,
 	PROC_EV_ARGS = 6,
+	PROC_EV_SETID = 7,
 };
+
+/* msg_process.setid_call: which set*id() call (and what it sets). */
+#define SETID_UID	1	/* setuid(uid): all if privileged, else euid */
+#define SETID_GID	2
+#define SETID_REUID	3	/* setreuid(uid, euid) */
+#define SETID_REGID	4
+#define SETID_RESUID	5	/* setresuid(uid, euid, saved) */
+#define SETID_RESGID	6
+#define SETID_KEEP	0xffffffffU	/* (uid_t)-1: left as it was */
 
 /* The longest executable path carried; a longer one is cut. */
 #define MSG_PATH_LEN	255
@@ -153,6 +168,7 @@ struct msg_process {
 	uint16_t	args_len;
 	uint32_t	argc;		/* how many there were */
 	bool		is_exec;	/* EXEC: an exec, not a new name */
+	uint8_t		setid_call;	/* SETID: SETID_* of the call */
 };
 
 struct msg_counter {

@@ -152,7 +152,7 @@ flow_sane(const struct msg_flow *f)
 static int
 process_sane(const struct msg_process *p)
 {
-	return p->kind >= PROC_EV_EXEC && p->kind <= PROC_EV_ARGS &&
+	return p->kind >= PROC_EV_EXEC && p->kind <= PROC_EV_SETID &&
 	    p->pid != 0 && p->pid <= (1U << 22) && p->ppid <= (1U << 22) &&
 	    terminated(p->comm, sizeof(p->comm)) &&
 	    terminated(p->executable, sizeof(p->executable)) &&
