@@ -467,6 +467,10 @@ procs_event(struct enr_procs *t, const struct msg_process *ev)
 			p->have_comm = 1;
 		}
 		/* A child runs its parent's file with its credentials. */
+		if (parent != NULL && !parent->args_tried &&
+		    parent->exited == 0 && parent->args != NULL &&
+		    nstrings(parent->args, parent->args_len) < parent->argc)
+			args_fill(t, parent);
 		if (parent != NULL) {
 			if (parent->exe != NULL)
 				p->exe = strdup(parent->exe);
@@ -507,6 +511,9 @@ procs_event(struct enr_procs *t, const struct msg_process *ev)
 			p->args_len = ev->args_len;
 		}
 		p->argc = ev->argc;
+		/* Not all there (a copy of the stack that ended early)? */
+		if (p->exited == 0 && nstrings(p->args, p->args_len) < p->argc)
+			args_fill(t, p);
 		break;
 	case PROC_EV_CREDS:
 		if ((p = get(t, ev->pid)) == NULL)

@@ -370,6 +370,30 @@ def check_counters(e, d):
              f"/{net.get('bytes')}, sides sum to {npk}/{nby}")
 
 
+def check_process(e, d, proc):
+    """Complete process, user and group fields: each process of the
+    workload is a child of the truth program, run as root with its two
+    namespace names as arguments."""
+    exe = proc.get("executable") or ""
+    args = proc.get("args") or []
+    if not exe.endswith("/truth"):
+        fail("field", f"{e.tag}: process.executable {exe!r}")
+    if len(args) != 3 or not args[0].endswith("truth") or \
+            proc.get("args_count") != 3:
+        fail("field", f"{e.tag}: process.args {args}, args_count "
+             f"{proc.get('args_count')}")
+    for k in ("ppid", "created", "entity_id"):
+        if not proc.get(k):
+            fail("field", f"{e.tag}: no process.{k}")
+    if d.get("user") != {"id": "0", "name": "root"}:
+        fail("field", f"{e.tag}: user {d.get('user')}")
+    if d.get("group") != {"id": "0", "name": "root"}:
+        fail("field", f"{e.tag}: group {d.get('group')}")
+    au = d.get("system", {}).get("audit", {}).get("socket", {})
+    if [au.get(k) for k in ("uid", "gid", "euid", "egid")] != [0, 0, 0, 0]:
+        fail("field", f"{e.tag}: system.audit.socket {au}")
+
+
 def check_doc(e, d):
     net, sf = d["network"], d.get("sockflow", {})
     if net.get("type") != e.family:
@@ -386,6 +410,8 @@ def check_doc(e, d):
              f"expected {e.pid}")
     elif proc.get("name") != "truth":
         fail("field", f"{e.tag}: process.name {proc.get('name')}")
+    else:
+        check_process(e, d, proc)
     if d["flow"].get("final") is not True:
         fail("field", f"{e.tag}: flow.final {d['flow'].get('final')}, "
              f"the flow is over")
