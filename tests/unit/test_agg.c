@@ -120,7 +120,19 @@ announce(struct msg_format *mf, uint32_t id, const char *sys,
 
 /* A decoder for set_state (from text) and every other saved format. */
 static struct agg_decoder *
+decoder_from_cg(const char *text, size_t len, int cgroup, char *err,
+    size_t errsz);
+
+static struct agg_decoder *
 decoder_from(const char *text, size_t len, char *err, size_t errsz)
+{
+	return decoder_from_cg(text, len, 0, err, errsz);
+}
+
+/* cgroup: the probe says every sample ends with its cgroup id. */
+static struct agg_decoder *
+decoder_from_cg(const char *text, size_t len, int cgroup, char *err,
+    size_t errsz)
 {
 	struct msg_formats fm;
 	struct msg_format mf[1 + NFMT];
@@ -135,6 +147,7 @@ decoder_from(const char *text, size_t len, char *err, size_t errsz)
 	fm.v = mf;
 	fm.n = 1 + NFMT;
 	fm.ncpus = 2;
+	fm.sample_cgroup = cgroup != 0;
 	return agg_decoder_new(&fm, err, errsz);
 }
 
@@ -2145,7 +2158,7 @@ side_record(uint8_t *rec, uint32_t type, const void *body, size_t blen)
 }
 
 static void
-test_cgroup_netns(struct agg_decoder *d)
+test_cgroup_netns(struct agg_decoder *d, struct agg_decoder *dcg)
 {
 	struct agg_netns *nt = agg_netns_new();
 	uint8_t rec[512], body[256];
@@ -2161,13 +2174,15 @@ test_cgroup_netns(struct agg_decoder *d)
 	 */
 	len = make_sample(rec, &outbound4[0]);
 	CHECK(agg_decode_record(d, rec, len, &ev) == 1 && ev.cgroup == 0);
+	/* Announced but missing: the record is refused. */
+	CHECK(dcg != NULL && agg_decode_record(dcg, rec, len, &ev) == -1);
 	u = (uint32_t)(len - 36);
 	memcpy(rec + 32, &u, 4);
 	memcpy(rec + len, &cg, 8);
 	memcpy(&h, rec, sizeof(h));
 	h.size = (uint16_t)(len + 8);
 	memcpy(rec, &h, sizeof(h));
-	CHECK(agg_decode_record(d, rec, len + 8, &ev) == 1 &&
+	CHECK(dcg != NULL && agg_decode_record(dcg, rec, len + 8, &ev) == 1 &&
 	    ev.cgroup == 0x1234 && ev.u.st.sk == outbound4[0].sk);
 
 	/* NAMESPACES: pid, tid, nr, {dev, inode}[nr]; net is the first. */
@@ -2377,7 +2392,13 @@ main(void)
 	test_udp_lifetimes(d);
 	test_kprobe_calls(srcdir ? srcdir : ".");
 	test_dns_clients();
-	test_cgroup_netns(d);
+	{
+		struct agg_decoder *dcg = decoder_from_cg(ss_text, ss_len, 1,
+		    err, sizeof(err));
+
+		test_cgroup_netns(d, dcg);
+		agg_decoder_free(dcg);
+	}
 	agg_decoder_free(d);
 	free(ss_text);
 	return check_done("test_agg");

@@ -930,6 +930,16 @@ test_counts_sizes(void)
 	CHECK(parse(&mb, true) == DNS_ERR_RDATA);
 	set16(&mb, at, 2);
 	CHECK(parse(&mb, true) == DNS_ERR_RDATA);
+	/* Whose label runs past the message, the record itself being
+	 * whole: not a cut capture, a bad record. */
+	start(&mb, F_RESP, 1, "q", T_A);
+	put_ptr(&mb, 12);
+	at = rr_head(&mb, T_CNAME, C_IN, 1);
+	put8(&mb, 5);
+	put8(&mb, 't');
+	rr_end(&mb, at);
+	CHECK(parse(&mb, true) == DNS_ERR_RDATA);
+	CHECK(parse(&mb, false) == DNS_ERR_RDATA);
 
 	/* Other types are skipped by their length, whatever is in them. */
 	start(&mb, F_RESP, 2, "q", T_A);

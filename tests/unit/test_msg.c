@@ -472,9 +472,9 @@ static char fmt_text1[] = "name: sys_enter_connect\nID: 77\n\xc3\xa9\t~";
 
 static struct msg_format formats_v0[] = {
 	{ 1234, "sock", "inet_sock_set_state", fmt_text0,
-	    sizeof(fmt_text0) - 1 },
+	    sizeof(fmt_text0) - 1, 0 },
 	{ 0xffff, "syscalls", "sys_enter_connect", fmt_text1,
-	    sizeof(fmt_text1) - 1 },
+	    sizeof(fmt_text1) - 1, 12288 },
 };
 
 static struct msg_formats formats0 = {
@@ -899,6 +899,22 @@ test_roundtrip_formats(void)
 	    &f, &errstr) == 0);
 	CHECK(f.n == formats0.n);
 	CHECK(f.ncpus == formats0.ncpus);
+	CHECK(!f.sample_cgroup);
+	/* The flag that samples end with their cgroup goes through. */
+	{
+		struct msg_formats g = formats0, back;
+		uint8_t *fr;
+		size_t fl;
+
+		g.sample_cgroup = true;
+		fr = msg_encode_formats(&g, &fl);
+		CHECK(fr != NULL && msg_decode_formats(fr + FRAME_HDR_LEN,
+		    fl - FRAME_HDR_LEN, &back, &errstr) == 0 &&
+		    back.sample_cgroup && back.v[1].stack_user == 12288);
+		if (fr != NULL)
+			msg_formats_free(&back);
+		free(fr);
+	}
 	CHECK(strcmp(f.tracefs_path, formats0.tracefs_path) == 0);
 	for (i = 0; i < f.n && i < formats0.n; i++) {
 		const struct msg_format *a = &f.v[i], *b = &formats0.v[i];
@@ -907,6 +923,8 @@ test_roundtrip_formats(void)
 		CHECK_MSG(strcmp(a->system, b->system) == 0,
 		    "format %zu system", i);
 		CHECK_MSG(strcmp(a->name, b->name) == 0, "format %zu name", i);
+		CHECK_MSG(a->stack_user == b->stack_user,
+		    "format %zu stack_user", i);
 		CHECK_MSG(a->textlen == b->textlen &&
 		    memcmp(a->text, b->text, a->textlen) == 0,
 		    "format %zu text", i);
@@ -1593,8 +1611,16 @@ test_valid_process(void)
 	pb_process(&m);
 	m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_UNSPECIFIED;
 	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 0");
-	m.kind = (Sockflow__ProcessEventKind)7;
-	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 7");
+	m.kind = (Sockflow__ProcessEventKind)8;
+	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 8");
+	/* A set*id event must say which call, and a known one. */
+	m.kind = SOCKFLOW__PROCESS_EVENT_KIND__PROCESS_EVENT_SETID;
+	expect_pb(FRAME_PROCESS, &m.base, "set*id", "set*id without a call");
+	m.setid_call = 7;
+	expect_pb(FRAME_PROCESS, &m.base, "set*id", "set*id call 7");
+	m.setid_call = 5;
+	expect_pb(FRAME_PROCESS, &m.base, NULL, "setresuid");
+	m.setid_call = 0;
 	m.kind = (Sockflow__ProcessEventKind)9;
 	expect_pb(FRAME_PROCESS, &m.base, "kind", "process kind 9");
 	m.kind = (Sockflow__ProcessEventKind)-1;
