@@ -8,6 +8,7 @@
 #   N short TCP connections of BYTES each way (default 20000, 1000), paced
 #   at RATE per second (0: as fast as possible), then UDP_M request/response
 #   pairs (default 50000; sockflow only, tcplife does not see UDP).
+# SOCKFLOW_OPTS: more options for sockflow, e.g. "-o socket.dns.enabled=false".
 set -u
 N=${1:-20000}
 BYTES=${2:-1000}
@@ -47,7 +48,7 @@ row() {		# agent workload_line cpu_ns hwm flows lost
 		    w, c, ns / 1e6, per, per / 2, h, f, l }'
 }
 
-echo "command: sh bench/run.sh $N $BYTES $RATE $UDPM   ($(date -u +%FT%TZ), $(nproc) cpus, $(uname -r))"
+echo "command: ${SOCKFLOW_OPTS:+SOCKFLOW_OPTS='$SOCKFLOW_OPTS' }sh bench/run.sh $N $BYTES $RATE $UDPM   ($(date -u +%FT%TZ), $(nproc) cpus, $(uname -r))"
 printf "%-10s %8s %8s %10s %9s %9s %9s %8s %8s\n" agent wall_s work_cpu \
     agent_cpu_ms ms/1kconn ms/1kflow rss_kib flows lost
 
@@ -56,8 +57,9 @@ W=$("$B/bench/flowgen" tcp "$N" "$BYTES" "$PORT" "$RATE")
 row none "$W" 0 0 - - "$N"
 
 # 2. sockflow.
+# shellcheck disable=SC2086
 start_sockflow "$TMP" -o sockflow.stats_interval=1s \
-    -o sockflow.flow_report_interval=0s
+    -o sockflow.flow_report_interval=0s ${SOCKFLOW_OPTS:-}
 PIDS="$L $(pgrep -P $L | tr '\n' ' ')"
 PP=$(pgrep -P $L -f sockflow-probe); PA=$(pgrep -P $L -f sockflow-aggregator)
 PE=$(pgrep -P $L -f sockflow-enricher)

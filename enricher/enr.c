@@ -95,7 +95,6 @@ write_flow(struct enr *e, const struct msg_flow *f)
 {
 	struct enr_proc_info pi;
 	struct enr_flow_extra x;
-	char cid[72];
 
 	if (enr_procs_lookup(e->procs, f->pid, &pi) == -1)
 		memset(&pi, 0, sizeof(pi));
@@ -117,10 +116,9 @@ write_flow(struct enr *e, const struct msg_flow *f)
 			    pi.start_ticks, f->family, f->remote.ip,
 			    f->start_ns, f->end_ns, now);
 	}
-	if (f->cgroup != 0 && (x.cgroup_path = enr_cgroups_path(e->cgroups,
-	    f->cgroup)) != NULL && enr_container_id(x.cgroup_path, cid,
-	    sizeof(cid), &x.container_runtime) == 0)
-		x.container_id = cid;
+	if (f->cgroup != 0)
+		x.cgroup_path = enr_cgroups_path(e->cgroups, f->cgroup,
+		    &x.container_id, &x.container_runtime);
 	if (enr_json_flow(&e->jw, f, &e->host, &pi, &x) == -1) {
 		/* Out of memory for one line: counted, not half written. */
 		e->unwritten++;
@@ -215,6 +213,7 @@ write_stats(struct enr *e)
 		DNS_COUNTER("dns_queries_evicted", ds->queries_evicted);
 		DNS_COUNTER("dns_responses", ds->responses);
 		DNS_COUNTER("dns_responses_unmatched", ds->unmatched);
+		DNS_COUNTER("dns_responses_unqueried", ds->unqueried);
 		DNS_COUNTER("dns_responses_unattributed", ds->unattributed);
 		DNS_COUNTER("dns_names", enr_dns_count(e->dns));
 		DNS_COUNTER("dns_names_added", ds->names_added);

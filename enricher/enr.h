@@ -152,7 +152,9 @@ void		 enr_cgroups_free(struct enr_cgroups *);
 void		 enr_cgroups_scan(struct enr_cgroups *, const char *mounts);
 void		 enr_cgroups_add(struct enr_cgroups *, uint64_t id,
 		    const char *path);
-const char	*enr_cgroups_path(struct enr_cgroups *, uint64_t id);
+/* The path of a cgroup, and the container it names (cid NULL: none). */
+const char	*enr_cgroups_path(struct enr_cgroups *, uint64_t id,
+		    const char **cid, const char **runtime);
 size_t		 enr_cgroups_count(const struct enr_cgroups *);
 uint64_t	 enr_cgroups_unknown(const struct enr_cgroups *);
 uint64_t	 enr_cgroups_full(const struct enr_cgroups *);
@@ -171,6 +173,8 @@ struct enr_dns_stats {
 	uint64_t	queries_evicted;	/* before an answer could come */
 	uint64_t	responses;
 	uint64_t	unmatched;	/* answers to no query seen */
+	uint64_t	unqueried;	/* remote servers' answers taken by
+					   their client's process alone */
 	uint64_t	unattributed;	/* of no known process */
 	uint64_t	names_added;
 	uint64_t	names_evicted;	/* the table was full */

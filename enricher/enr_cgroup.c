@@ -34,6 +34,8 @@
 struct cg {
 	struct cg	*next;
 	uint64_t	 id;
+	const char	*runtime;	/* of the container, when cid is one */
+	char		 cid[65];	/* "" when the path names none */
 	char		 path[];
 };
 
@@ -101,19 +103,29 @@ enr_cgroups_add(struct enr_cgroups *t, uint64_t id, const char *path)
 	}
 	c->id = id;
 	memcpy(c->path, path, len + 1);
+	/* Worked out once, not for every flow. */
+	if (enr_container_id(path, c->cid, sizeof(c->cid), &c->runtime) == -1)
+		c->cid[0] = '\0';
 	c->next = t->buckets[bucket(id)];
 	t->buckets[bucket(id)] = c;
 	t->n++;
 }
 
 const char *
-enr_cgroups_path(struct enr_cgroups *t, uint64_t id)
+enr_cgroups_path(struct enr_cgroups *t, uint64_t id, const char **cid,
+    const char **runtime)
 {
 	struct cg *c;
 
+	*cid = *runtime = NULL;
 	for (c = t->buckets[bucket(id)]; c != NULL; c = c->next)
-		if (c->id == id)
+		if (c->id == id) {
+			if (c->cid[0] != '\0') {
+				*cid = c->cid;
+				*runtime = c->runtime;
+			}
 			return c->path;
+		}
 	t->unknown++;
 	return NULL;
 }

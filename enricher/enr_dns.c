@@ -3,9 +3,14 @@
  *
  * The aggregator forwards each captured DNS message with the process
  * that owns the client's socket. Queries are kept for QUERY_MAX_AGE;
- * an answer counts only when it matches a query of the same client and
+ * an answer counts when it matches a query of the same client and
  * server endpoints, transaction id and question, so that a forged or
- * stray answer names nothing. Each address of a matched answer (A, AAAA,
+ * stray answer names nothing. The capture sees what arrives (probe_dns.c):
+ * every query to a server on the loopback device, but not a query sent
+ * out to a remote server. An answer of a remote server with no query
+ * seen counts when the aggregator found the process that sent to that
+ * server from that port within the last seconds (its pid), and is
+ * counted as such; an answer of a local server must match its query. Each address of a matched answer (A, AAAA,
  * at the end of a CNAME chain; dnsparse.c) becomes an entry (process,
  * address) -> question name, with the time of the answer and when its
  * TTL ran out.
@@ -325,6 +330,16 @@ query_take(struct enr_dns *d, const struct msg_dns *m,
 	return 0;
 }
 
+/* The server is on this machine's loopback: its queries are captured. */
+static int
+loopback(const struct msg_dns *m)
+{
+	static const uint8_t v6[16] = { [15] = 1 };
+
+	return m->family == 4 ? m->server_ip[0] == 127 :
+	    memcmp(m->server_ip, v6, 16) == 0;
+}
+
 void
 enr_dns_message(struct enr_dns *d, const struct msg_dns *m, uint64_t start)
 {
@@ -352,8 +367,11 @@ enr_dns_message(struct enr_dns *d, const struct msg_dns *m, uint64_t start)
 	}
 	d->st.responses++;
 	if (!query_take(d, m, &dm, &qpid)) {
-		d->st.unmatched++;
-		return;
+		if (loopback(m) || m->pid == 0) {
+			d->st.unmatched++;
+			return;
+		}
+		d->st.unqueried++;
 	}
 	if ((pid = m->pid) == 0 && (pid = qpid) == 0) {
 		d->st.unattributed++;

@@ -74,7 +74,7 @@ struct probe {
 	struct event		**ring_ev;
 	struct event		**ns_ev;
 	struct event		*drain_ev;
-	struct event		*dns_ev;	/* the DNS capture, if on */
+	struct event		*dns_ev[2];	/* the DNS capture, if on */
 	struct event		*sigterm_ev, *sigint_ev;
 	uint64_t		 records;
 	uint64_t		 batches;
@@ -150,7 +150,7 @@ on_packets(const struct msg_packets *b, void *arg)
 static void
 dns_cb(evutil_socket_t fd, short what, void *arg)
 {
-	dns_read(on_packets, arg);
+	dns_read(fd, on_packets, arg);
 }
 
 static size_t
@@ -408,7 +408,8 @@ main(int argc, char *argv[])
 	struct sf_config cfg;
 	struct config_args ca = { 0 };
 	const char *sockpath = NULL, *tracefs;
-	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, dns_fd, verbose = 1, i;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, verbose = 1, i;
+	int dns_fds[2], ndns;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	static struct backend be;
 	uint32_t ids[PROBE_MAX_EVENTS];
@@ -491,7 +492,7 @@ main(int argc, char *argv[])
 		p.be = &be;
 	p.be_events = be.events;
 	diag_fd = diag_open();
-	dns_fd = dns_open(&cfg);
+	ndns = dns_open(&cfg, dns_fds);
 	netns_open();
 	exit_perf = &p.perf;
 	perf_open(&p.perf, cpus, ncpus, &fmts, be.events,
@@ -546,10 +547,11 @@ main(int argc, char *argv[])
 		if (p.ns_ev[i] == NULL || event_add(p.ns_ev[i], NULL) == -1)
 			fatalx("namespaces ring event");
 	}
-	if (dns_fd != -1 && ((p.dns_ev = event_new(p.base, dns_fd,
-	    EV_READ | EV_PERSIST, dns_cb, &p)) == NULL ||
-	    event_add(p.dns_ev, NULL) == -1))
-		fatalx("DNS capture event");
+	for (i = 0; i < ndns; i++)
+		if ((p.dns_ev[i] = event_new(p.base, dns_fds[i],
+		    EV_READ | EV_PERSIST, dns_cb, &p)) == NULL ||
+		    event_add(p.dns_ev[i], NULL) == -1)
+			fatalx("DNS capture event");
 	p.drain_ev = event_new(p.base, -1, EV_PERSIST, drain_timer_cb, &p);
 	p.sigterm_ev = evsignal_new(p.base, SIGTERM, signal_cb, &p);
 	p.sigint_ev = evsignal_new(p.base, SIGINT, signal_cb, &p);

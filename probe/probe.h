@@ -166,9 +166,10 @@ void		 netns_lost(void);
 struct msg_netns *netns_initial(void);
 const struct netns_stats *netns_stats(void);
 
-/* probe_dns.c: the DNS capture socket; -1 when socket.dns is off. */
-int		 dns_open(const struct sf_config *);
-void		 dns_read(void (*)(const struct msg_packets *, void *), void *);
+/* probe_dns.c: the DNS capture sockets, into fds[2]; 0 when none. */
+int		 dns_open(const struct sf_config *, int *fds);
+void		 dns_read(int fd, void (*)(const struct msg_packets *, void *),
+		    void *);
 void		 dns_counters(struct msg_counter *, size_t *, size_t cap);
 
 /* probe_privs.c */

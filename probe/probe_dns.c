@@ -1,13 +1,22 @@
 /*
- * The DNS capture socket (socket.dns.*): an AF_PACKET socket that an
- * in-kernel filter limits to IPv4 and IPv6 packets of UDP or TCP port 53.
- * The probe reads the packets and forwards them whole and unparsed; the
- * aggregator and the enricher, sandboxed, make sense of them.
+ * The DNS capture (socket.dns.*): two AF_PACKET sockets, one for IPv4 and
+ * one for IPv6, that an in-kernel filter limits to packets of UDP or TCP
+ * port 53. The probe reads the packets and forwards them whole and
+ * unparsed; the aggregator and the enricher, sandboxed, make sense of
+ * them.
  *
- * Opening the socket needs CAP_NET_RAW, which the probe gives up with all
- * the others it does not keep (probe_privs.c); an open socket keeps
- * working. The socket sees the interfaces of the probe's own network
- * namespace only.
+ * The sockets are bound to their protocol, not to ETH_P_ALL: a socket of
+ * ETH_P_ALL is also handed every packet the machine sends, which the
+ * kernel clones for it before any filter runs, and on a busy loopback
+ * that cost the workload's CPU a sixth more (README, DNS names). Bound to
+ * a protocol, they see what arrives: on the loopback device every packet
+ * (a packet sent there arrives there), on other interfaces the answers
+ * of remote servers but not the queries sent to them.
+ *
+ * Opening the sockets needs CAP_NET_RAW, which the probe gives up with
+ * all the others it does not keep (probe_privs.c); an open socket keeps
+ * working. They see the interfaces of the probe's own network namespace
+ * only.
  */
 #include "config.h"
 
@@ -38,14 +47,14 @@
 #define LOOPBACK_IFINDEX 1	/* the same in every network namespace */
 
 static struct {
-	int		 fd;
+	int		 fd[2];		/* IPv4, IPv6 */
 	size_t		 snaplen;
 	uint8_t		*buf;
 	uint64_t	 drops;		/* the kernel's, cumulative */
 	uint64_t	 packets;
 	uint64_t	 cut;		/* longer than the snap length */
 	uint64_t	 untimed;	/* came without a time stamp */
-} dns = { .fd = -1 };
+} dns = { .fd = { -1, -1 } };
 
 /*
  * Classic BPF on a cooked (SOCK_DGRAM) socket: the data starts at the
@@ -86,8 +95,9 @@ static struct sock_filter dns_filter[] = {
 	/* 25 */ BPF_STMT(BPF_RET | BPF_K, 0),
 };
 
-int
-dns_open(const struct sf_config *cfg)
+/* One capture socket for an ethertype; fatal but for a missing family. */
+static int
+dns_socket(unsigned int ifindex, int proto)
 {
 	struct sock_fprog prog = {
 		.len = sizeof(dns_filter) / sizeof(dns_filter[0]),
@@ -95,19 +105,14 @@ dns_open(const struct sf_config *cfg)
 	};
 	struct sockaddr_ll sll;
 	int fd, one = 1, rcvbuf = DNS_RCVBUF;
-	unsigned int ifindex = 0;
 
-	if (!cfg->dns_enabled)
-		return -1;
-	if (strcmp(cfg->dns_interface, "any") != 0 &&
-	    (ifindex = if_nametoindex(cfg->dns_interface)) == 0)
-		fatalx("socket.dns.af_packet.interface: no interface %s",
-		    cfg->dns_interface);
 	/*
 	 * Protocol 0: nothing is queued before the filter is on and the
 	 * bind below says which packets to take.
 	 */
 	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 && errno == EAFNOSUPPORT)
+		return -1;
 	if (fd == -1)
 		fatal("socket(AF_PACKET) for the DNS capture "
 		    "(socket.dns.enabled: false turns it off)");
@@ -127,26 +132,48 @@ dns_open(const struct sf_config *cfg)
 		log_warn("DNS capture: SO_RCVBUFFORCE");
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_protocol = htons((uint16_t)proto);
 	sll.sll_ifindex = (int)ifindex;
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) == -1)
 		fatal("DNS capture: bind");
-	dns.fd = fd;
+	return fd;
+}
+
+int
+dns_open(const struct sf_config *cfg, int *fds)
+{
+	unsigned int ifindex = 0;
+
+	if (!cfg->dns_enabled)
+		return 0;
+	if (strcmp(cfg->dns_interface, "any") != 0 &&
+	    (ifindex = if_nametoindex(cfg->dns_interface)) == 0)
+		fatalx("socket.dns.af_packet.interface: no interface %s",
+		    cfg->dns_interface);
+	if ((dns.fd[0] = dns_socket(ifindex, ETH_P_IP)) == -1) {
+		/* A kernel without packet sockets (af_packet not loaded). */
+		log_warnx("no DNS capture: this kernel has no packet sockets; "
+		    "flows get no domain names");
+		return 0;
+	}
+	dns.fd[1] = dns_socket(ifindex, ETH_P_IPV6);
 	dns.snaplen = (size_t)cfg->dns_snaplen;
 	dns.buf = xcalloc(MSG_MAX_PACKETS, dns.snaplen);
 	log_info("DNS capture on %s (snap length %zu)", cfg->dns_interface,
 	    dns.snaplen);
-	return fd;
+	fds[0] = dns.fd[0];
+	fds[1] = dns.fd[1];
+	return 2;
 }
 
 /* The kernel's drop count; reading it resets it, so it is summed here. */
 static void
-dns_stats(void)
+dns_stats(int fd)
 {
 	struct tpacket_stats st;
 	socklen_t len = sizeof(st);
 
-	if (getsockopt(dns.fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
 		dns.drops += st.tp_drops;
 }
 
@@ -176,7 +203,7 @@ packet_time(const struct msghdr *mh, int64_t real_minus_mono)
  * to cb as one batch (with the drop count, also when it alone changed).
  */
 void
-dns_read(void (*cb)(const struct msg_packets *, void *), void *arg)
+dns_read(int fd, void (*cb)(const struct msg_packets *, void *), void *arg)
 {
 	struct msg_packet v[MSG_MAX_PACKETS];
 	struct msg_packets b;
@@ -185,7 +212,7 @@ dns_read(void (*cb)(const struct msg_packets *, void *), void *arg)
 	uint64_t drops_before = dns.drops;
 	size_t bytes = 0;
 
-	if (dns.fd == -1)
+	if (fd == -1)
 		return;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
@@ -214,7 +241,7 @@ dns_read(void (*cb)(const struct msg_packets *, void *), void *arg)
 		mh.msg_control = cbuf.buf;
 		mh.msg_controllen = sizeof(cbuf.buf);
 		/* MSG_TRUNC: the packet's whole length, however much fits. */
-		if ((n = recvmsg(dns.fd, &mh, MSG_TRUNC)) == -1) {
+		if ((n = recvmsg(fd, &mh, MSG_TRUNC)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -239,7 +266,7 @@ dns_read(void (*cb)(const struct msg_packets *, void *), void *arg)
 		bytes += v[b.n].len;
 		b.n++;
 	}
-	dns_stats();
+	dns_stats(fd);
 	b.drops = dns.drops;
 	if (b.n > 0 || dns.drops != drops_before)
 		cb(&b, arg);
@@ -248,7 +275,7 @@ dns_read(void (*cb)(const struct msg_packets *, void *), void *arg)
 void
 dns_counters(struct msg_counter *c, size_t *n, size_t cap)
 {
-	if (dns.fd == -1)
+	if (dns.fd[0] == -1)
 		return;
 	msg_counter_add(c, n, cap, "dns_packets", dns.packets);
 	msg_counter_add(c, n, cap, "dns_packets_cut", dns.cut);

@@ -69,6 +69,11 @@ else:
     for k, v in sorted(enr.items()):
         if k.startswith("dns_malformed_") and v != 0:
             fail("enricher %s = %d" % (k, v))
+    # Queries to the local servers are captured (they arrive on the
+    # loopback); the one to the remote server leaves by the veth unseen.
+    if enr.get("dns_responses_unqueried") != 1:
+        fail("dns_responses_unqueried %s, want 1 (the remote server's)" %
+             enr.get("dns_responses_unqueried"))
     if enr.get("dns_flows_named", 0) < named:
         fail("dns_flows_named %s < %d" % (enr.get("dns_flows_named"), named))
     for k in ("dns_unparsed", "dns_overrun", "dns_capture_drops",

@@ -843,7 +843,7 @@ test_cgroup_table(void)
 	char root[700], mounts[800], dir[800];
 	struct stat sb;
 	FILE *f;
-	const char *p;
+	const char *p, *cid, *rt;
 
 	CHECK(t != NULL);
 	if (t == NULL)
@@ -865,17 +865,21 @@ test_cgroup_table(void)
 	enr_cgroups_scan(t, mounts);
 	CHECK(enr_cgroups_count(t) == 3);
 	CHECK(stat(dir, &sb) == 0);
-	p = enr_cgroups_path(t, (uint64_t)sb.st_ino);
-	CHECK(p != NULL && strcmp(p, "/a.slice/docker-x.scope") == 0);
+	p = enr_cgroups_path(t, (uint64_t)sb.st_ino, &cid, &rt);
+	CHECK(p != NULL && strcmp(p, "/a.slice/docker-x.scope") == 0 &&
+	    cid == NULL);
 	CHECK(stat(root, &sb) == 0);
-	p = enr_cgroups_path(t, (uint64_t)sb.st_ino);
+	p = enr_cgroups_path(t, (uint64_t)sb.st_ino, &cid, &rt);
 	CHECK(p != NULL && strcmp(p, "/") == 0);
 	/* Later cgroups come as events; an id not known is counted. */
-	enr_cgroups_add(t, 12345678, "/new.slice");
-	p = enr_cgroups_path(t, 12345678);
-	CHECK(p != NULL && strcmp(p, "/new.slice") == 0);
-	CHECK(enr_cgroups_path(t, 87654321) == NULL &&
-	    enr_cgroups_unknown(t) == 1);
+	enr_cgroups_add(t, 12345678, "/new.slice/libpod-0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef.scope");
+	p = enr_cgroups_path(t, 12345678, &cid, &rt);
+	CHECK(p != NULL && strncmp(p, "/new.slice/libpod-", 18) == 0 &&
+	    cid != NULL && strncmp(cid, "0123456789abcdef", 16) == 0 &&
+	    strlen(cid) == 64 && rt != NULL && strcmp(rt, "podman") == 0);
+	CHECK(enr_cgroups_path(t, 87654321, &cid, &rt) == NULL &&
+	    cid == NULL && enr_cgroups_unknown(t) == 1);
 	/* Bounded. */
 	{
 		uint64_t id;
@@ -963,8 +967,19 @@ dnsb_rr(struct dnsb *m, const char *owner, unsigned type, uint32_t ttl,
 
 /* Hand a built message to the table as the aggregator would. */
 static void
+dns_feed_from(struct enr_dns *d, struct dnsb *b, int response, uint32_t pid,
+    uint16_t cport, int64_t t, const char *server);
+
+static void
 dns_feed(struct enr_dns *d, struct dnsb *b, int response, uint32_t pid,
     uint16_t cport, int64_t t)
+{
+	dns_feed_from(d, b, response, pid, cport, t, "\x7f\0\0\x35");
+}
+
+static void
+dns_feed_from(struct enr_dns *d, struct dnsb *b, int response, uint32_t pid,
+    uint16_t cport, int64_t t, const char *server)
 {
 	struct msg_dns m;
 
@@ -974,7 +989,7 @@ dns_feed(struct enr_dns *d, struct dnsb *b, int response, uint32_t pid,
 	m.transport = 17;
 	m.family = 4;
 	memcpy(m.client_ip, "\x7f\0\0\x01", 4);
-	memcpy(m.server_ip, "\x7f\0\0\x35", 4);
+	memcpy(m.server_ip, server, 4);
 	m.client_port = cport;
 	m.server_port = 53;
 	m.response = response;
@@ -1038,6 +1053,19 @@ test_dns_names(void)
 	dns_feed(d, &r, 1, 100, 40001, t0);
 	CHECK(st->unmatched == 3);
 	CHECK(enr_dns_name(d, 100, 777, 4, ip9, t0, t0, t0) == NULL);
+	/*
+	 * A remote server's answer: its query left unseen (the capture sees
+	 * what arrives). Taken when the aggregator named the process that
+	 * asked, not otherwise.
+	 */
+	dnsb_start(&r, 0x7777, 1, "remote.test", 1, 1);
+	dnsb_rr(&r, "remote.test", 1, 60, ip9, 4, NULL);
+	dns_feed_from(d, &r, 1, 0, 40010, t0, "\x0a\0\0\x35");
+	CHECK(st->unmatched == 4 && st->unqueried == 0);
+	dns_feed_from(d, &r, 1, 120, 40010, t0, "\x0a\0\0\x35");
+	CHECK(st->unqueried == 1);
+	n = enr_dns_name(d, 120, 777, 4, ip9, t0, t0, t0);
+	CHECK(n != NULL && strcmp(n, "remote.test") == 0);
 
 	/* A CNAME chain: the question's name goes to the end address. */
 	dnsb_start(&q, 0x4444, 0, "alias.test", 28, 0);
@@ -1079,7 +1107,7 @@ test_dns_names(void)
 		dns_feed(d, &r, 1, 400, 41000, t0);
 	}
 	CHECK(enr_dns_count(d) == 4);
-	CHECK(st->names_evicted == 4);	/* 2 before, and h0 and h1 */
+	CHECK(st->names_evicted == 5);	/* 3 before, h0 and h1 */
 	{
 		uint8_t ip0[4] = { 10, 1, 0, 0 }, ip5[4] = { 10, 1, 0, 5 };
 
