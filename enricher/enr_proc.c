@@ -549,9 +549,12 @@ enr_procs_lookup(struct enr_procs *t, uint32_t pid, struct enr_proc_info *out)
 		return -1;
 	if (p->creds_stale && p->exited == 0)
 		read_creds(t, p);
-	if (!p->args_tried && p->exited == 0 && (p->args == NULL ||
-	    nstrings(p->args, p->args_len) < p->argc))
-		args_fill(t, p);
+	if (!p->args_tried && p->exited == 0) {
+		if (p->args == NULL || nstrings(p->args, p->args_len) < p->argc)
+			args_fill(t, p);
+		else
+			p->args_tried = 1;	/* whole: not looked at again */
+	}
 	memcpy(out->comm, p->comm, sizeof(out->comm));
 	out->have_comm = p->have_comm;
 	out->ppid = p->ppid;
