@@ -7,8 +7,9 @@
  *
  * Open addressing with linear probing on the tid; an exited task's entry
  * is taken out by shifting the entries after it back, so lookups never
- * meet tombstones. The table is bounded: at three quarters full, new
- * tasks are counted and not kept.
+ * meet tombstones. The table starts small and doubles at three quarters
+ * full, up to NETNS_MAX_BITS; beyond that, new tasks are counted and not
+ * kept.
  */
 #include "config.h"
 
@@ -16,9 +17,8 @@
 
 #include "agg.h"
 
-#define NETNS_BITS	17
-#define NETNS_SLOTS	(1U << NETNS_BITS)
-#define NETNS_MAX	(NETNS_SLOTS / 4 * 3)
+#define NETNS_MIN_BITS	12
+#define NETNS_MAX_BITS	20
 
 struct slot {
 	uint32_t	 tid;		/* 0: empty */
@@ -27,6 +27,7 @@ struct slot {
 
 struct agg_netns {
 	struct slot	*v;		/* made on first use */
+	unsigned	 bits;
 	size_t		 n;
 	uint64_t	 full;
 };
@@ -46,10 +47,51 @@ agg_netns_free(struct agg_netns *t)
 	free(t);
 }
 
+#define SLOTS(t)	((size_t)1 << (t)->bits)
+
 static size_t
-home(uint32_t tid)
+home(const struct agg_netns *t, uint32_t tid)
 {
-	return (size_t)((tid * 2654435761U) >> (32 - NETNS_BITS));
+	return (size_t)((tid * 2654435761U) >> (32 - t->bits));
+}
+
+static void	put(struct agg_netns *, uint32_t, uint32_t);
+
+/* Twice the slots; 0, or -1 when there is no memory for it. */
+static int
+grow(struct agg_netns *t)
+{
+	struct slot *old = t->v;
+	size_t i, n = old != NULL ? SLOTS(t) : 0;
+	unsigned bits = old != NULL ? t->bits + 1 : NETNS_MIN_BITS;
+
+	if ((t->v = calloc((size_t)1 << bits, sizeof(*t->v))) == NULL) {
+		t->v = old;
+		return -1;
+	}
+	t->bits = bits;
+	t->n = 0;
+	for (i = 0; i < n; i++)
+		if (old[i].tid != 0)
+			put(t, old[i].tid, old[i].ino);
+	free(old);
+	return 0;
+}
+
+/* Into a table with room. */
+static void
+put(struct agg_netns *t, uint32_t tid, uint32_t ino)
+{
+	size_t i;
+
+	for (i = home(t, tid); t->v[i].tid != 0; i = (i + 1) % SLOTS(t))
+		if (t->v[i].tid == tid) {
+			t->v[i].ino = ino;
+			return;
+		}
+	t->v[i].tid = tid;
+	t->v[i].ino = ino;
+	t->n++;
 }
 
 void
@@ -59,23 +101,22 @@ agg_netns_set(struct agg_netns *t, uint32_t tid, uint32_t ino)
 
 	if (tid == 0 || ino == 0)
 		return;
-	if (t->v == NULL && (t->v = calloc(NETNS_SLOTS, sizeof(*t->v))) ==
-	    NULL) {
-		t->full++;
-		return;
-	}
-	for (i = home(tid); t->v[i].tid != 0; i = (i + 1) % NETNS_SLOTS)
-		if (t->v[i].tid == tid) {
+	if (t->v == NULL || t->n + 1 > SLOTS(t) / 4 * 3) {
+		if (agg_netns_get(t, tid) != 0) {
+			/* Known already: no room needed. */
+			for (i = home(t, tid); t->v[i].tid != tid;
+			    i = (i + 1) % SLOTS(t))
+				;
 			t->v[i].ino = ino;
 			return;
 		}
-	if (t->n >= NETNS_MAX) {
-		t->full++;
-		return;
+		if ((t->v != NULL && t->bits >= NETNS_MAX_BITS) ||
+		    grow(t) == -1) {
+			t->full++;
+			return;
+		}
 	}
-	t->v[i].tid = tid;
-	t->v[i].ino = ino;
-	t->n++;
+	put(t, tid, ino);
 }
 
 uint32_t
@@ -85,7 +126,7 @@ agg_netns_get(const struct agg_netns *t, uint32_t tid)
 
 	if (t->v == NULL || tid == 0)
 		return 0;
-	for (i = home(tid); t->v[i].tid != 0; i = (i + 1) % NETNS_SLOTS)
+	for (i = home(t, tid); t->v[i].tid != 0; i = (i + 1) % SLOTS(t))
 		if (t->v[i].tid == tid)
 			return t->v[i].ino;
 	return 0;
@@ -98,19 +139,19 @@ agg_netns_forget(struct agg_netns *t, uint32_t tid)
 
 	if (t->v == NULL || tid == 0)
 		return;
-	for (i = home(tid); t->v[i].tid != tid; i = (i + 1) % NETNS_SLOTS)
+	for (i = home(t, tid); t->v[i].tid != tid; i = (i + 1) % SLOTS(t))
 		if (t->v[i].tid == 0)
 			return;
 	/* Move back each later entry that may no longer sit past the gap. */
 	for (j = i;;) {
 		t->v[i].tid = 0;
 		for (;;) {
-			j = (j + 1) % NETNS_SLOTS;
+			j = (j + 1) % SLOTS(t);
 			if (t->v[j].tid == 0) {
 				t->n--;
 				return;
 			}
-			h = home(t->v[j].tid);
+			h = home(t, t->v[j].tid);
 			/* j's home is cyclically in (i, j]: it stays. */
 			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
 				continue;

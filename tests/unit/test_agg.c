@@ -2219,18 +2219,19 @@ test_cgroup_netns(struct agg_decoder *d, struct agg_decoder *dcg)
 	agg_decoder_set_cgroup_cb(d, NULL, NULL);
 
 	/*
-	 * The task table: tids that share a home slot, some taken out;
-	 * every other must still be found (entries shift back over gaps).
+	 * The task table: tids that share home slots, more than its first
+	 * size holds (it grows twice), some taken out; every other must
+	 * still be found (entries shift back over gaps).
 	 */
 	CHECK(nt != NULL);
-	for (i = 1; i <= 3000; i++)
+	for (i = 1; i <= 9000; i++)
 		agg_netns_set(nt, i * 65536, 1000 + i);
-	for (i = 1; i <= 3000; i += 3)
+	for (i = 1; i <= 9000; i += 3)
 		agg_netns_forget(nt, i * 65536);
 	{
 		int ok = 1;
 
-		for (i = 1; i <= 3000; i++) {
+		for (i = 1; i <= 9000; i++) {
 			uint32_t want = i % 3 == 1 ? 0 : 1000 + i;
 
 			if (agg_netns_get(nt, i * 65536) != want)
@@ -2238,10 +2239,10 @@ test_cgroup_netns(struct agg_decoder *d, struct agg_decoder *dcg)
 		}
 		CHECK(ok);
 	}
-	CHECK(agg_netns_count(nt) == 2000);
+	CHECK(agg_netns_count(nt) == 6000 && agg_netns_full(nt) == 0);
 	agg_netns_set(nt, 7, 55);
 	agg_netns_set(nt, 7, 56);
-	CHECK(agg_netns_get(nt, 7) == 56 && agg_netns_count(nt) == 2001);
+	CHECK(agg_netns_get(nt, 7) == 56 && agg_netns_count(nt) == 6001);
 	agg_netns_free(nt);
 }
 
