@@ -96,9 +96,11 @@ struct diag_slot {
 
 /*
  * A socket. Kept small: there is one for every socket the machine has
- * open, and a busy server has hundreds of thousands. Its first flow (a TCP
- * socket's only one) lives inside it; what tcp_info says at the end is
- * looked at only while the flow is reported.
+ * open, and a busy server has hundreds of thousands (its flags are bits,
+ * so that it stays at 184 bytes, which malloc serves from 192-byte
+ * chunks). Its first flow (a TCP socket's only one) lives inside it;
+ * what tcp_info says at the end is looked at only while the flow is
+ * reported.
  */
 struct agg_sock {
 	struct agg_sock	*next;
@@ -118,17 +120,17 @@ struct agg_sock {
 	uint8_t		 state;		/* TCP */
 	uint8_t		 direction;	/* TCP, from the state changes */
 	uint8_t		 closed_from;	/* the state before TCP_CLOSE */
-	bool		 saw_start;
-	bool		 established;	/* TCP: the handshake completed */
-	bool		 have_local_ip;
-	bool		 have_tuple;	/* TCP: both ports known */
-	bool		 lost;		/* samples were lost while open */
-	bool		 existing;	/* open before sockflow started */
-	bool		 flow0_used;
-	bool		 peer_kept;	/* UDP: flow0 holds the last peer */
-	bool		 many_peers;	/* UDP: more than one remote seen */
-	bool		 disconnected;	/* TCP: counters zeroed at the end */
-	bool		 have_fin;	/* TCP: its tcp_info at the end is t->fin */
+	bool		 saw_start:1;
+	bool		 established:1;	/* TCP: the handshake completed */
+	bool		 have_local_ip:1;
+	bool		 have_tuple:1;	/* TCP: both ports known */
+	bool		 lost:1;		/* samples were lost while open */
+	bool		 existing:1;	/* open before sockflow started */
+	bool		 flow0_used:1;
+	bool		 peer_kept:1;	/* UDP: flow0 holds the last peer */
+	bool		 many_peers:1;	/* UDP: more than one remote seen */
+	bool		 disconnected:1;	/* TCP: counters zeroed at the end */
+	bool		 have_fin:1;	/* TCP: its tcp_info at the end is t->fin */
 	uint32_t	 netns;		/* of its owner when first seen, 0 */
 	uint64_t	 cgroup;	/* likewise */
 	struct agg_flow	 flow0;
