@@ -377,5 +377,8 @@ uint64_t	 agg_clock_steps(void);
 
 /* agg_sandbox.c */
 void		 agg_sandbox_enter(const char *user);
+/* The seccomp policy, not loaded (tests/sandbox exports it). */
+#include <seccomp.h>
+scmp_filter_ctx	 agg_sandbox_policy(void);
 
 #endif

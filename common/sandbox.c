@@ -39,9 +39,8 @@ sandbox_new(void)
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS) != 0)
 		fatalx("seccomp_attr_set(ACT_BADARCH)");
-	if (sandbox_debug_build())
-		log_warnx("sandbox debug build: violations are logged, "
-		    "not killed");
+	/* sandbox_load checks the filter is in force with this call. */
+	sandbox_allow(ctx, "prctl", 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP));
 	return ctx;
 }
 
@@ -71,11 +70,22 @@ sandbox_load(scmp_filter_ctx ctx)
 {
 	int rc;
 
-	/* The check below needs prctl(PR_GET_SECCOMP) and nothing else. */
-	sandbox_allow(ctx, "prctl", 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_SECCOMP));
+	if (sandbox_debug_build())
+		log_warnx("sandbox debug build: violations are logged, "
+		    "not killed");
 	if ((rc = seccomp_load(ctx)) != 0)
 		fatalx("seccomp_load: %s", strerror(-rc));
 	seccomp_release(ctx);
 	if ((rc = prctl(PR_GET_SECCOMP, 0, 0, 0, 0)) != 2)
 		fatalx("seccomp filter not in force (mode %d)", rc);
+}
+
+/* The policy as libseccomp's pseudo filter code, for review and tests. */
+int
+sandbox_export(scmp_filter_ctx ctx, int fd)
+{
+	int rc = seccomp_export_pfc(ctx, fd);
+
+	seccomp_release(ctx);
+	return rc == 0 ? 0 : -1;
 }

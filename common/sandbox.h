@@ -18,5 +18,7 @@ void		sandbox_allow(scmp_filter_ctx, const char *name,
 void		sandbox_load(scmp_filter_ctx);
 /* Whether a build logs violations instead of killing. */
 int		sandbox_debug_build(void);
+/* Write the policy (pseudo filter code) to fd, and free it. */
+int		sandbox_export(scmp_filter_ctx, int fd);
 
 #endif

@@ -197,5 +197,8 @@ const struct enr_dns_stats *enr_dns_stats(const struct enr_dns *);
 
 /* enr_sandbox.c */
 void	enr_sandbox_enter(const char *user);
+/* The seccomp policy, not loaded (tests/sandbox exports it). */
+#include <seccomp.h>
+scmp_filter_ctx enr_sandbox_policy(void);
 
 #endif

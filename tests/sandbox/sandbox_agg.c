@@ -15,6 +15,7 @@
 
 #include "agg.h"
 #include "log.h"
+#include "sandbox.h"
 
 int
 main(int argc, char *argv[])
@@ -22,6 +23,9 @@ main(int argc, char *argv[])
 	const char *what = argc > 1 ? argv[1] : "none";
 
 	log_init("sandbox_agg", 1);
+	/* "export": the policy as the kernel would get it, on stdout. */
+	if (strcmp(what, "export") == 0)
+		return sandbox_export(agg_sandbox_policy(), 1) == 0 ? 0 : 1;
 	agg_sandbox_enter(NULL);
 	if (write(1, "sandboxed\n", 10) != 10)
 		return 2;

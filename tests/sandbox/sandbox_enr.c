@@ -14,6 +14,7 @@
 
 #include "enr.h"
 #include "log.h"
+#include "sandbox.h"
 
 int
 main(int argc, char *argv[])
@@ -23,6 +24,9 @@ main(int argc, char *argv[])
 	int fd;
 
 	log_init("sandbox_enr", 1);
+	/* "export": the policy as the kernel would get it, on stdout. */
+	if (strcmp(what, "export") == 0)
+		return sandbox_export(enr_sandbox_policy(), 1) == 0 ? 0 : 1;
 	enr_sandbox_enter(NULL);
 	if (write(1, "sandboxed\n", 10) != 10)
 		return 2;
