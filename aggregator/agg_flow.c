@@ -213,7 +213,6 @@ agg_flows_new(size_t cap, const struct agg_flow_conf *conf, agg_flow_cb fcb,
 	if ((t->buckets = calloc(nb, sizeof(*t->buckets))) == NULL ||
 	    (t->netns = agg_netns_new()) == NULL) {
 		free(t->buckets);
-	agg_netns_free(t->netns);
 		free(t);
 		return NULL;
 	}
@@ -261,6 +260,7 @@ agg_flows_free(struct agg_flows *t)
 		}
 	}
 	free(t->buckets);
+	agg_netns_free(t->netns);
 	agg_calls_free(t->calls);
 	agg_pkts_free(t->pkts);
 	free(t);

@@ -778,6 +778,7 @@ test_udp(struct agg_decoder *d)
 	CHECK(f->local.bytes == 270 && f->local.packets == 3);
 
 	/* One socket, two remotes: one flow each; receives are unknown's. */
+	agg_flows_free(t);
 	reset();
 	t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
 	push(d, t, rec, fib_sample(rec, "0.0.0.0", "192.0.2.1", 5000, 123, 0,

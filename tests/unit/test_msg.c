@@ -1785,6 +1785,7 @@ test_encode_limits(void)
 		fv[i].text = text;
 		fv[i].textlen = 1024;
 	}
+	memset(&f, 0, sizeof(f));
 	f.v = fv;
 	f.ncpus = 1;
 	snprintf(f.tracefs_path, sizeof(f.tracefs_path), "%s", "/t");
