@@ -1,0 +1,104 @@
+#!/bin/sh
+# Hostile peers (tests/live/hostile.c). Towards the enricher, as its
+# aggregator: random bytes, a flow before the hello, an unknown frame
+# type, a frame claiming 512 MiB, a cut protobuf, another protocol
+# version, a flood of 20,000 flows ended by an impossible one, and a
+# second connection while one is open. Each must be closed by the
+# enricher, counted, and the enricher must go on serving: the last, good
+# connection's flow is written and the stats document counts the bad
+# frames. Towards the aggregator, as its probe (the more privileged peer):
+# a malformed frame must end the aggregator cleanly (exit status 1 and a
+# message, no signal), the design for a broken invariant upstream.
+. "${top_srcdir:-.}/tests/live/lib.sh"
+need_root
+
+HOSTILE=$top_builddir/tests/live/hostile
+PIDS=
+hostile_cleanup() {
+	for p in $PIDS; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	cleanup
+}
+trap hostile_cleanup EXIT
+
+# wait_for FILE: until it exists (5 s at most).
+wait_for() {
+	i=0
+	while [ ! -e "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && { fail "$1 never appeared"; finish; }
+		sleep 0.1
+	done
+}
+
+"$top_builddir/sockflow-enricher" -l "$TMP/enr.sock" -u nobody \
+    -o sockflow.stats_interval=1s >"$TMP/enr.json" 2>"$TMP/enr.err" &
+ENR=$!
+PIDS="$ENR"
+wait_for "$TMP/enr.sock"
+
+"$HOSTILE" enricher "$TMP/enr.sock" >"$TMP/h.out" 2>&1 &
+H=$!
+PIDS="$PIDS $H"
+i=0
+until grep -qE "good connection|FAIL" "$TMP/h.out"; do
+	i=$((i + 1))
+	[ $i -gt 300 ] && { fail "the hostile client did not finish"; break; }
+	kill -0 "$H" 2>/dev/null || break
+	sleep 0.1
+done
+sleep 0.5
+cat "$TMP/h.out"
+grep -q "^FAIL" "$TMP/h.out" && fail "a hostile case went wrong"
+grep -q "^ok: good connection served" "$TMP/h.out" ||
+    fail "the good connection was not served"
+kill -0 "$ENR" 2>/dev/null || fail "the enricher died"
+i=0
+until grep -q '"dataset":"sockflow.stats"' "$TMP/enr.json"; do
+	i=$((i + 1))
+	[ $i -gt 50 ] && { fail "no stats document"; break; }
+	sleep 0.1
+done
+grep -q '"port":40999' "$TMP/enr.json" ||
+    fail "the good connection's flow was not written"
+python3 - "$TMP/enr.json" <<'PY' || fail "stats do not count the bad peers"
+import json, sys
+st = [json.loads(l) for l in open(sys.argv[1])]
+st = [d for d in st if d.get("event", {}).get("dataset") == "sockflow.stats"]
+e = st[-1]["sockflow"]["stats"]["enricher"]
+a = st[-1]["sockflow"]["stats"]["aggregator"]
+print("enricher stats: bad_frames %d, refused_peers %d, hostile_counter %s"
+      % (e["bad_frames"], e["refused_peers"], a.get("hostile_counter")))
+sys.exit(0 if e["bad_frames"] == 7 and e["refused_peers"] == 1 and
+         a.get("hostile_counter") == 7 else 1)
+PY
+kill "$H" 2>/dev/null
+kill -TERM "$ENR"
+wait "$ENR"
+st=$?
+[ "$st" = 0 ] || fail "the enricher exited with $st after SIGTERM"
+
+# The aggregator, with an enricher to talk to, and a bad probe.
+"$top_builddir/sockflow-enricher" -l "$TMP/enr2.sock" -u nobody \
+    >"$TMP/enr2.json" 2>"$TMP/enr2.err" &
+ENR2=$!
+PIDS="$PIDS $ENR2"
+wait_for "$TMP/enr2.sock"
+"$top_builddir/sockflow-aggregator" -l "$TMP/agg.sock" \
+    -e "$TMP/enr2.sock" -u nobody >/dev/null 2>"$TMP/agg.err" &
+AGG=$!
+PIDS="$PIDS $AGG"
+wait_for "$TMP/agg.sock"
+"$HOSTILE" aggregator "$TMP/agg.sock" || fail "the aggregator kept the probe"
+wait "$AGG"
+st=$?
+cat "$TMP/agg.err"
+[ "$st" = 1 ] || fail "the aggregator ended with status $st, not a clean 1"
+grep -q "probe: bad formats\|probe:" "$TMP/agg.err" ||
+    fail "the aggregator did not say what was wrong"
+sleep 0.5
+kill -0 "$ENR2" 2>/dev/null || fail "the enricher died with the aggregator"
+kill -TERM "$ENR2"
+wait "$ENR2"
+finish
