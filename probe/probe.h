@@ -174,5 +174,7 @@ void		 dns_counters(struct msg_counter *, size_t *, size_t cap);
 
 /* probe_privs.c */
 void		 probe_privs_drop(void);
+/* CAP_PERFMON, or CAP_SYS_ADMIN on a kernel before 5.8. */
+int		 probe_perf_capability(void);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/sh
-# While the pipeline runs: the probe holds exactly CAP_SYS_ADMIN and
-# CAP_NET_ADMIN (effective and permitted), no_new_privs is set everywhere,
+# While the pipeline runs: the probe holds exactly CAP_PERFMON (on kernels
+# before 5.8, which have none, CAP_SYS_ADMIN) and CAP_NET_ADMIN (effective
+# and permitted), no_new_privs is set everywhere,
 # and the aggregator and the enricher hold no capability, run as a non-root
 # uid and are in seccomp filter mode.
 . "${top_srcdir:-.}/tests/live/lib.sh"
@@ -11,8 +12,12 @@ field() {	# pid name
 	awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
 }
 
-# CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21.
-WANT_PROBE=0000000000201000
+# CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21, CAP_PERFMON bit 38.
+if [ "$(cat /proc/sys/kernel/cap_last_cap)" -ge 38 ]; then
+	WANT_PROBE=0000004000001000
+else
+	WANT_PROBE=0000000000201000
+fi
 for c in probe aggregator enricher; do
 	pid=$(comp_pid $c)
 	if [ -z "$pid" ]; then
