@@ -479,6 +479,8 @@ send_stats(struct agg *a)
 	COUNTER("reorder_forced", agg_reorder_forced(a->reorder));
 	COUNTER("refused_peers", a->refused_peers);
 	COUNTER("setid_unpaired", a->setid_unpaired);
+	/* A start after a crash: flows in flight then were not seen end. */
+	COUNTER("restarts", sf_restarts());
 	COUNTER("output_dropped", a->out_dropped);
 	if (ds != NULL) {
 		COUNTER("records", ds->records);

@@ -29,4 +29,7 @@ void	fatalx(const char *, ...) LOG_ATTR(1, 2) __attribute__((__noreturn__));
  */
 void	log_escape(char *dst, size_t dstsz, const char *src, size_t srclen);
 
+/* How many times the launcher started this component before (0: first). */
+unsigned long	 sf_restarts(void);
+
 #endif

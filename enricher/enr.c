@@ -174,6 +174,8 @@ write_stats(struct enr *e)
 	    json_object_new_int64((int64_t)e->bad_frames));
 	json_object_object_add(o, "refused_peers",
 	    json_object_new_int64((int64_t)e->refused_peers));
+	json_object_object_add(o, "restarts",
+	    json_object_new_int64((int64_t)sf_restarts()));
 	json_object_object_add(o, "processes",
 	    json_object_new_int64((int64_t)enr_procs_count(e->procs)));
 	json_object_object_add(o, "process_table_full",

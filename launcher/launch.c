@@ -7,8 +7,15 @@
  * handed over as systemd does (LISTEN_FDS), and then only waits:
  *  - SIGINT or SIGTERM stops the pipeline from the top (probe, then
  *    aggregator, then enricher) so that every flow in flight is written;
- *  - a component that dies stops the others, and the launcher says which
- *    one died and how, and exits non-zero.
+ *  - a component that dies is started again, and the launcher says which
+ *    one died and how. The listening sockets stay with the launcher, so
+ *    its peers' connections wait in their backlog meanwhile: a probe or
+ *    aggregator that lost its downstream peer exits and is started again
+ *    too, and the new aggregator reports the connections open at its start
+ *    as flows it did not see begin. A component that dies RESTART_MAX
+ *    times within RESTART_WINDOW seconds stops the others, and the
+ *    launcher exits non-zero. Each start after the first gets its number
+ *    in SOCKFLOW_RESTARTS, which the components put in their stats.
  * Children get PR_SET_PDEATHSIG so that even a killed launcher leaves no
  * component behind. The runtime directory is removed on exit.
  */
@@ -38,6 +45,8 @@
 #include "sock.h"
 
 #define STOP_WAIT_MS	6000
+#define RESTART_MAX	5
+#define RESTART_WINDOW	60	/* seconds */
 
 enum { C_ENRICHER, C_AGGREGATOR, C_PROBE, NCOMP };
 
@@ -48,12 +57,17 @@ struct component {
 	int		 status;
 	int		 exited;
 	int		 reported;
+	char		**argv;		/* to start it again */
+	int		 listen_fd;
+	unsigned	 restarts;
+	time_t		 deaths[RESTART_MAX];	/* the last ones, a ring */
 };
 
 static struct component comps[NCOMP] = {
-	[C_ENRICHER] =	 { "enricher", "sockflow-enricher", 0, 0, 0, 0 },
-	[C_AGGREGATOR] = { "aggregator", "sockflow-aggregator", 0, 0, 0, 0 },
-	[C_PROBE] =	 { "probe", "sockflow-probe", 0, 0, 0, 0 },
+	[C_ENRICHER] =	 { .name = "enricher", .binary = "sockflow-enricher" },
+	[C_AGGREGATOR] = { .name = "aggregator",
+			   .binary = "sockflow-aggregator" },
+	[C_PROBE] =	 { .name = "probe", .binary = "sockflow-probe" },
 };
 
 static char rundir[200];
@@ -97,6 +111,9 @@ spawn(struct component *c, int listen_fd, char *argv[])
 	pid_t pid;
 
 	component_path(c->binary, path, sizeof(path));
+	c->argv = argv;
+	c->listen_fd = listen_fd;
+	c->exited = c->reported = 0;
 	if ((pid = fork()) == -1)
 		fatal("fork");
 	if (pid != 0) {
@@ -120,6 +137,10 @@ spawn(struct component *c, int listen_fd, char *argv[])
 		snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)getpid());
 		setenv("LISTEN_PID", pidbuf, 1);
 		setenv("LISTEN_FDS", "1", 1);
+	}
+	if (c->restarts > 0) {
+		snprintf(pidbuf, sizeof(pidbuf), "%u", c->restarts);
+		setenv("SOCKFLOW_RESTARTS", pidbuf, 1);
 	}
 	argv[0] = path;
 	execv(path, argv);
@@ -185,6 +206,30 @@ reap(void)
 	return first;
 }
 
+/*
+ * A component died while the pipeline runs: start it again, unless it has
+ * died RESTART_MAX times within RESTART_WINDOW seconds. Returns 0 when
+ * it was started again.
+ */
+static int
+restart(struct component *c)
+{
+	time_t now = time(NULL), oldest;
+
+	oldest = c->deaths[c->restarts % RESTART_MAX];
+	if (c->restarts >= RESTART_MAX && now - oldest < RESTART_WINDOW) {
+		report(c, "; it died too often, stopping the others");
+		return -1;
+	}
+	c->deaths[c->restarts % RESTART_MAX] = now;
+	c->restarts++;
+	report(c, "; starting it again");
+	spawn(c, c->listen_fd, c->argv);
+	log_info("%s started again (pid %ld, restart %u)", c->name,
+	    (long)c->pid, c->restarts);
+	return 0;
+}
+
 static void
 sleep_ms(long ms)
 {
@@ -245,7 +290,6 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	sigset_t set;
-	struct component *dead;
 
 	log_init("sockflow", 1);
 	snprintf(rundir, sizeof(rundir), "/run/sockflow");
@@ -379,8 +423,7 @@ main(int argc, char *argv[])
 		pargv[n++] = common[i];
 	pargv[n] = NULL;
 	spawn(&comps[C_PROBE], -1, pargv);
-	close(alfd);
-	close(elfd);
+	/* alfd and elfd stay open: a component started again gets them. */
 
 	for (;;) {
 		int sig = sigwaitinfo(&set, NULL);
@@ -391,13 +434,14 @@ main(int argc, char *argv[])
 			fatal("sigwaitinfo");
 		}
 		if (sig == SIGCHLD) {
-			if ((dead = reap()) == NULL)
+			if (reap() == NULL)
 				continue;
-			/* Every component found dead now, in this message. */
-			for (i = 0; i < NCOMP; i++)
-				report(&comps[i], "; stopping the others");
-			rc = 1;
-			break;
+			for (i = 0; i < NCOMP && rc == 0; i++)
+				if (comps[i].exited && restart(&comps[i]) == -1)
+					rc = 1;
+			if (rc != 0)
+				break;
+			continue;
 		}
 		log_info("signal %d: stopping", sig);
 		break;

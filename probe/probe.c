@@ -210,7 +210,7 @@ static void
 send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
-	struct msg_counter c[12 + PROBE_MAX_EVENTS];
+	struct msg_counter c[16 + PROBE_MAX_EVENTS];
 	const size_t nc = sizeof(c) / sizeof(c[0]);
 	struct msg_stats s;
 	uint8_t *frame;
@@ -223,6 +223,7 @@ send_stats(struct probe *p)
 	msg_counter_add(c, &n, nc, "lost", p->last_lost);
 	msg_counter_add(c, &n, nc, "ring_corrupt", perf_corrupt(&p->perf));
 	msg_counter_add(c, &n, nc, "output_paused", p->paused);
+	msg_counter_add(c, &n, nc, "restarts", sf_restarts());
 	msg_counter_add(c, &n, nc, "netns_ids_given", ns->assigned);
 	msg_counter_add(c, &n, nc, "netns_ids_failed", ns->failed);
 	msg_counter_add(c, &n, nc, "netns_records_lost", ns->lost);

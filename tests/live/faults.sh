@@ -1,0 +1,111 @@
+#!/bin/sh
+# Faults: each component in turn is killed with SIGKILL while sockflow
+# runs. The launcher must start it again (and whatever died with it: a
+# probe or aggregator whose downstream peer went away exits and is
+# started again too), the pipeline must report flows made afterwards,
+# a connection held open across the aggregator's death must be reported
+# by the new aggregator as one it did not see begin (sockflow.existing)
+# and end with a final record, and the stats documents must show the
+# restarts. Then a component that dies RESTART_MAX (5) times in a minute
+# makes the launcher stop everything and exit non-zero.
+. "${top_srcdir:-.}/tests/live/lib.sh"
+need_root
+
+TCPFLOW=$top_builddir/tests/live/tcpflow
+start_pipeline -o sockflow.stats_interval=1s
+
+starts() {	# how many times the probe has announced its backend
+	grep -cE "(tracepoint|kprobe) backend \(" "$TMP/err.log"
+}
+
+# wait_restarted VICTIM STARTS_BEFORE: the victim and the probe are up again.
+wait_restarted() {
+	i=0
+	until grep -q "$1 started again" "$TMP/err.log" &&
+	    [ "$(starts)" -gt "$2" ]; do
+		i=$((i + 1))
+		[ $i -gt 150 ] && { fail "$1 not running again"; return 1; }
+		sleep 0.1
+	done
+	return 0
+}
+
+# A connection made now must show up (its client's final record).
+flow_works() {	# LABEL PORT
+	out=$(unshare -n sh -c "ip link set lo up && \
+	    '$TCPFLOW' 127.0.0.1 $2 100 client-first") ||
+	    { fail "$1: workload failed"; return; }
+	cport=$(echo "$out" | sed -n 's/.*client_port=\([0-9]*\).*/\1/p')
+	i=0
+	until grep "\"port\":$cport[,}]" "$TMP/out.json" |
+	    grep -q '"name":"tcpflow"'; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && { fail "$1: no document for port $cport"; return; }
+		sleep 0.1
+	done
+	echo "ok: $1: a connection made afterwards was reported"
+}
+
+flow_works "before any fault" 5901
+# Held open across the aggregator's death (in sockflow's own namespace,
+# whose connections a new aggregator's start-up dump lists).
+python3 "$top_srcdir/tests/live/holdconn.py" 127.0.0.1 5791 8 \
+    >"$TMP/hold.txt" 2>&1 &
+HOLD=$!
+sleep 1
+port=5902
+for victim in probe aggregator enricher; do
+	before=$(starts)
+	pid=$(comp_pid $victim)
+	kill -KILL "$pid"
+	wait_restarted $victim "$before" || continue
+	grep -q "$victim (pid $pid) was killed by signal 9 ([A-Za-z]*); starting it again" \
+	    "$TMP/err.log" || fail "$victim: no message naming it"
+	flow_works "after the $victim was killed" $port
+	port=$((port + 1))
+done
+wait "$HOLD"
+cat "$TMP/hold.txt"
+hport=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' "$TMP/hold.txt")
+sleep 2
+kill -0 "$LAUNCHER" || fail "the launcher is gone"
+stop_pipeline
+[ "$STATUS" = 0 ] || fail "exit status $STATUS after the faults"
+python3 - "$TMP/out.json" "$hport" <<'PY' || fail "held connection or stats"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+port = int(sys.argv[2])
+held = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
+        and d["network"]["transport"] == "tcp"
+        and port in (d["source"].get("port"), d["destination"].get("port"))
+        and d.get("sockflow", {}).get("existing")]
+fin = [d for d in held if d["flow"]["final"]]
+print("held connection (port %d): %d records as existing, %d final" %
+      (port, len(held), len(fin)))
+st = [d["sockflow"]["stats"] for d in docs
+      if d.get("event", {}).get("dataset") == "sockflow.stats"]
+agg = max(s["aggregator"].get("restarts", 0) for s in st)
+probe = max(s["aggregator"].get("probe_restarts", 0) for s in st)
+enr = max(s["enricher"].get("restarts", 0) for s in st)
+print("restarts in the stats: probe %d, aggregator %d, enricher %d" %
+      (probe, agg, enr))
+sys.exit(0 if fin and agg >= 2 and probe >= 3 and enr >= 1 else 1)
+PY
+
+# Dying too often: the sixth death within a minute stops everything.
+start_pipeline
+n=0
+while [ $n -lt 6 ] && kill -0 "$LAUNCHER" 2>/dev/null; do
+	pid=$(comp_pid enricher)
+	[ -n "$pid" ] && kill -KILL "$pid"
+	n=$((n + 1))
+	sleep 1
+done
+wait "$LAUNCHER"
+STATUS=$?
+LAUNCHER=
+[ "$STATUS" != 0 ] || fail "repeated deaths: launcher exit status 0"
+grep -q "enricher (pid [0-9]*) was killed by signal 9 ([A-Za-z]*); it died too often" \
+    "$TMP/err.log" || fail "repeated deaths: no message"
+[ -e "$TMP/run" ] && fail "repeated deaths: runtime directory left"
+finish
