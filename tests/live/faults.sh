@@ -101,6 +101,7 @@ while [ $n -lt 6 ] && kill -0 "$LAUNCHER" 2>/dev/null; do
 	n=$((n + 1))
 	sleep 1
 done
+wait_gone "$LAUNCHER" 100 || fail "repeated deaths: the launcher still runs"
 wait "$LAUNCHER"
 STATUS=$?
 LAUNCHER=

@@ -48,6 +48,9 @@ need_root() {
 # Start the launcher; wait until the probe has enabled its events.
 # SF_NETNS: run it inside that network namespace (ip netns exec).
 start_pipeline() {
+	# Emptied here, not by the redirection below, which the background
+	# job may do only after the wait below has read an earlier run's log.
+	: >"$TMP/err.log"
 	${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
 	    -r "$TMP/run" "$@" >"$TMP/out.json" 2>"$TMP/err.log" &
 	LAUNCHER=$!
