@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +61,10 @@ struct enr {
 	struct event		*flush_ev;	/* stdout within OUT_DELAY_MS */
 	uint64_t		 flows;
 	uint64_t		 unwritten;	/* no memory for the line */
+	uint64_t		 unflushed;	/* documents in stdio's buffer */
+	uint64_t		 lost_output;	/* the output refused them */
+	int			 out_broken;	/* the last write failed */
+	time_t			 out_warned;
 	uint64_t		 bad_frames;
 	uint64_t		 refused_peers;
 	int64_t			 stats_interval;	/* ns, 0 = never */
@@ -88,6 +93,57 @@ now_wall(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * The output refused what stdio held (a full disk, a closed pipe): those
+ * documents are counted as lost and dropped from the buffer, which would
+ * otherwise grow or be retried for ever; the failure is logged at most
+ * every 10 s with the count so far. A line the failed write cut short is
+ * ended by a newline before the next document, so every later line is
+ * whole.
+ */
+static void
+out_failed(struct enr *e)
+{
+	time_t now = time(NULL);
+	int err = errno;
+
+	e->lost_output += e->unflushed;
+	e->unflushed = 0;
+	__fpurge(stdout);
+	clearerr(stdout);
+	e->out_broken = 1;
+	if (now - e->out_warned >= 10) {
+		e->out_warned = now;
+		log_warnx("cannot write the output (%s): %llu document(s) "
+		    "lost so far", strerror(err),
+		    (unsigned long long)e->lost_output);
+	}
+}
+
+/* Everything in stdio's buffer out now; what fails is counted. */
+static void
+out_flush(struct enr *e)
+{
+	if (fflush(stdout) == EOF)
+		out_failed(e);
+	else
+		e->unflushed = 0;
+}
+
+/*
+ * Before a document: after a failure, a newline first, in the stream's
+ * order, to end the line the failed write may have cut.
+ */
+static void
+out_begin(struct enr *e)
+{
+	if (e->out_broken) {
+		fputc('\n', stdout);
+		e->out_broken = 0;
+	}
+	e->unflushed++;
 }
 
 static void
@@ -125,7 +181,9 @@ write_flow(struct enr *e, const struct msg_flow *f)
 		return;
 	}
 	e->jw.buf[e->jw.len] = '\n';
-	fwrite(e->jw.buf, 1, e->jw.len + 1, stdout);
+	out_begin(e);
+	if (fwrite(e->jw.buf, 1, e->jw.len + 1, stdout) != e->jw.len + 1)
+		out_failed(e);
 	e->jw.buf[e->jw.len] = '\0';
 	e->flows++;
 }
@@ -170,6 +228,8 @@ write_stats(struct enr *e)
 	    json_object_new_int64((int64_t)e->flows));
 	json_object_object_add(o, "flows_unwritten",
 	    json_object_new_int64((int64_t)e->unwritten));
+	json_object_object_add(o, "documents_lost_output",
+	    json_object_new_int64((int64_t)e->lost_output));
 	json_object_object_add(o, "bad_frames",
 	    json_object_new_int64((int64_t)e->bad_frames));
 	json_object_object_add(o, "refused_peers",
@@ -229,9 +289,10 @@ write_stats(struct enr *e)
 	json_object_object_add(sf, "stats", st);
 	json_object_object_add(doc, "sockflow", sf);
 	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+	out_begin(e);
 	fputs(s, stdout);
 	fputc('\n', stdout);
-	fflush(stdout);
+	out_flush(e);
 	json_object_put(doc);
 }
 
@@ -350,7 +411,7 @@ handle_frame(struct enr *e, const struct frame *f)
 static void
 flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-	fflush(stdout);
+	out_flush(arg);
 }
 
 static void
@@ -366,7 +427,7 @@ agg_read_cb(struct bufferevent *bev, void *arg)
 
 		frame_clear(&f);
 		if (r == -1) {
-			fflush(stdout);
+			out_flush(e);
 			return;
 		}
 	}
@@ -376,7 +437,7 @@ agg_read_cb(struct bufferevent *bev, void *arg)
 	 * its rest at most OUT_DELAY_MS (or until stdio's buffer fills).
 	 */
 	if (evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
-		fflush(stdout);
+		out_flush(e);
 		if (evtimer_pending(e->flush_ev, NULL))
 			evtimer_del(e->flush_ev);
 	} else if (!evtimer_pending(e->flush_ev, NULL)) {
