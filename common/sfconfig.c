@@ -300,9 +300,15 @@ set_value(struct sf_config *c, const char *where, const char *key,
 			seterr(err, errsz, "%s: %s: value too long", where, key);
 			return -1;
 		}
+		/*
+		 * No quote or backslash either: the configuration's dump
+		 * (sockflow -n) writes values in double quotes, and must load
+		 * back as it was.
+		 */
 		for (i = 0; i < n; i++)
 			if ((unsigned char)val[i] <= ' ' ||
-			    (unsigned char)val[i] >= 0x7f) {
+			    (unsigned char)val[i] >= 0x7f || val[i] == '"' ||
+			    val[i] == '\\') {
 				seterr(err, errsz, "%s: %s: bad character in "
 				    "value", where, key);
 				return -1;

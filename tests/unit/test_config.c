@@ -177,6 +177,17 @@ test_bad_values(void)
 	bad("\nsocket.guess_timeout: 1ms\n", 2, "out of range");
 	bad("socket.tracefs_path: relative/path\n", 1, "absolute");
 	bad("socket.tracefs_path: \"/a b\"\n", 1, "bad character");
+	/* The dump writes values in quotes: none may hold one (found by
+	 * tests/fuzz/fuzz_config), nor a backslash. */
+	bad("sockflow.user: 'a\"b'\n", 1, "bad character");
+	bad("sockflow.user: 'a\\b'\n", 1, "bad character");
+	bad("socket.dns.af_packet.interface: 'e\"0'\n", 1, "bad character");
+	bad("socket.dns.af_packet.snaplen: 100\n", 1, "out of range");
+	bad("socket.dns.af_packet.snaplen: 70000\n", 1, "out of range");
+	bad("socket.dns.type: pcap\n", 1, "is not af_packet");
+	bad("socket.dns.af_packet.interface: abcdefghijklmnop\n", 1,
+	    "too long");
+	bad("socket.dns.enabled: yes\n", 1, "not true or false");
 	bad("sockflow.user: \"../etc\"\n", 1, "bad name");
 	bad("socket.flow_timeout: 5s\n", 1, "unknown option socket.flow_timeout");
 	bad("sockflow.stats_interval: 500ms\n", 1, "at least 1s");
