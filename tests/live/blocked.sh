@@ -14,16 +14,8 @@ N=10000
 mkfifo "$TMP/out.fifo"
 # Held open for reading, never read: writers neither fail nor get EOF.
 exec 3<>"$TMP/out.fifo"
-: >"$TMP/err.log"
-"$top_builddir/sockflow" -r "$TMP/run" -o sockflow.stats_interval=1s \
-    >"$TMP/out.fifo" 2>"$TMP/err.log" &
-LAUNCHER=$!
-i=0
-until grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log"; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { fail "pipeline did not start"; finish; }
-	sleep 0.1
-done
+SF_OUT="$TMP/out.fifo"
+start_pipeline -o sockflow.stats_interval=1s
 unshare -n sh -c "ip link set lo up && '$FLOWGEN' tcp $N 100 7821 5000" ||
     fail "workload failed"
 sleep 3

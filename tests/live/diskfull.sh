@@ -22,16 +22,8 @@ dk_cleanup() {
 }
 trap dk_cleanup EXIT
 
-: >"$TMP/err.log"
-"$top_builddir/sockflow" -r "$TMP/run" -o sockflow.stats_interval=1s \
-    >>"$SMALL/out.json" 2>"$TMP/err.log" &
-LAUNCHER=$!
-i=0
-until grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log"; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && { fail "pipeline did not start"; finish; }
-	sleep 0.1
-done
+SF_OUT="$SMALL/out.json"
+start_pipeline -o sockflow.stats_interval=1s
 unshare -n sh -c "ip link set lo up && '$FLOWGEN' tcp 3000 100 7831 2000" ||
     fail "workload failed"
 i=0

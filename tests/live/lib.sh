@@ -47,12 +47,19 @@ need_root() {
 
 # Start the launcher; wait until the probe has enabled its events.
 # SF_NETNS: run it inside that network namespace (ip netns exec).
+# SF_OUT: its stdout, appended to (a pipe, a file elsewhere); default
+# $TMP/out.json, written afresh.
 start_pipeline() {
 	# Emptied here, not by the redirection below, which the background
 	# job may do only after the wait below has read an earlier run's log.
 	: >"$TMP/err.log"
-	${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
-	    -r "$TMP/run" "$@" >"$TMP/out.json" 2>"$TMP/err.log" &
+	if [ -n "${SF_OUT:-}" ]; then
+		${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
+		    -r "$TMP/run" "$@" >>"$SF_OUT" 2>"$TMP/err.log" &
+	else
+		${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
+		    -r "$TMP/run" "$@" >"$TMP/out.json" 2>"$TMP/err.log" &
+	fi
 	LAUNCHER=$!
 	i=0
 	while ! grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log" 2>/dev/null; do
