@@ -55,14 +55,27 @@ home(const struct agg_netns *t, uint32_t tid)
 	return (size_t)((tid * 2654435761U) >> (32 - t->bits));
 }
 
-static void	put(struct agg_netns *, uint32_t, uint32_t);
+/*
+ * The slot holding tid, or the empty one where it would go: the one probe
+ * every operation uses. The table always has an empty slot.
+ */
+static size_t
+slot_of(const struct agg_netns *t, uint32_t tid)
+{
+	size_t i;
+
+	for (i = home(t, tid); t->v[i].tid != 0 && t->v[i].tid != tid;
+	    i = (i + 1) % SLOTS(t))
+		;
+	return i;
+}
 
 /* Twice the slots; 0, or -1 when there is no memory for it. */
 static int
 grow(struct agg_netns *t)
 {
 	struct slot *old = t->v;
-	size_t i, n = old != NULL ? SLOTS(t) : 0;
+	size_t i, j, n = old != NULL ? SLOTS(t) : 0;
 	unsigned bits = old != NULL ? t->bits + 1 : NETNS_MIN_BITS;
 
 	if ((t->v = calloc((size_t)1 << bits, sizeof(*t->v))) == NULL) {
@@ -70,28 +83,13 @@ grow(struct agg_netns *t)
 		return -1;
 	}
 	t->bits = bits;
-	t->n = 0;
 	for (i = 0; i < n; i++)
-		if (old[i].tid != 0)
-			put(t, old[i].tid, old[i].ino);
+		if (old[i].tid != 0) {
+			j = slot_of(t, old[i].tid);
+			t->v[j] = old[i];
+		}
 	free(old);
 	return 0;
-}
-
-/* Into a table with room. */
-static void
-put(struct agg_netns *t, uint32_t tid, uint32_t ino)
-{
-	size_t i;
-
-	for (i = home(t, tid); t->v[i].tid != 0; i = (i + 1) % SLOTS(t))
-		if (t->v[i].tid == tid) {
-			t->v[i].ino = ino;
-			return;
-		}
-	t->v[i].tid = tid;
-	t->v[i].ino = ino;
-	t->n++;
 }
 
 void
@@ -101,22 +99,22 @@ agg_netns_set(struct agg_netns *t, uint32_t tid, uint32_t ino)
 
 	if (tid == 0 || ino == 0)
 		return;
+	if (t->v != NULL && t->v[i = slot_of(t, tid)].tid == tid) {
+		t->v[i].ino = ino;
+		return;
+	}
+	/* A new task: room for it, at three quarters full at most. */
 	if (t->v == NULL || t->n + 1 > SLOTS(t) / 4 * 3) {
-		if (agg_netns_get(t, tid) != 0) {
-			/* Known already: no room needed. */
-			for (i = home(t, tid); t->v[i].tid != tid;
-			    i = (i + 1) % SLOTS(t))
-				;
-			t->v[i].ino = ino;
-			return;
-		}
 		if ((t->v != NULL && t->bits >= NETNS_MAX_BITS) ||
 		    grow(t) == -1) {
 			t->full++;
 			return;
 		}
 	}
-	put(t, tid, ino);
+	i = slot_of(t, tid);
+	t->v[i].tid = tid;
+	t->v[i].ino = ino;
+	t->n++;
 }
 
 uint32_t
@@ -124,12 +122,9 @@ agg_netns_get(const struct agg_netns *t, uint32_t tid)
 {
 	size_t i;
 
-	if (t->v == NULL || tid == 0)
+	if (t->v == NULL || tid == 0 || t->v[i = slot_of(t, tid)].tid != tid)
 		return 0;
-	for (i = home(t, tid); t->v[i].tid != 0; i = (i + 1) % SLOTS(t))
-		if (t->v[i].tid == tid)
-			return t->v[i].ino;
-	return 0;
+	return t->v[i].ino;
 }
 
 void
@@ -137,11 +132,8 @@ agg_netns_forget(struct agg_netns *t, uint32_t tid)
 {
 	size_t i, j, h;
 
-	if (t->v == NULL || tid == 0)
+	if (t->v == NULL || tid == 0 || t->v[i = slot_of(t, tid)].tid != tid)
 		return;
-	for (i = home(t, tid); t->v[i].tid != tid; i = (i + 1) % SLOTS(t))
-		if (t->v[i].tid == 0)
-			return;
 	/* Move back each later entry that may no longer sit past the gap. */
 	for (j = i;;) {
 		t->v[i].tid = 0;
