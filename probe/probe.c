@@ -10,8 +10,6 @@
 
 #include <sys/socket.h>
 
-#include <linux/capability.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -579,9 +577,6 @@ main(int argc, char *argv[])
 
 	/* 3. Drop, verify, lock. */
 	probe_privs_drop();
-	log_info("kept %s and CAP_NET_ADMIN, no other capability",
-	    probe_perf_capability() == CAP_PERFMON ? "CAP_PERFMON" :
-	    "CAP_SYS_ADMIN");
 
 	/* 4. Start sampling and run. */
 	perf_enable(&p.perf);

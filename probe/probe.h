@@ -173,8 +173,7 @@ void		 dns_read(int fd, void (*)(const struct msg_packets *, void *),
 void		 dns_counters(struct msg_counter *, size_t *, size_t cap);
 
 /* probe_privs.c */
+/* Keep CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8) and CAP_NET_ADMIN. */
 void		 probe_privs_drop(void);
-/* CAP_PERFMON, or CAP_SYS_ADMIN on a kernel before 5.8. */
-int		 probe_perf_capability(void);
 
 #endif

@@ -29,7 +29,7 @@
 #include "probe.h"
 
 /* The capability perf wants: CAP_PERFMON where the kernel knows it. */
-int
+static int
 probe_perf_capability(void)
 {
 	FILE *f;
@@ -90,6 +90,8 @@ probe_privs_drop(void)
 			    capng_capability_to_name((unsigned)c));
 	}
 
+	log_info("kept capabilities %s and net_admin, no other",
+	    capng_capability_to_name((unsigned)perf));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
