@@ -19,15 +19,8 @@ start_pipeline -o sockflow.stats_interval=1s
 unshare -n sh -c "ip link set lo up && '$FLOWGEN' tcp $N 100 7821 5000" ||
     fail "workload failed"
 sleep 3
-rss=0
-for c in probe aggregator enricher; do
-	pid=$(comp_pid $c)
-	[ -n "$pid" ] || { fail "the $c died while its output was blocked"; continue; }
-	k=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status")
-	echo "$c RSS ${k} KiB while the output is blocked"
-	rss=$((rss + k))
-done
-[ "$rss" -lt 196608 ] || fail "RSS ${rss} KiB while blocked"
+rss_sum VmRSS
+[ "$RSS_SUM" -lt 196608 ] || fail "RSS ${RSS_SUM} KiB while blocked"
 # Now read it: everything must come out.
 cat "$TMP/out.fifo" >"$TMP/out.json" &
 CAT=$!

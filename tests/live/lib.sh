@@ -50,16 +50,13 @@ need_root() {
 # SF_OUT: its stdout, appended to (a pipe, a file elsewhere); default
 # $TMP/out.json, written afresh.
 start_pipeline() {
-	# Emptied here, not by the redirection below, which the background
+	out=${SF_OUT:-$TMP/out.json}
+	# Emptied here, not by a redirection below, which the background
 	# job may do only after the wait below has read an earlier run's log.
 	: >"$TMP/err.log"
-	if [ -n "${SF_OUT:-}" ]; then
-		${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
-		    -r "$TMP/run" "$@" >>"$SF_OUT" 2>"$TMP/err.log" &
-	else
-		${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
-		    -r "$TMP/run" "$@" >"$TMP/out.json" 2>"$TMP/err.log" &
-	fi
+	[ -n "${SF_OUT:-}" ] || : >"$out"
+	${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
+	    -r "$TMP/run" "$@" >>"$out" 2>"$TMP/err.log" &
 	LAUNCHER=$!
 	i=0
 	while ! grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log" 2>/dev/null; do
@@ -72,6 +69,19 @@ start_pipeline() {
 			exit 1
 		fi
 		sleep 0.1
+	done
+}
+
+# rss_sum FIELD (VmRSS, VmHWM): print each component's, set RSS_SUM (KiB);
+# a component that is gone is a failure.
+rss_sum() {
+	RSS_SUM=0
+	for c in probe aggregator enricher; do
+		pid=$(comp_pid $c)
+		[ -n "$pid" ] || { fail "the $c is gone"; continue; }
+		k=$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$pid/status")
+		echo "$c $1 ${k} KiB"
+		RSS_SUM=$((RSS_SUM + k))
 	done
 }
 

@@ -26,15 +26,8 @@ unshare -n sh -c "
 }
 cat "$TMP/work.txt"
 sleep 2
-hwm=0
-for c in probe aggregator enricher; do
-	pid=$(comp_pid $c)
-	[ -n "$pid" ] || { fail "the $c is gone"; continue; }
-	k=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$pid/status")
-	echo "$c peak RSS ${k} KiB"
-	hwm=$((hwm + k))
-done
-[ "$hwm" -lt 131072 ] || fail "peak RSS ${hwm} KiB together"
+rss_sum VmHWM
+[ "$RSS_SUM" -lt 131072 ] || fail "peak RSS ${RSS_SUM} KiB together"
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "sockflow exited with $STATUS"
 python3 - "$TMP/out.json" "$TMP/work.txt" $N <<'PY' || fail "counts do not reconcile"
