@@ -77,6 +77,7 @@ struct agg {
 	struct event		*pend_ev;
 	struct event		*sigterm_ev, *sigint_ev;
 	struct bufferevent	*probe;		/* NULL when none */
+	int64_t			 clock_off;	/* probe's clock - ours */
 	enum conn_state		 state;
 	struct agg_decoder	*dec;
 	struct agg_reorder	*reorder;
@@ -134,6 +135,34 @@ now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Now on the clock of the probe's samples. That is this machine's
+ * CLOCK_MONOTONIC, unless the probe's hello said otherwise by more than
+ * a second: a stream recorded earlier and replayed (tests/replay), whose
+ * timers must run on the recorded time, not jump minutes ahead of it.
+ */
+#define CLOCK_SAME_NS	1000000000LL
+
+static void
+stream_clock_set(struct agg *a, uint64_t probe_now)
+{
+	int64_t off = (int64_t)(probe_now - now_mono());
+
+	a->clock_off = 0;
+	if (probe_now != 0 && (off > CLOCK_SAME_NS || off < -CLOCK_SAME_NS)) {
+		a->clock_off = off;
+		log_warnx("the probe's clock is %+.3f s from this one's: "
+		    "timers follow the probe's (a replayed stream?)",
+		    (double)off / 1e9);
+	}
+}
+
+static uint64_t
+stream_now(const struct agg *a)
+{
+	return now_mono() + (uint64_t)a->clock_off;
 }
 
 /* Hand what waits over to the enricher's connection. */
@@ -237,7 +266,7 @@ on_dump(const struct agg_diag *d, void *arg)
 	/* Dump answers carry no protocol attribute: it is the request's. */
 	if (dd.proto == 0)
 		dd.proto = a->dump_proto;
-	agg_flows_existing(a->flows, &dd, a->dump_pass, now_mono());
+	agg_flows_existing(a->flows, &dd, a->dump_pass, stream_now(a));
 }
 
 /* An exec's arguments, kept in the decoder's ring, to the enricher. */
@@ -537,7 +566,7 @@ finish(struct agg *a)
 {
 	if (a->probe != NULL)
 		agg_reorder_release(a->reorder, UINT64_MAX);
-	agg_flows_flush(a->flows, now_mono());
+	agg_flows_flush(a->flows, stream_now(a));
 	send_stats(a);
 	flush_pend(a);
 	sock_flush_blocking(a->enr);
@@ -583,7 +612,7 @@ diag_read(struct agg *a)
 		return;
 	if (slots == NULL && (slots = malloc(DIAG_VLEN * DIAG_SLOT)) == NULL)
 		return;
-	agg_flows_diag_time(a->flows, now_mono());
+	agg_flows_diag_time(a->flows, stream_now(a));
 	for (;;) {
 		memset(mm, 0, sizeof(mm));
 		for (i = 0; i < DIAG_VLEN; i++) {
@@ -644,7 +673,7 @@ static void
 release_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agg *a = arg;
-	uint64_t now = now_mono();
+	uint64_t now = stream_now(a);
 
 	/* A CPU that stopped reporting is not waited for for ever. */
 	if (now > REORDER_HORIZON_NS)
@@ -740,6 +769,7 @@ handle_frame(struct agg *a, const struct frame *f)
 			fatalx("probe: peer says it is %s", h.component);
 		log_info("probe %s (pid %u, %s backend) connected",
 		    h.software_version, h.pid, h.backend);
+		stream_clock_set(a, h.monotonic_ns);
 		a->state = CONN_FORMATS;
 		break;
 	}

@@ -33,6 +33,15 @@ sandbox_new(void)
 {
 	scmp_filter_ctx ctx;
 
+#ifdef SANDBOX_OFF
+	/*
+	 * The filter is built, never loaded: libseccomp need not ask the
+	 * kernel which actions it has (valgrind fails that seccomp(2)
+	 * call). Level 3 has SCMP_ACT_KILL_PROCESS.
+	 */
+	if (seccomp_api_set(3) != 0)
+		fatalx("seccomp_api_set(3) failed");
+#endif
 	if ((ctx = seccomp_init(SANDBOX_DEFAULT_ACTION)) == NULL)
 		fatalx("seccomp_init failed (is the seccomp syscall allowed?)");
 	/* A syscall made through another ABI (x32, i386) is killed. */
@@ -71,7 +80,8 @@ sandbox_load(scmp_filter_ctx ctx)
 	int rc;
 
 #ifdef SANDBOX_OFF
-	log_warnx("sanitizer build: the seccomp filter is not loaded");
+	log_warnx("sanitizer or valgrind build: the seccomp filter is "
+	    "not loaded");
 	seccomp_release(ctx);
 	return;
 #endif

@@ -57,6 +57,7 @@ struct enr {
 	struct enr_names	*names;		/* user and group names */
 	struct enr_dns		*dns;		/* NULL: socket.dns off */
 	struct enr_cgroups	*cgroups;
+	int64_t			 stream_ns;	/* latest event time seen */
 	struct jw		 jw;		/* the line being written */
 	struct event		*flush_ev;	/* stdout within OUT_DELAY_MS */
 	uint64_t		 flows;
@@ -93,6 +94,27 @@ now_wall(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Now, for what ages with the events (exited processes, DNS answers):
+ * the latest event time the aggregator sent, never past the wall clock.
+ * Live the two are close; a replayed stream (tests/replay) carries the
+ * recorded times, and its processes must not all look a minute dead.
+ */
+static void
+stream_seen(struct enr *e, int64_t t)
+{
+	if (t > e->stream_ns)
+		e->stream_ns = t;
+}
+
+static int64_t
+stream_now(const struct enr *e)
+{
+	int64_t now = now_wall();
+
+	return e->stream_ns != 0 && e->stream_ns < now ? e->stream_ns : now;
 }
 
 /*
@@ -161,7 +183,7 @@ write_flow(struct enr *e, const struct msg_flow *f)
 	}
 	memset(&x, 0, sizeof(x));
 	if (e->dns != NULL && f->pid != 0) {
-		int64_t now = now_wall();
+		int64_t now = stream_now(e);
 
 		if (f->local_ip_known)
 			x.local_domain = enr_dns_name(e->dns, f->pid,
@@ -350,6 +372,7 @@ handle_frame(struct enr *e, const struct frame *f)
 
 		if (msg_decode_flow(f->payload, f->hdr.len, &fl, &errstr) == -1)
 			break;
+		stream_seen(e, fl.end_ns);
 		write_flow(e, &fl);
 		return 0;
 	}
@@ -359,6 +382,7 @@ handle_frame(struct enr *e, const struct frame *f)
 		if (msg_decode_process(f->payload, f->hdr.len, &p,
 		    &errstr) == -1)
 			break;
+		stream_seen(e, p.time_ns);
 		enr_procs_event(e->procs, &p);
 		return 0;
 	}
@@ -377,6 +401,7 @@ handle_frame(struct enr *e, const struct frame *f)
 
 		if (msg_decode_dns(f->payload, f->hdr.len, &d, &errstr) == -1)
 			break;
+		stream_seen(e, d.time_ns);
 		if (e->dns != NULL) {
 			if (d.pid == 0 ||
 			    enr_procs_lookup(e->procs, d.pid, &pi) == -1)
@@ -509,9 +534,9 @@ expire_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct enr *e = arg;
 
-	enr_procs_expire(e->procs, now_wall(), PROC_GRACE_NS);
+	enr_procs_expire(e->procs, stream_now(e), PROC_GRACE_NS);
 	if (e->dns != NULL)
-		enr_dns_expire(e->dns, now_wall());
+		enr_dns_expire(e->dns, stream_now(e));
 	/* An added user, a renamed group: read again when they change. */
 	if (e->names != NULL)
 		enr_names_refresh(e->names);

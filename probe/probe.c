@@ -517,6 +517,14 @@ main(int argc, char *argv[])
 	hello.pid = (uint32_t)getpid();
 	snprintf(hello.backend, sizeof(hello.backend), "%s",
 	    kind == BACKEND_KPROBE ? "kprobe" : "tracepoint");
+	/* The samples' clock (perf_event_attr.clockid), now. */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		hello.monotonic_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
+		    (uint64_t)ts.tv_nsec;
+	}
 	if ((frame = msg_encode_hello(&hello, &len)) == NULL)
 		fatalx("hello");
 	if (sock_send_with_fd(fd, frame, len, diag_fd) == -1)

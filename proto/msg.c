@@ -171,6 +171,7 @@ msg_encode_hello(const struct msg_hello *h, size_t *lenp)
 	m.software_version = (char *)h->software_version;
 	m.pid = h->pid;
 	m.backend = (char *)h->backend;
+	m.monotonic_ns = h->monotonic_ns;
 	return frame_pack(FRAME_HELLO, &m.base, lenp);
 }
 
@@ -200,6 +201,7 @@ msg_decode_hello(const uint8_t *p, size_t len, struct msg_hello *out,
 		    m->software_version);
 		out->pid = m->pid;
 		str_copy(out->backend, sizeof(out->backend), m->backend);
+		out->monotonic_ns = m->monotonic_ns;
 		rv = 0;
 	}
 	arena_release(&m->base);

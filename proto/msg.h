@@ -29,6 +29,7 @@ struct msg_hello {
 	char		software_version[MSG_NAME_LEN];
 	uint32_t	pid;
 	char		backend[MSG_NAME_LEN];
+	uint64_t	monotonic_ns;	/* sender's clock when sent; 0: none */
 };
 
 struct msg_format {

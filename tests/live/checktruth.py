@@ -53,6 +53,12 @@ MUST, ABSENT, MAY = "must", "absent", "may"
 # CHECKTRUTH_TCP_BYTES=per_packet: the backend must claim, and hold to,
 # exact IP-level bytes for TCP.
 TCP_BYTES = os.environ.get("CHECKTRUTH_TCP_BYTES", "derived")
+# CHECKTRUTH_REPLAY=1: a replay of a recorded probe stream
+# (tests/replay). It has no sock_diag socket (the live probe passes one),
+# and what the enricher reads from /proc is gone with the recorded
+# processes: on the tracepoint backend that is the user and group ids,
+# and the arguments when the exec's stack copy did not hold them.
+REPLAY = os.environ.get("CHECKTRUTH_REPLAY") == "1"
 out_path, truth_path = sys.argv[1], sys.argv[2]
 cap_paths = sys.argv[3:]
 failures = []
@@ -307,6 +313,15 @@ def check_counters(e, d):
             fail("field", f"{e.tag}: sockflow.{side}.payload_bytes {got}, "
                  f"expected {e.payload[i]}")
     hdr = HDR[(e.proto, e.family)]
+    if REPLAY and e.proto == "tcp":
+        # A replay (tests/replay): the aggregator had no sock_diag, so
+        # TCP has payload bytes only, and nothing tells a reset or a
+        # refused connection from one that ended well.
+        if counters != {"bytes": "payload_only", "packets": "unknown"} or \
+                "packets" in d["source"] or "packets" in d["destination"]:
+            fail("field", f"{e.tag}: without sock_diag, expected payload "
+                 f"bytes only, got {sf.get('counters')} {d['source']}")
+        return
     if e.disconnected:
         if sf.get("tcp_disconnected") is not True or \
                 counters.get("packets") != "unknown" or \
@@ -378,18 +393,25 @@ def check_process(e, d, proc):
     args = proc.get("args") or []
     if not exe.endswith("/truth"):
         fail("field", f"{e.tag}: process.executable {exe!r}")
-    if len(args) != 3 or not args[0].endswith("truth") or \
+    # A replay has no /proc fallback for arguments the exec's stack
+    # copy did not hold (README, exec_args_cut): the count alone then.
+    if REPLAY and args == [] and proc.get("args_count") == 3:
+        pass
+    elif len(args) != 3 or not args[0].endswith("truth") or \
             proc.get("args_count") != 3:
         fail("field", f"{e.tag}: process.args {args}, args_count "
              f"{proc.get('args_count')}")
     for k in ("ppid", "created", "entity_id"):
         if not proc.get(k):
             fail("field", f"{e.tag}: no process.{k}")
+    au = d.get("system", {}).get("audit", {}).get("socket", {})
+    if REPLAY and "user" not in d and "group" not in d and \
+            not any(k in au for k in ("uid", "gid", "euid", "egid")):
+        return
     if d.get("user") != {"id": "0", "name": "root"}:
         fail("field", f"{e.tag}: user {d.get('user')}")
     if d.get("group") != {"id": "0", "name": "root"}:
         fail("field", f"{e.tag}: group {d.get('group')}")
-    au = d.get("system", {}).get("audit", {}).get("socket", {})
     if [au.get(k) for k in ("uid", "gid", "euid", "egid")] != [0, 0, 0, 0]:
         fail("field", f"{e.tag}: system.audit.socket {au}")
 

@@ -13,14 +13,6 @@
 need_root
 
 HOSTILE=$top_builddir/tests/live/hostile
-PIDS=
-hostile_cleanup() {
-	for p in $PIDS; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	cleanup
-}
-trap hostile_cleanup EXIT
 
 # wait_for FILE: until it exists (5 s at most).
 wait_for() {

@@ -8,8 +8,13 @@ top_builddir=${top_builddir:-.}
 TMP=$(mktemp -d /tmp/sockflow-test.XXXXXX)
 FAILED=0
 LAUNCHER=
+# Processes a test started by hand (not the launcher): killed at exit.
+PIDS=
 
 cleanup() {
+	for p in $PIDS; do
+		kill -KILL "$p" 2>/dev/null
+	done
 	if [ -n "$LAUNCHER" ] && kill -0 "$LAUNCHER" 2>/dev/null; then
 		kill -TERM "$LAUNCHER" 2>/dev/null
 		sleep 1
@@ -55,8 +60,12 @@ start_pipeline() {
 	# job may do only after the wait below has read an earlier run's log.
 	: >"$TMP/err.log"
 	[ -n "${SF_OUT:-}" ] || : >"$out"
-	${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
-	    -r "$TMP/run" "$@" >>"$out" 2>"$TMP/err.log" &
+	if [ -n "${SF_RECORD:-}" ]; then
+		record_pipeline "$@" >>"$out" 2>"$TMP/err.log" &
+	else
+		${SF_NETNS:+ip netns exec "$SF_NETNS"} "$top_builddir/sockflow" \
+		    -r "$TMP/run" "$@" >>"$out" 2>"$TMP/err.log" &
+	fi
 	LAUNCHER=$!
 	i=0
 	while ! grep -qE "(tracepoint|kprobe) backend \(" "$TMP/err.log" 2>/dev/null; do
@@ -68,6 +77,47 @@ start_pipeline() {
 			cat "$TMP/err.log"
 			exit 1
 		fi
+		sleep 0.1
+	done
+}
+
+# The pipeline without the launcher, for start_pipeline when SF_RECORD
+# names a file: the three components started by hand, the probe's stream
+# passing through tests/replay/tap.py, which records it there. SIGTERM
+# stops the probe, then the others in order, as the launcher would. (Not SIGINT: a background job of a shell without job
+# control ignores it, and so do its children.)
+record_pipeline() {
+	rd=$TMP/run
+	mkdir -p "$rd"
+	"$top_builddir/sockflow-enricher" -l "$rd/enr.sock" -u nobody \
+	    -a nobody "$@" &
+	e=$!
+	wait_socket "$rd/enr.sock"
+	"$top_builddir/sockflow-aggregator" -l "$rd/agg.sock" \
+	    -e "$rd/enr.sock" -u nobody "$@" &
+	a=$!
+	wait_socket "$rd/agg.sock"
+	python3 "$top_srcdir/tests/replay/tap.py" "$rd/tap.sock" \
+	    "$rd/agg.sock" "$SF_RECORD" &
+	t=$!
+	wait_socket "$rd/tap.sock"
+	"$top_builddir/sockflow-probe" -c "$rd/tap.sock" "$@" &
+	p=$!
+	trap 'kill -TERM $p' TERM
+	wait $p
+	wait $p
+	wait $t
+	kill -TERM $a
+	wait $a
+	kill -TERM $e
+	wait $e
+}
+
+# wait_socket PATH: until a socket is there (10 s at most).
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ] && [ $i -lt 100 ]; do
+		i=$((i + 1))
 		sleep 0.1
 	done
 }
@@ -85,9 +135,12 @@ rss_sum() {
 	done
 }
 
-# Stop it as a user would, with SIGINT; sets STATUS.
+# Stop it as a user would, with SIGINT (SIGTERM for record_pipeline);
+# sets STATUS.
 stop_pipeline() {
-	kill -INT "$LAUNCHER"
+	sig=INT
+	[ -z "${SF_RECORD:-}" ] || sig=TERM
+	kill -"$sig" "$LAUNCHER"
 	wait "$LAUNCHER"
 	STATUS=$?
 	LAUNCHER=
