@@ -28,26 +28,37 @@
 #include "log.h"
 #include "probe.h"
 
-/* The capability perf wants: CAP_PERFMON where the kernel knows it. */
+/*
+ * The capability perf_event_open() wants: CAP_PERFMON where the kernel
+ * knows it (asking for a capability it does not know is EINVAL), unless
+ * kernel.perf_event_paranoid is above 2. That level is Debian's (and
+ * Android's) own, "no perf events without privilege", and bookworm's 6.1
+ * checks CAP_SYS_ADMIN for it: with CAP_PERFMON alone the events of a CPU
+ * that comes online could not be opened (tests/vm/systemd.sh saw EACCES).
+ */
 static int
 probe_perf_capability(void)
 {
 	FILE *f;
-	int last = -1;
+	int paranoid = 2;
 
-	if ((f = fopen("/proc/sys/kernel/cap_last_cap", "r")) != NULL) {
-		if (fscanf(f, "%d", &last) != 1)
-			last = -1;
+	if (prctl(PR_CAPBSET_READ, CAP_PERFMON, 0, 0, 0) < 0)
+		return CAP_SYS_ADMIN;
+	if ((f = fopen("/proc/sys/kernel/perf_event_paranoid", "r")) != NULL) {
+		if (fscanf(f, "%d", &paranoid) != 1)
+			paranoid = 2;
 		fclose(f);
 	}
-	return last >= CAP_PERFMON ? CAP_PERFMON : CAP_SYS_ADMIN;
+	return paranoid > 2 ? CAP_SYS_ADMIN : CAP_PERFMON;
 }
 
 void
 probe_privs_drop(void)
 {
-	int rc, c, perf = probe_perf_capability();
+	int rc, c, perf = probe_perf_capability(), setpcap;
 
+	capng_get_caps_process();
+	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
 	    /*
@@ -67,12 +78,11 @@ probe_privs_drop(void)
 		fatalx("capng_updatev");
 	/*
 	 * Clearing the bounding set needs CAP_SETPCAP. Under systemd the unit
-	 * owns the bounding set (CapabilityBoundingSet=) and capng reports
-	 * -4 after applying the other sets; that is accepted only when the
-	 * check below finds no surplus.
+	 * owns the bounding set (CapabilityBoundingSet=, without it): the
+	 * other sets are applied alone, and the check below still holds.
 	 */
-	rc = capng_apply(CAPNG_SELECT_BOTH);
-	if (rc != 0 && rc != -4)
+	rc = capng_apply(setpcap ? CAPNG_SELECT_BOTH : CAPNG_SELECT_CAPS);
+	if (rc != 0)
 		fatalx("capng_apply failed (%d)", rc);
 
 	/* Read the sets back: exactly the two capabilities, nothing else. */

@@ -41,7 +41,7 @@ find_mounted(void)
 	const char *rv = NULL;
 	FILE *f;
 
-	if ((f = fopen("/proc/mounts", "r")) == NULL)
+	if ((f = fopen("/proc/self/mounts", "r")) == NULL)
 		return NULL;
 	while (rv == NULL && fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%255s %4095s %63s", dev, dir, type) != 3)

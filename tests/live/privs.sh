@@ -1,6 +1,7 @@
 #!/bin/sh
 # While the pipeline runs: the probe holds exactly CAP_PERFMON (on kernels
-# before 5.8, which have none, CAP_SYS_ADMIN) and CAP_NET_ADMIN (effective
+# before 5.8, which have none, and where perf_event_paranoid is above 2,
+# CAP_SYS_ADMIN) and CAP_NET_ADMIN (effective
 # and permitted), no_new_privs is set everywhere,
 # and the aggregator and the enricher hold no capability, run as a non-root
 # uid and are in seccomp filter mode.
@@ -13,7 +14,10 @@ field() {	# pid name
 }
 
 # CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21, CAP_PERFMON bit 38.
-if [ "$(cat /proc/sys/kernel/cap_last_cap)" -ge 38 ]; then
+# CAP_SYS_ADMIN also where perf_event_paranoid is above 2 (Debian's
+# kernels; probe/probe_privs.c).
+if [ "$(cat /proc/sys/kernel/cap_last_cap)" -ge 38 ] &&
+    [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 2 ]; then
 	WANT_PROBE=0000004000001000
 else
 	WANT_PROBE=0000000000201000

@@ -7,8 +7,9 @@
 #  2. "systemd-analyze verify" accepts all five units and says nothing
 #     about any of them on stderr.
 #  3. "systemd-analyze security --offline=true" scores each service at or
-#     below its budget: probe 2.5 (root with CAP_SYS_ADMIN, CAP_NET_ADMIN
-#     and the host network is inherent), aggregator 1.0, enricher 1.0.
+#     below its budget: probe 2.7 (root with CAP_SYS_ADMIN, CAP_NET_ADMIN
+#     and the host network is inherent; see below), aggregator 1.0,
+#     enricher 1.0.
 #
 # Run by the automake harness with top_srcdir and top_builddir set (maybe
 # relative; the cwd is the build directory). POSIX sh: /bin/sh is dash.
@@ -194,7 +195,11 @@ check_exposure() {
 	fi
 }
 
-check_exposure sockflow-probe.service 2.5
+# 2.7, not 2.5: on Debian 12's own kernel the probe needs CAP_SYS_ADMIN
+# (perf_event_paranoid 3), IPv4 and IPv6 on loopback (its self-test),
+# a writable /sys/kernel/tracing (kprobe_events) and /proc/sys; each
+# measured under systemd by tests/vm/systemd.sh, see the unit's comments.
+check_exposure sockflow-probe.service 2.7
 check_exposure sockflow-aggregator.service 1.0
 check_exposure sockflow-enricher.service 1.0
 

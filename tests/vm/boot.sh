@@ -7,7 +7,8 @@
 #
 # KERNEL is a label in the cache (5.10, 6.1, 6.12) or a path to a vmlinuz.
 # TIMEOUT_S (default 300) bounds the whole VM run. SOCKFLOW_VM_APPEND is
-# added to the kernel command line (nokaslr, for instance). In OUTDIR:
+# added to the kernel command line (nokaslr, for instance), SOCKFLOW_VM_MEM
+# sets the guest's memory in MiB (1024). In OUTDIR:
 #	console.log	the console as received (with \r and SeaBIOS noise)
 #	qemu.err	qemu's own messages
 #	driver.out	the driver's output between the markers, without
@@ -98,7 +99,7 @@ t0=$(now)
 # stdin from /dev/null: qemu's -nographic would otherwise put a terminal
 # in raw mode and read the monitor's escape keys from it.
 timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp 2 \
-    -m 1024 -nographic -no-reboot -net none \
+    -m "${SOCKFLOW_VM_MEM:-1024}" -nographic -no-reboot -net none \
     -kernel "$KERNEL" -initrd "$RD" \
     -append "console=ttyS0 quiet panic=-1 ${SOCKFLOW_VM_APPEND:-}" \
     </dev/null >"$LOG" 2>"$OUTDIR/qemu.err" &

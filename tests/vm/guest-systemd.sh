@@ -1,0 +1,182 @@
+#!/bin/sh
+# In the systemd guest of tests/vm/systemd.sh, started at boot by
+# sockflow-vmtest.service: sockflow's own units run the pipeline, and
+# each component killed with SIGKILL must be started again by systemd
+# (Restart=on-failure) with flows reported afterwards.
+#
+#  1. Start the two socket units and the probe's service, as an
+#     administrator would; the probe's connection starts the aggregator,
+#     the aggregator's the enricher. Each service must be active and a
+#     TCP connection (tests/live/tcpflow on loopback) must be reported in
+#     the enricher's journal (its stdout), with its process.
+#  2. For the probe, the aggregator and the enricher in turn: kill -9 its
+#     main process. The unit must come back active with another pid and
+#     a restart counted (NRestarts), the probe's kprobes must not be
+#     doubled (the new probe removes the dead one's), and a new
+#     connection must be reported.
+#  3. Stop the probe's unit: its kprobes must be gone.
+# Output goes to the console between boot.sh's markers; the exit status
+# is the number of failed checks.
+exec >/dev/ttyS0 2>&1
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "=== SOCKFLOW-VM START uptime=$(up)"
+
+FAILS=0
+bad() {
+	echo "FAIL: $*"
+	FAILS=$((FAILS + 1))
+}
+
+# until SECONDS COMMAND...: run COMMAND each half second until it
+# succeeds; 1 when it never did, or when it said 2 (no use waiting).
+until_ok() {
+	n=$(($1 * 2))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@"
+		case $? in
+		0) return 0 ;;
+		2) return 1 ;;
+		esac
+		sleep 0.5
+		n=$((n - 1))
+	done
+	return 1
+}
+
+journal_has() {
+	journalctl -q -u "$1" -o cat --no-pager | grep -q -- "$2"
+}
+
+prop() {
+	systemctl show -p "$2" --value "$1"
+}
+
+# flow PORT: one connection to PORT; its client port must show up in a
+# flow document of the enricher, with the client's pid.
+flow() {
+	line=$(/usr/local/bin/tcpflow 127.0.0.1 "$1" 1000 client-first) || {
+		bad "tcpflow to port $1 failed"
+		return
+	}
+	cport=$(echo "$line" | sed -n 's/.*client_port=\([0-9]*\).*/\1/p')
+	cpid=$(echo "$line" | sed -n 's/.*client_pid=\([0-9]*\).*/\1/p')
+	if until_ok 60 journal_has sockflow-enricher.service \
+	    "\"port\":$cport}.*\"pid\":$cpid,"; then
+		echo "ok: connection from port $cport (pid $cpid) reported"
+	elif until_ok 1 journal_has sockflow-enricher.service \
+	    "\"port\":$cport"; then
+		bad "connection from port $cport reported without pid $cpid"
+		journalctl -q -u sockflow-enricher.service -o cat --no-pager |
+		    grep -- "\"port\":$cport" | head -n 2 | cut -c1-1500
+	else
+		bad "connection from port $cport not reported"
+	fi
+}
+
+kprobes() {
+	grep -c sockflow /sys/kernel/tracing/kprobe_events 2>/dev/null ||
+	    true
+}
+
+active() {
+	[ "$(systemctl is-active "$1")" = active ]
+}
+
+echo 1 >/proc/sys/kernel/printk
+M=/usr/lib/modules/$(uname -r)
+for k in inet_diag tcp_diag; do
+	insmod "$M/$k.ko" || bad "cannot load $k"
+done
+echo "perf_event_paranoid $(cat /proc/sys/kernel/perf_event_paranoid)"
+mountpoint -q /sys/kernel/tracing ||
+    mount -t tracefs nodev /sys/kernel/tracing
+
+systemctl start sockflow-aggregator.socket sockflow-enricher.socket \
+    sockflow-probe.service || bad "systemctl start failed"
+probe_up() {
+	journal_has sockflow-probe.service "backend (" ||
+	    { systemctl is-failed -q sockflow-probe.service && return 2; }
+}
+until_ok 120 probe_up || {
+	bad "the probe never said its backend"
+	journalctl -q -u 'sockflow-*' -o cat --no-pager | tail -n 40
+	echo "=== SOCKFLOW-VM END status=$FAILS uptime=$(up)"
+	systemctl poweroff -ff
+	exit 1
+}
+journalctl -q -u sockflow-probe.service -o cat --no-pager | tail -n 3
+for u in probe aggregator enricher; do
+	until_ok 30 active "sockflow-$u.service" ||
+	    bad "sockflow-$u.service is $(systemctl is-active sockflow-$u.service)"
+done
+flow 4301
+# The probe's capabilities after its drop: CAP_NET_ADMIN (bit 12) and,
+# with this kernel's perf_event_paranoid of 3, CAP_SYS_ADMIN (bit 21).
+pp=$(prop sockflow-probe.service MainPID)
+eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$pp/status")
+echo "probe CapEff $eff"
+[ "$eff" = 0000000000201000 ] || bad "probe CapEff $eff"
+k0=$(kprobes)
+echo "kprobes of the probe: $k0"
+[ "$k0" -gt 0 ] || bad "no kprobe of the probe (backend?)"
+
+port=4310
+for u in probe aggregator enricher; do
+	unit=sockflow-$u.service
+	pid=$(prop "$unit" MainPID)
+	ppid=$(prop sockflow-probe.service MainPID)
+	r0=$(prop "$unit" NRestarts)
+	starts=$(journalctl -q -u sockflow-probe.service -o cat --no-pager |
+	    grep -c "backend (")
+	echo "kill -9 of the $u (pid $pid)"
+	[ "$pid" -gt 1 ] || { bad "$unit has no main process"; continue; }
+	kill -KILL "$pid"
+	restarted() {
+		p=$(prop "$unit" MainPID)
+		[ "$p" != 0 ] && [ "$p" != "$pid" ] && active "$unit"
+	}
+	until_ok 60 restarted ||
+	    bad "$unit not restarted: $(systemctl is-active "$unit")," \
+	    "pid $(prop "$unit" MainPID)"
+	r1=$(prop "$unit" NRestarts)
+	[ "$r1" -gt "$r0" ] || bad "$unit: NRestarts $r0 then $r1"
+	# A dead aggregator or enricher takes the probe down with it (its
+	# stream has no reader) and systemd starts it again too: flows
+	# count once every unit is active and a probe started after the
+	# kill has said its backend.
+	probe_ready() {
+		n=$(journalctl -q -u sockflow-probe.service -o cat \
+		    --no-pager | grep -c "backend (")
+		[ "$(prop sockflow-probe.service MainPID)" = "$ppid" ] ||
+		    [ "$n" -gt "$starts" ]
+	}
+	for c in probe aggregator enricher; do
+		until_ok 120 active "sockflow-$c.service" ||
+		    bad "after the $u: sockflow-$c.service is" \
+		    "$(systemctl is-active "sockflow-$c.service")"
+	done
+	until_ok 120 probe_ready || {
+		bad "after the $u: no probe ready (pid $ppid before," \
+		    "$(prop sockflow-probe.service MainPID) now; $starts" \
+		    "starts before, $n now)"
+		journalctl -q -u sockflow-probe.service -o cat --no-pager |
+		    tail -n 20
+	}
+	k=$(kprobes)
+	[ "$k" = "$k0" ] || bad "after the $u: $k kprobes, $k0 before"
+	echo "$u: restarted (NRestarts $r0 -> $r1), $k kprobes"
+	flow $port
+	port=$((port + 1))
+done
+
+systemctl stop sockflow-probe.service
+until_ok 30 sh -c '! systemctl is-active -q sockflow-probe.service' ||
+    bad "the probe did not stop"
+k=$(kprobes)
+[ "$k" = 0 ] || bad "$k kprobes left after the probe's stop"
+echo "probe stopped: $k kprobes left"
+journalctl -q -u 'sockflow-*' -o cat --no-pager | grep -v '^{' | tail -n 40
+echo "=== SOCKFLOW-VM END status=$FAILS uptime=$(up)"
+sync
+systemctl poweroff -ff
