@@ -15,6 +15,8 @@
 #     doubled (the new probe removes the dead one's), and a new
 #     connection must be reported.
 #  3. Stop the probe's unit: its kprobes must be gone.
+#  4. Start it again and kill it until systemd gives up: the unit must
+#     end failed, its start refused (StartLimitBurst=).
 # Output goes to the console between boot.sh's markers; the exit status
 # is the number of failed checks.
 exec >/dev/ttyS0 2>&1
@@ -62,7 +64,7 @@ flow() {
 	cport=$(echo "$line" | sed -n 's/.*client_port=\([0-9]*\).*/\1/p')
 	cpid=$(echo "$line" | sed -n 's/.*client_pid=\([0-9]*\).*/\1/p')
 	if until_ok 60 journal_has sockflow-enricher.service \
-	    "\"port\":$cport}.*\"pid\":$cpid,"; then
+	    "\"port\":$cport,.*\"process\":{\"pid\":$cpid,"; then
 		echo "ok: connection from port $cport (pid $cpid) reported"
 	elif until_ok 1 journal_has sockflow-enricher.service \
 	    "\"port\":$cport"; then
@@ -81,6 +83,11 @@ kprobes() {
 
 active() {
 	[ "$(systemctl is-active "$1")" = active ]
+}
+
+probe_started() {
+	p=$(prop sockflow-probe.service MainPID)
+	[ "$p" -gt 1 ] && active sockflow-probe.service
 }
 
 echo 1 >/proc/sys/kernel/printk
@@ -146,10 +153,10 @@ for u in probe aggregator enricher; do
 	# count once every unit is active and a probe started after the
 	# kill has said its backend.
 	probe_ready() {
-		n=$(journalctl -q -u sockflow-probe.service -o cat \
+		nstarts=$(journalctl -q -u sockflow-probe.service -o cat \
 		    --no-pager | grep -c "backend (")
 		[ "$(prop sockflow-probe.service MainPID)" = "$ppid" ] ||
-		    [ "$n" -gt "$starts" ]
+		    [ "$nstarts" -gt "$starts" ]
 	}
 	for c in probe aggregator enricher; do
 		until_ok 120 active "sockflow-$c.service" ||
@@ -159,7 +166,7 @@ for u in probe aggregator enricher; do
 	until_ok 120 probe_ready || {
 		bad "after the $u: no probe ready (pid $ppid before," \
 		    "$(prop sockflow-probe.service MainPID) now; $starts" \
-		    "starts before, $n now)"
+		    "starts before, $nstarts now)"
 		journalctl -q -u sockflow-probe.service -o cat --no-pager |
 		    tail -n 20
 	}
@@ -176,6 +183,31 @@ until_ok 30 sh -c '! systemctl is-active -q sockflow-probe.service' ||
 k=$(kprobes)
 [ "$k" = 0 ] || bad "$k kprobes left after the probe's stop"
 echo "probe stopped: $k kprobes left"
+
+# The units' restart limit (StartLimitBurst=5 in StartLimitIntervalSec=60):
+# a probe that keeps dying is given up ("Start request repeated too
+# quickly"), the unit left failed, not restarted for ever. It has been started five
+# times within the minute already; starting it again and killing it
+# until systemd gives up must take at most six kills.
+systemctl start sockflow-probe.service
+kills=0
+gave_up() {
+	systemctl is-failed -q sockflow-probe.service &&
+	    journal_has sockflow-probe.service "Start request repeated too quickly"
+}
+while ! gave_up && [ $kills -lt 8 ]; do
+	until_ok 60 probe_started || break
+	kill -KILL "$(prop sockflow-probe.service MainPID)"
+	kills=$((kills + 1))
+	until_ok 10 gave_up
+done
+if gave_up && [ $kills -le 6 ]; then
+	echo "ok: the probe's unit gave up after $kills kill(s)" \
+	    "($(prop sockflow-probe.service NRestarts) restarts)"
+else
+	bad "after $kills kill(s) the probe's unit is" \
+	    "$(systemctl is-active sockflow-probe.service)"
+fi
 journalctl -q -u 'sockflow-*' -o cat --no-pager | grep -v '^{' | tail -n 40
 echo "=== SOCKFLOW-VM END status=$FAILS uptime=$(up)"
 sync
