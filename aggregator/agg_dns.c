@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "hash.h"
 
 #define DNS_PORT	53
 #define RING		1024		/* packets between capture and release */
@@ -255,12 +256,8 @@ agg_dns_packet(struct agg_dns *d, const struct msg_packet *pk,
 static size_t
 client_bucket(const struct dns_key *k)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const uint8_t *b = (const uint8_t *)k;
-	size_t i;
+	uint64_t h = fnv1a(FNV_OFFSET, k, sizeof(*k));
 
-	for (i = 0; i < sizeof(*k); i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
 	return (size_t)(h >> (64 - CLIENT_BITS)) & ~(size_t)(CLIENT_WAYS - 1);
 }
 

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "agg.h"
+#include "hash.h"
 #include "log.h"
 
 /* TCP states as the kernel numbers them (include/net/tcp_states.h). */
@@ -748,9 +749,8 @@ tuple_hash(uint8_t family, const uint8_t *lip, uint16_t lport,
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h;
 	uint8_t b[38];
-	size_t i;
 
 	memset(b, 0, sizeof(b));
 	if (family == 6 && memcmp(lip, mapped, 12) == 0 &&
@@ -766,10 +766,7 @@ tuple_hash(uint8_t family, const uint8_t *lip, uint16_t lport,
 	b[34] = (uint8_t)lport;
 	b[35] = (uint8_t)(rport >> 8);
 	b[36] = (uint8_t)rport;
-	for (i = 0; i < sizeof(b); i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
+	h = fnv1a(FNV_OFFSET, b, sizeof(b));
 	return h != 0 ? h : 1;
 }
 

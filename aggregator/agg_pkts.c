@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "hash.h"
 
 #define PKTS_BITS	15
 #define PKTS_CAP	(1U << PKTS_BITS)
@@ -80,12 +81,8 @@ make_key(struct pkt_key *k, uint8_t family, const uint8_t *lip,
 static size_t
 hash_key(const struct pkt_key *k)
 {
-	const uint8_t *b = (const uint8_t *)k;
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
+	uint64_t h = fnv1a(FNV_OFFSET, k, sizeof(*k));
 
-	for (i = 0; i < sizeof(*k); i++)
-		h = (h ^ b[i]) * 1099511628211ULL;
 	return (size_t)(h ^ (h >> 29)) & (PKTS_CAP - 1);
 }
 

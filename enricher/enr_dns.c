@@ -34,6 +34,7 @@
 
 #include "dnsparse.h"
 #include "enr.h"
+#include "hash.h"
 
 #define SEC		1000000000LL
 #define QUERY_BITS	10
@@ -121,23 +122,13 @@ name_push_newest(struct enr_dns *d, struct name *e)
 	d->newest = e;
 }
 
-static uint64_t
-hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n-- > 0)
-		h = (h ^ *b++) * 1099511628211ULL;
-	return h;
-}
-
 static size_t
 name_bucket(uint32_t pid, uint8_t family, const uint8_t *ip)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = FNV_OFFSET;
 
-	h = hash_bytes(h, &pid, sizeof(pid));
-	h = hash_bytes(h, ip, family == 4 ? 4 : 16);
+	h = fnv1a(h, &pid, sizeof(pid));
+	h = fnv1a(h, ip, family == 4 ? 4 : 16);
 	return (size_t)(h >> (64 - NAME_BITS));
 }
 
@@ -250,7 +241,7 @@ name_add(struct enr_dns *d, uint32_t pid, uint64_t start,
 static size_t
 query_bucket(const struct endpoints *k)
 {
-	uint64_t h = hash_bytes(1469598103934665603ULL, k, sizeof(*k));
+	uint64_t h = fnv1a(FNV_OFFSET, k, sizeof(*k));
 
 	return (size_t)(h >> (64 - QUERY_BITS)) & ~(size_t)(QUERY_WAYS - 1);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "enr.h"
+#include "hash.h"
 #include "readfile.h"
 
 #define NAMES_MAX	65536		/* entries per file */
@@ -46,12 +47,7 @@ struct enr_names {
 static uint64_t
 fnv(const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
-	return h;
+	return fnv1a(FNV_OFFSET, p, n);
 }
 
 static int
