@@ -559,6 +559,7 @@ probe_gone(struct agg *a)
 	a->dec = NULL;
 	if (a->stopping)
 		finish(a);
+	agg_flows_gap(a->flows);
 }
 
 static void

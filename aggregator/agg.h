@@ -366,6 +366,7 @@ void		 agg_flows_set_dns(struct agg_flows *, struct agg_dns *d);
 void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */
 void		 agg_flows_flush(struct agg_flows *, uint64_t now);
+void		 agg_flows_gap(struct agg_flows *);
 const struct agg_flow_stats *agg_flows_stats(const struct agg_flows *);
 /* agg_clock.c: CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */
 void		 agg_clock_init(int64_t max_drift_ns);

@@ -1261,15 +1261,32 @@ on_process(struct agg_flows *t, const struct agg_event *ev)
 
 /* Mark every open socket: some of its samples may be gone. */
 static void
-on_lost(struct agg_flows *t, const struct agg_event *ev)
+mark_all_lost(struct agg_flows *t)
 {
 	struct agg_sock *s;
 	size_t i;
 
-	t->stats.lost_samples += ev->u.lost.lost;
 	for (i = 0; i < t->nbuckets; i++)
 		for (s = t->buckets[i]; s != NULL; s = s->next)
 			s->lost = true;
+}
+
+static void
+on_lost(struct agg_flows *t, const struct agg_event *ev)
+{
+	t->stats.lost_samples += ev->u.lost.lost;
+	mark_all_lost(t);
+}
+
+/*
+ * The probe went away: until another one connects, nothing is seen, so
+ * every flow open now is partial (sockflow.samples_lost) rather than
+ * taken for whole.
+ */
+void
+agg_flows_gap(struct agg_flows *t)
+{
+	mark_all_lost(t);
 }
 
 void

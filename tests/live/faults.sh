@@ -5,8 +5,10 @@
 # started again too), the pipeline must report flows made afterwards,
 # a connection held open across the aggregator's death must be reported
 # by the new aggregator as one it did not see begin (sockflow.existing)
-# and end with a final record, and the stats documents must show the
-# restarts. Then a component that dies RESTART_MAX (5) times in a minute
+# and end with a final record, a connection held across the probe's
+# death alone must be reported whole but marked partial
+# (sockflow.samples_lost: the new probe did not see its gap), and the
+# stats documents must show the restarts. Then a component that dies RESTART_MAX (5) times in a minute
 # makes the launcher stop everything and exit non-zero.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
@@ -55,6 +57,13 @@ HOLD=$!
 sleep 1
 port=5902
 for victim in probe aggregator enricher; do
+	HOLD2=
+	if [ $victim = probe ]; then
+		python3 "$top_srcdir/tests/live/holdconn.py" 127.0.0.1 5792 4 \
+		    >"$TMP/hold2.txt" 2>&1 &
+		HOLD2=$!
+		sleep 1
+	fi
 	before=$(starts)
 	pid=$(comp_pid $victim)
 	kill -KILL "$pid"
@@ -63,6 +72,21 @@ for victim in probe aggregator enricher; do
 	    "$TMP/err.log" || fail "$victim: no message naming it"
 	flow_works "after the $victim was killed" $port
 	port=$((port + 1))
+	# Ended and reported while the same aggregator runs, before the
+	# next kill.
+	if [ -n "$HOLD2" ]; then
+		wait "$HOLD2"
+		cat "$TMP/hold2.txt"
+		hport2=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' \
+		    "$TMP/hold2.txt")
+		i=0
+		until [ "$(grep "\"port\":$hport2[,}]" "$TMP/out.json" |
+		    grep -c '"final":true')" -ge 2 ]; do
+			i=$((i + 1))
+			[ $i -gt 100 ] && { fail "port $hport2 not reported"; break; }
+			sleep 0.1
+		done
+	fi
 done
 wait "$HOLD"
 cat "$TMP/hold.txt"
@@ -71,10 +95,20 @@ sleep 2
 kill -0 "$LAUNCHER" || fail "the launcher is gone"
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "exit status $STATUS after the faults"
-python3 - "$TMP/out.json" "$hport" <<'PY' || fail "held connection or stats"
+python3 - "$TMP/out.json" "$hport" "$hport2" <<'PY' || fail "held connections or stats"
 import json, sys
 docs = [json.loads(l) for l in open(sys.argv[1])]
 port = int(sys.argv[2])
+port2 = int(sys.argv[3])
+gap = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
+       and d["network"]["transport"] == "tcp" and d["flow"]["final"]
+       and port2 in (d["source"].get("port"), d["destination"].get("port"))]
+gap_ok = len(gap) == 2 and all(
+    d["sockflow"].get("samples_lost") and not d["sockflow"].get("existing")
+    for d in gap)
+print("connection held across the probe's death (port %d): %d final, "
+      "samples_lost %s" % (port2, len(gap),
+                           [d["sockflow"].get("samples_lost") for d in gap]))
 held = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
         and d["network"]["transport"] == "tcp"
         and port in (d["source"].get("port"), d["destination"].get("port"))
@@ -89,7 +123,8 @@ probe = max(s["aggregator"].get("probe_restarts", 0) for s in st)
 enr = max(s["enricher"].get("restarts", 0) for s in st)
 print("restarts in the stats: probe %d, aggregator %d, enricher %d" %
       (probe, agg, enr))
-sys.exit(0 if fin and agg >= 2 and probe >= 3 and enr >= 1 else 1)
+sys.exit(0 if fin and gap_ok and agg >= 2 and probe >= 3 and enr >= 1
+         else 1)
 PY
 
 # Dying too often: the sixth death within a minute stops everything.
