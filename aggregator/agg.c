@@ -78,6 +78,8 @@ struct agg {
 	struct event		*sigterm_ev, *sigint_ev;
 	struct bufferevent	*probe;		/* NULL when none */
 	int64_t			 clock_off;	/* probe's clock - ours */
+	int			 follow_probe_clock;	/* -T */
+	int			 probe_left;	/* a probe went away */
 	enum conn_state		 state;
 	struct agg_decoder	*dec;
 	struct agg_reorder	*reorder;
@@ -124,7 +126,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sockflow-aggregator [-dv] -e enricher_socket "
-	    "[-f config] [-l socket] [-o key=value] [-u user]\n");
+	    "[-f config] [-l socket] [-o key=value] [-T] [-u user]\n");
 	exit(2);
 }
 
@@ -138,24 +140,21 @@ now_mono(void)
 }
 
 /*
- * Now on the clock of the probe's samples. That is this machine's
- * CLOCK_MONOTONIC, unless the probe's hello said otherwise by more than
- * a second: a stream recorded earlier and replayed (tests/replay), whose
- * timers must run on the recorded time, not jump minutes ahead of it.
+ * Now on the clock of the probe's samples: this machine's
+ * CLOCK_MONOTONIC. With -T (a stream recorded earlier and replayed,
+ * tests/replay) the timers follow the clock the probe's hello gave
+ * instead, so that they run on the recorded time rather than minutes
+ * ahead of it. Never guessed from the offset: a live probe's hello may
+ * wait seconds in the listening socket's backlog.
  */
-#define CLOCK_SAME_NS	1000000000LL
-
 static void
 stream_clock_set(struct agg *a, uint64_t probe_now)
 {
-	int64_t off = (int64_t)(probe_now - now_mono());
-
 	a->clock_off = 0;
-	if (probe_now != 0 && (off > CLOCK_SAME_NS || off < -CLOCK_SAME_NS)) {
-		a->clock_off = off;
-		log_warnx("the probe's clock is %+.3f s from this one's: "
-		    "timers follow the probe's (a replayed stream?)",
-		    (double)off / 1e9);
+	if (a->follow_probe_clock && probe_now != 0) {
+		a->clock_off = (int64_t)(probe_now - now_mono());
+		log_info("timers follow the probe's clock (%+.3f s from "
+		    "this one's)", (double)a->clock_off / 1e9);
 	}
 }
 
@@ -557,9 +556,10 @@ probe_gone(struct agg *a)
 	a->probe = NULL;
 	agg_decoder_free(a->dec);
 	a->dec = NULL;
+	/* Marked when another probe comes, not at a clean stop. */
+	a->probe_left = 1;
 	if (a->stopping)
 		finish(a);
-	agg_flows_gap(a->flows);
 }
 
 static void
@@ -771,6 +771,13 @@ handle_frame(struct agg *a, const struct frame *f)
 		log_info("probe %s (pid %u, %s backend) connected",
 		    h.software_version, h.pid, h.backend);
 		stream_clock_set(a, h.monotonic_ns);
+		/*
+		 * A probe before this one went away: what happened between
+		 * the two was not seen, so every flow open now is partial.
+		 */
+		if (a->probe_left)
+			agg_flows_gap(a->flows);
+		a->probe_left = 0;
 		a->state = CONN_FORMATS;
 		break;
 	}
@@ -1109,6 +1116,7 @@ int
 main(int argc, char *argv[])
 {
 	struct agg a;
+	int follow = 0;
 	struct msg_hello hello;
 	struct sf_config cfg;
 	const char *listen_path = NULL, *enr_path = NULL, *user = NULL;
@@ -1122,7 +1130,7 @@ main(int argc, char *argv[])
 	size_t len;
 
 	log_init("sockflow-aggregator", verbose);
-	while ((ch = getopt(argc, argv, "de:f:l:o:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "de:f:l:o:Tu:v")) != -1) {
 		switch (ch) {
 		case 'f':
 			ca.path = optarg;
@@ -1138,6 +1146,9 @@ main(int argc, char *argv[])
 			break;
 		case 'l':
 			listen_path = optarg;
+			break;
+		case 'T':
+			follow = 1;
 			break;
 		case 'u':
 			user = optarg;
@@ -1172,6 +1183,7 @@ main(int argc, char *argv[])
 
 	/* 2. Every object of the event loop. */
 	memset(&a, 0, sizeof(a));
+	a.follow_probe_clock = follow;
 	a.diag_fd = -1;
 	agg_flow_conf_default(&fconf);
 	fconf.flow_inactive = (uint64_t)cfg.flow_inactive_timeout;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dnsparse.h"
+#include "hash.h"
 
 #define DNS_HEADER_LEN	12
 #define DNS_NAME_WIRE	255	/* RFC 1035 3.1: octets of a name */
@@ -213,21 +214,22 @@ name_read(struct name_cursor *c, char *text, uint64_t *hash)
 	static const char digits[] = "0123456789";
 	const uint8_t *lab;
 	size_t lablen, i, t = 0;
-	uint64_t h = 1469598103934665603ULL;
-	uint8_t o;
+	uint64_t h = FNV_OFFSET;
+	uint8_t o, n;
 	int error;
 
 	for (;;) {
 		if ((error = cursor_label(c, &lab, &lablen)) != DNS_OK)
 			return error;
-		h = (h ^ lablen) * 1099511628211ULL;
+		n = (uint8_t)lablen;
+		h = fnv1a(h, &n, 1);
 		if (lablen == 0)
 			break;
 		if (text != NULL && t > 0)
 			text[t++] = '.';
 		for (i = 0; i < lablen; i++) {
 			o = fold(lab[i]);
-			h = (h ^ o) * 1099511628211ULL;
+			h = fnv1a(h, &o, 1);
 			if (text == NULL)
 				continue;
 			if (o < 0x21 || o > 0x7e || o == '.' || o == '\\') {

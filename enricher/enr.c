@@ -109,6 +109,11 @@ stream_seen(struct enr *e, int64_t t)
 		e->stream_ns = t;
 }
 
+/*
+ * On a quiet machine the latest event time stands still, and so does
+ * expiry until events come again: the tables stay bounded by their caps,
+ * and what they answer for a flow is decided by the flow's own times.
+ */
 static int64_t
 stream_now(const struct enr *e)
 {

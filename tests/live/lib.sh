@@ -106,11 +106,20 @@ record_pipeline() {
 	trap 'kill -TERM $p' TERM
 	wait $p
 	wait $p
+	ps=$?
 	wait $t
+	ts=$?
 	kill -TERM $a
 	wait $a
+	as=$?
 	kill -TERM $e
 	wait $e
+	es=$?
+	# The first component that failed, as the launcher's status would.
+	for st in $ps $ts $as $es; do
+		[ "$st" = 0 ] || return "$st"
+	done
+	return 0
 }
 
 # wait_socket PATH: until a socket is there (10 s at most).
