@@ -1259,9 +1259,13 @@ on_process(struct agg_flows *t, const struct agg_event *ev)
 	t->proc_cb(&p, t->arg);
 }
 
-/* Mark every open socket: some of its samples may be gone. */
-static void
-mark_all_lost(struct agg_flows *t)
+/*
+ * Mark every open socket: some of its samples may be gone (lost by the
+ * kernel, or not seen while no probe ran). Its flows are then reported
+ * as partial (sockflow.samples_lost) rather than taken for whole.
+ */
+void
+agg_flows_gap(struct agg_flows *t)
 {
 	struct agg_sock *s;
 	size_t i;
@@ -1275,18 +1279,7 @@ static void
 on_lost(struct agg_flows *t, const struct agg_event *ev)
 {
 	t->stats.lost_samples += ev->u.lost.lost;
-	mark_all_lost(t);
-}
-
-/*
- * The probe went away: until another one connects, nothing is seen, so
- * every flow open now is partial (sockflow.samples_lost) rather than
- * taken for whole.
- */
-void
-agg_flows_gap(struct agg_flows *t)
-{
-	mark_all_lost(t);
+	agg_flows_gap(t);
 }
 
 void

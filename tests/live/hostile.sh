@@ -14,14 +14,9 @@ need_root
 
 HOSTILE=$top_builddir/tests/live/hostile
 
-# wait_for FILE: until it exists (5 s at most).
+# wait_for SOCKET: until it exists (5 s at most), or fail the test.
 wait_for() {
-	i=0
-	while [ ! -e "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 50 ] && { fail "$1 never appeared"; finish; }
-		sleep 0.1
-	done
+	wait_socket "$1" 50 || { fail "$1 never appeared"; finish; }
 }
 
 "$top_builddir/sockflow-enricher" -l "$TMP/enr.sock" -u nobody \

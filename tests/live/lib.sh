@@ -122,13 +122,16 @@ record_pipeline() {
 	return 0
 }
 
-# wait_socket PATH: until a socket is there (10 s at most).
+# wait_socket PATH [TENTHS]: until a socket is there (TENTHS of a
+# second at most, 100 unless given); 1 when it never came.
 wait_socket() {
 	i=0
-	while [ ! -S "$1" ] && [ $i -lt 100 ]; do
+	while [ ! -S "$1" ]; do
 		i=$((i + 1))
+		[ $i -gt "${2:-100}" ] && return 1
 		sleep 0.1
 	done
+	return 0
 }
 
 # rss_sum FIELD (VmRSS, VmHWM): print each component's, set RSS_SUM (KiB);

@@ -50,14 +50,14 @@ for d in "$DATA"/*/; do
 	    -u nobody -a nobody "$@" >"$w/out.json" 2>"$w/enr.err" &
 	e=$!
 	PIDS="$e"
-	wait_socket "$w/enr.sock"
+	wait_socket "$w/enr.sock" || fail "$name: no enricher socket"
 	# shellcheck disable=SC2086
 	# -T: its timers follow the recorded clock the probe's hello gives.
 	${REPLAY_WRAP:-} "$top_builddir/sockflow-aggregator" -T \
 	    -l "$w/agg.sock" -e "$w/enr.sock" -u nobody "$@" 2>"$w/agg.err" &
 	a=$!
 	PIDS="$PIDS $a"
-	wait_socket "$w/agg.sock"
+	wait_socket "$w/agg.sock" || fail "$name: no aggregator socket"
 	python3 "$top_srcdir/tests/replay/replay.py" "$w/probe.rec" \
 	    "$w/agg.sock" || fail "$name: the replay failed"
 	# The aggregator sees the probe leave as at a probe's stop; it
