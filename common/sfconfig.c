@@ -36,12 +36,25 @@ enum key_type {
 	K_PATH,		/* absolute path, or empty */
 	K_NAME,		/* a user or interface name, or empty */
 	K_CHOICE,	/* one of choices[], stored as its index */
+	K_STRING,	/* printable, no blank, quote or backslash; or empty */
+	K_MODE,		/* file permission bits, in octal */
+	K_SECRET,	/* a K_STRING never written back by config_dump */
 };
 
 /* In the order of BACKEND_*. */
 static const char *const backend_names[] = { "auto", "kprobe", "tracepoint",
     NULL };
 static const char *const dns_types[] = { "af_packet", NULL };
+static const char *const fsync_names[] = { "never", "rotate", "always", NULL };
+static const char *const syslog_nets[] = { "unix", "udp", "tcp", NULL };
+/* RFC 5424 facility codes are the indexes. */
+static const char *const facilities[] = { "kern", "user", "mail", "daemon",
+    "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
+    "ntp", "audit", "alert", "clock", "local0", "local1", "local2",
+    "local3", "local4", "local5", "local6", "local7", NULL };
+static const char *const compressions[] = { "none", "gzip", "snappy", "lz4",
+    "zstd", NULL };
+static const char *const es_ops[] = { "index", "create", NULL };
 
 struct config_key {
 	const char	*name;
@@ -106,6 +119,101 @@ static const struct config_key keys[] = {
 	    .zero_or_second = 1 },
 	{ .name = "sockflow.user", .type = K_NAME, .off = O(user),
 	    .size = S(user) },
+	/* Outputs. */
+	{ .name = "output.console.enabled", .type = K_BOOL_AUTO,
+	    .off = O(console_enabled), .def = 1 },
+	{ .name = "output.console.queue_size", .type = K_INT,
+	    .off = O(console_queue_size), .min = 1, .max = 1 << 22,
+	    .def = 4096 },
+	{ .name = "output.file.enabled", .type = K_BOOL_AUTO,
+	    .off = O(file_enabled), .def = 0 },
+	{ .name = "output.file.path", .type = K_PATH, .off = O(file_path),
+	    .size = S(file_path), .sdef = "/var/lib/sockflow" },
+	{ .name = "output.file.filename", .type = K_NAME, .off = O(file_name),
+	    .size = S(file_name), .sdef = "sockflow.ndjson" },
+	{ .name = "output.file.rotate_every_kb", .type = K_INT,
+	    .off = O(file_rotate_every_kb), .min = 1, .max = 1 << 30,
+	    .def = 10240 },
+	{ .name = "output.file.number_of_files", .type = K_INT,
+	    .off = O(file_number_of_files), .min = 2, .max = 1024, .def = 7 },
+	{ .name = "output.file.permissions", .type = K_MODE,
+	    .off = O(file_permissions), .min = 0, .max = 0666, .def = 0600 },
+	{ .name = "output.file.fsync", .type = K_CHOICE, .off = O(file_fsync),
+	    .def = FSYNC_ROTATE, .choices = fsync_names },
+	{ .name = "output.file.queue_size", .type = K_INT,
+	    .off = O(file_queue_size), .min = 1, .max = 1 << 22, .def = 4096 },
+	{ .name = "output.syslog.enabled", .type = K_BOOL_AUTO,
+	    .off = O(syslog_enabled), .def = 0 },
+	{ .name = "output.syslog.network", .type = K_CHOICE,
+	    .off = O(syslog_network), .def = SYSLOG_NET_UNIX,
+	    .choices = syslog_nets },
+	{ .name = "output.syslog.address", .type = K_STRING,
+	    .off = O(syslog_address), .size = S(syslog_address),
+	    .sdef = "/dev/log" },
+	{ .name = "output.syslog.facility", .type = K_CHOICE,
+	    .off = O(syslog_facility), .def = 16, .choices = facilities },
+	{ .name = "output.syslog.app_name", .type = K_NAME,
+	    .off = O(syslog_app_name), .size = S(syslog_app_name),
+	    .sdef = "sockflow" },
+	{ .name = "output.syslog.queue_size", .type = K_INT,
+	    .off = O(syslog_queue_size), .min = 1, .max = 1 << 22,
+	    .def = 4096 },
+	{ .name = "output.kafka.enabled", .type = K_BOOL_AUTO,
+	    .off = O(kafka_enabled), .def = 0 },
+	{ .name = "output.kafka.hosts", .type = K_STRING,
+	    .off = O(kafka_hosts), .size = S(kafka_hosts),
+	    .sdef = "localhost:9092" },
+	{ .name = "output.kafka.topic", .type = K_NAME,
+	    .off = O(kafka_topic), .size = S(kafka_topic), .sdef = "sockflow" },
+	{ .name = "output.kafka.key", .type = K_NAME, .off = O(kafka_key),
+	    .size = S(kafka_key), .sdef = "network.community_id" },
+	{ .name = "output.kafka.required_acks", .type = K_INT,
+	    .off = O(kafka_required_acks), .min = -1, .max = 1, .def = 1 },
+	{ .name = "output.kafka.compression", .type = K_CHOICE,
+	    .off = O(kafka_compression), .def = KAFKA_COMP_GZIP,
+	    .choices = compressions },
+	{ .name = "output.kafka.client_id", .type = K_NAME,
+	    .off = O(kafka_client_id), .size = S(kafka_client_id),
+	    .sdef = "sockflow" },
+	{ .name = "output.kafka.timeout", .type = K_DURATION,
+	    .off = O(kafka_timeout), .min = SEC, .max = HOUR, .def = 5 * MIN },
+	{ .name = "output.kafka.queue_size", .type = K_INT,
+	    .off = O(kafka_queue_size), .min = 1, .max = 1 << 22,
+	    .def = 100000 },
+	{ .name = "output.elasticsearch.enabled", .type = K_BOOL_AUTO,
+	    .off = O(es_enabled), .def = 0 },
+	{ .name = "output.elasticsearch.hosts", .type = K_STRING,
+	    .off = O(es_hosts), .size = S(es_hosts),
+	    .sdef = "http://localhost:9200" },
+	{ .name = "output.elasticsearch.index", .type = K_NAME,
+	    .off = O(es_index), .size = S(es_index), .sdef = "sockflow" },
+	{ .name = "output.elasticsearch.op_type", .type = K_CHOICE,
+	    .off = O(es_op_type), .def = ES_OP_CREATE, .choices = es_ops },
+	{ .name = "output.elasticsearch.username", .type = K_NAME,
+	    .off = O(es_username), .size = S(es_username) },
+	{ .name = "output.elasticsearch.password", .type = K_SECRET,
+	    .off = O(es_password), .size = S(es_password) },
+	{ .name = "output.elasticsearch.ssl.certificate_authorities",
+	    .type = K_PATH, .off = O(es_ssl_ca), .size = S(es_ssl_ca) },
+	{ .name = "output.elasticsearch.ssl.verification", .type = K_BOOL_AUTO,
+	    .off = O(es_ssl_verify), .def = 1 },
+	{ .name = "output.elasticsearch.bulk_max_size", .type = K_INT,
+	    .off = O(es_bulk_max_size), .min = 1, .max = 100000, .def = 1600 },
+	{ .name = "output.elasticsearch.max_retries", .type = K_INT,
+	    .off = O(es_max_retries), .min = 0, .max = 1000, .def = 3 },
+	{ .name = "output.elasticsearch.backoff.init", .type = K_DURATION,
+	    .off = O(es_backoff_init), .min = 10 * MS, .max = HOUR,
+	    .def = SEC },
+	{ .name = "output.elasticsearch.backoff.max", .type = K_DURATION,
+	    .off = O(es_backoff_max), .min = 10 * MS, .max = HOUR,
+	    .def = MIN },
+	{ .name = "output.elasticsearch.timeout", .type = K_DURATION,
+	    .off = O(es_timeout), .min = SEC, .max = HOUR, .def = 90 * SEC },
+	{ .name = "output.elasticsearch.dead_letter_path", .type = K_PATH,
+	    .off = O(es_dead_letter), .size = S(es_dead_letter) },
+	{ .name = "output.elasticsearch.queue_size", .type = K_INT,
+	    .off = O(es_queue_size), .min = 1, .max = 1 << 22,
+	    .def = 16384 },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -142,13 +250,25 @@ config_defaults(struct sf_config *c)
 			memcpy(p, &v, sizeof(int));
 			break;
 		}
+		case K_MODE:
+			memcpy(p, &k->def, sizeof(int64_t));
+			break;
 		case K_PATH:
 		case K_NAME:
+		case K_STRING:
+		case K_SECRET:
 			if (k->sdef != NULL)
 				snprintf(p, k->size, "%s", k->sdef);
 			break;
 		}
 	}
+}
+
+int
+config_needs_output(const struct sf_config *c)
+{
+	return c->file_enabled == 1 || c->syslog_enabled == 1 ||
+	    c->kafka_enabled == 1 || c->es_enabled == 1;
 }
 
 int
@@ -259,6 +379,18 @@ set_value(struct sf_config *c, const char *where, const char *key,
 		}
 		memcpy(p, &v, sizeof(v));
 		return 0;
+	case K_MODE:
+		errno = 0;
+		v = strtoll(val, &ep, 8);
+		if (errno != 0 || ep == val || *ep != '\0' || val[0] != '0' ||
+		    v < k->min || v > k->max) {
+			seterr(err, errsz, "%s: %s: \"%s\" is not a mode in "
+			    "octal from 0 to 0%llo (like 0600)", where, key, val,
+			    (unsigned long long)k->max);
+			return -1;
+		}
+		memcpy(p, &v, sizeof(v));
+		return 0;
 	case K_BOOL_AUTO: {
 		int b;
 
@@ -295,6 +427,8 @@ set_value(struct sf_config *c, const char *where, const char *key,
 	}
 	case K_PATH:
 	case K_NAME:
+	case K_STRING:
+	case K_SECRET:
 		n = strlen(val);
 		if (n >= k->size) {
 			seterr(err, errsz, "%s: %s: value too long", where, key);
@@ -525,7 +659,17 @@ config_dump(const struct sf_config *c, FILE *f)
 			break;
 		case K_PATH:
 		case K_NAME:
+		case K_STRING:
 			fprintf(f, "%s: \"%s\"\n", k->name, p);
+			break;
+		case K_SECRET:
+			fprintf(f, "# %s: (%s)\n", k->name,
+			    *p ? "set, not shown" : "not set");
+			break;
+		case K_MODE:
+			memcpy(&v, p, sizeof(v));
+			fprintf(f, "%s: \"0%03llo\"\n", k->name,
+			    (unsigned long long)v);
 			break;
 		case K_CHOICE:
 			memcpy(&b, p, sizeof(b));

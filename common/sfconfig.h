@@ -40,7 +40,70 @@ struct sf_config {
 	int	dns_type;			/* DNS_TYPE_* */
 	char	dns_interface[16];		/* "any" or a name */
 	int64_t	dns_snaplen;
+
+	/* Outputs (sockflow-output); several may be on at once. */
+	int	console_enabled;
+	int64_t	console_queue_size;		/* documents */
+	int	file_enabled;
+	char	file_path[200];			/* directory */
+	char	file_name[64];
+	int64_t	file_rotate_every_kb;
+	int64_t	file_number_of_files;
+	int64_t	file_permissions;		/* mode bits */
+	int	file_fsync;			/* FSYNC_* */
+	int64_t	file_queue_size;
+	int	syslog_enabled;
+	int	syslog_network;			/* SYSLOG_NET_* */
+	char	syslog_address[200];		/* path, or host:port */
+	int	syslog_facility;		/* RFC 5424 code */
+	char	syslog_app_name[49];
+	int64_t	syslog_queue_size;
+	int	kafka_enabled;
+	char	kafka_hosts[512];		/* host:port,host:port */
+	char	kafka_topic[250];
+	char	kafka_key[128];			/* dotted field; "" = none */
+	int64_t	kafka_required_acks;		/* -1, 0 or 1 */
+	int	kafka_compression;		/* KAFKA_COMP_* */
+	char	kafka_client_id[64];
+	int64_t	kafka_timeout;			/* ns, per message */
+	int64_t	kafka_queue_size;
+	int	es_enabled;
+	char	es_hosts[512];			/* URL,URL */
+	char	es_index[200];
+	int	es_op_type;			/* ES_OP_* */
+	char	es_username[64];
+	char	es_password[128];
+	char	es_ssl_ca[200];			/* "" = the system's */
+	int	es_ssl_verify;
+	int64_t	es_bulk_max_size;		/* documents per request */
+	int64_t	es_max_retries;
+	int64_t	es_backoff_init;		/* ns */
+	int64_t	es_backoff_max;			/* ns */
+	int64_t	es_timeout;			/* ns, per request */
+	char	es_dead_letter[200];		/* file; "" = drop, counted */
+	int64_t	es_queue_size;
 };
+
+/* output.file.fsync */
+#define FSYNC_NEVER		0
+#define FSYNC_ROTATE		1	/* before each rotation and at stop */
+#define FSYNC_ALWAYS		2	/* after every write */
+
+/* output.syslog.network */
+#define SYSLOG_NET_UNIX		0
+#define SYSLOG_NET_UDP		1
+#define SYSLOG_NET_TCP		2
+
+/* output.kafka.compression */
+#define KAFKA_COMP_NONE		0
+#define KAFKA_COMP_GZIP		1
+#define KAFKA_COMP_SNAPPY	2
+#define KAFKA_COMP_LZ4		3
+#define KAFKA_COMP_ZSTD		4
+
+/* output.elasticsearch.op_type */
+#define ES_OP_INDEX		0
+#define ES_OP_CREATE		1	/* data streams need it */
 
 /* socket.dns.type */
 #define DNS_TYPE_AF_PACKET	0
@@ -63,6 +126,8 @@ int	config_load_buffer(struct sf_config *, const char *name,
 /* Apply one "key=value" from the command line. */
 int	config_set_arg(struct sf_config *, const char *arg, char *err,
 	    size_t errsz);
+/* Whether any output other than the console is on. */
+int	config_needs_output(const struct sf_config *);
 /* Write the effective configuration as YAML (dotted keys). */
 void	config_dump(const struct sf_config *, FILE *);
 /* What the command line said of the configuration: -f and every -o. */
