@@ -14,6 +14,12 @@ scmp_filter_ctx	sandbox_new(void);
 /* Allow a syscall with up to two argument comparisons; fatal on error. */
 void		sandbox_allow(scmp_filter_ctx, const char *name,
 		    unsigned int argc, ...);
+/*
+ * What every sandboxed process needs: descriptor flags (non-blocking,
+ * close-on-exec), memory without executable mappings, futexes, signal
+ * returns, getpid and exit.
+ */
+void		sandbox_allow_process(scmp_filter_ctx);
 /* Load the filter, release it, and check /proc/self/status says mode 2. */
 void		sandbox_load(scmp_filter_ctx);
 /* Whether a build logs violations instead of killing. */

@@ -47,7 +47,7 @@
 struct enr {
 	struct event_base	*base;
 	struct event		*accept_ev, *expire_ev, *stop_ev;
-	struct event		*sigterm_ev, *sigint_ev;
+	struct event		*sigterm_ev, *sigint_ev, *sigusr1_ev;
 	struct bufferevent	*agg;
 	int			 hello_seen;
 	int			 stopping;
@@ -82,18 +82,9 @@ static void	usage(void) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sockflow-enricher [-dv] [-a aggregator_user] "
+	fprintf(stderr, "usage: sockflow-enricher [-dnv] [-a aggregator_user] "
 	    "[-f config] [-l socket] [-o key=value] [-u user]\n");
 	exit(2);
-}
-
-static int64_t
-now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /*
@@ -117,7 +108,7 @@ stream_seen(struct enr *e, int64_t t)
 static int64_t
 stream_now(const struct enr *e)
 {
-	int64_t now = now_wall();
+	int64_t now = sf_time_now();
 
 	return e->stream_ns != 0 && e->stream_ns < now ? e->stream_ns : now;
 }
@@ -228,8 +219,8 @@ write_stats(struct enr *e)
 	const char *s;
 	size_t i;
 
-	e->stats_written = now_wall();
-	enr_json_time(e->stats_written, ts, sizeof(ts));
+	e->stats_written = sf_time_now();
+	sf_time_rfc3339(e->stats_written, ts, sizeof(ts));
 	doc = json_object_new_object();
 	json_object_object_add(doc, "@timestamp", json_object_new_string(ts));
 	ev = json_object_new_object();
@@ -426,7 +417,7 @@ handle_frame(struct enr *e, const struct frame *f)
 		msg_stats_free(&e->agg_stats);
 		e->agg_stats = st;
 		if (e->stats_interval != 0 &&
-		    now_wall() - e->stats_written >= e->stats_interval)
+		    sf_time_now() - e->stats_written >= e->stats_interval)
 			write_stats(e);
 		return 0;
 	}
@@ -554,6 +545,13 @@ stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	exit(0);
 }
 
+/* SIGUSR1 (sockflow stats): the stats document now. */
+static void
+stats_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	write_stats(arg);
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -581,7 +579,7 @@ main(int argc, char *argv[])
 
 	log_init("sockflow-enricher", verbose);
 	memset(&e, 0, sizeof(e));
-	while ((ch = getopt(argc, argv, "a:df:l:o:u:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:df:l:no:u:v")) != -1) {
 		switch (ch) {
 		case 'f':
 			ca.path = optarg;
@@ -597,6 +595,14 @@ main(int argc, char *argv[])
 			break;
 		case 'l':
 			listen_path = optarg;
+			break;
+		case 'n':
+			/*
+			 * stdout is a pipe shared with an earlier enricher
+			 * (sockflow-output's input), which may have died in
+			 * a write: end its cut line before the first document.
+			 */
+			e.out_broken = 1;
 			break;
 		case 'u':
 			user = optarg;
@@ -616,7 +622,7 @@ main(int argc, char *argv[])
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
 	e.stats_interval = cfg.stats_interval;
-	e.stats_written = now_wall();
+	e.stats_written = sf_time_now();
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 
@@ -661,11 +667,13 @@ main(int argc, char *argv[])
 		fatalx("flush timer");
 	e.sigterm_ev = evsignal_new(e.base, SIGTERM, signal_cb, &e);
 	e.sigint_ev = evsignal_new(e.base, SIGINT, signal_cb, &e);
+	e.sigusr1_ev = evsignal_new(e.base, SIGUSR1, stats_signal_cb, &e);
 	if (e.accept_ev == NULL || event_add(e.accept_ev, NULL) == -1 ||
 	    e.expire_ev == NULL || event_add(e.expire_ev, &etv) == -1 ||
 	    e.stop_ev == NULL || e.sigterm_ev == NULL ||
 	    event_add(e.sigterm_ev, NULL) == -1 || e.sigint_ev == NULL ||
-	    event_add(e.sigint_ev, NULL) == -1)
+	    event_add(e.sigint_ev, NULL) == -1 || e.sigusr1_ev == NULL ||
+	    event_add(e.sigusr1_ev, NULL) == -1)
 		fatalx("event setup");
 
 	/* 3. Drop, verify, lock, sandbox. */

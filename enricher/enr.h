@@ -6,6 +6,8 @@
 #ifndef SOCKFLOW_ENR_H
 #define SOCKFLOW_ENR_H
 
+#include "timefmt.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -136,8 +138,6 @@ struct enr_flow_extra {
 int	enr_json_flow(struct jw *w, const struct msg_flow *,
 	    const struct enr_host *, const struct enr_proc_info *,
 	    const struct enr_flow_extra *);
-/* RFC 3339 UTC with microseconds; buf must hold 32 bytes. */
-void	enr_json_time(int64_t ns, char *buf, size_t bufsz);
 
 /* enr_cid.c: Community ID v1 into out (at least 32 bytes). */
 int	enr_community_id(int family, const uint8_t *sip, const uint8_t *dip,

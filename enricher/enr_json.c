@@ -19,47 +19,6 @@
 
 #define ECS_VERSION	"8.0.0"
 
-/* n as exactly w decimal digits at p. */
-static void
-digits(char *p, unsigned long n, int w)
-{
-	while (w-- > 0) {
-		p[w] = (char)('0' + n % 10);
-		n /= 10;
-	}
-}
-
-void
-enr_json_time(int64_t ns, char *buf, size_t bufsz)
-{
-	/* The date and time of the last second seen: most flows share it. */
-	static time_t last = -1;
-	static char prefix[64];		/* YYYY-MM-DDTHH:MM:SS. */
-	time_t secs = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	if (bufsz < 28)
-		return;
-	if (ns < 0) {
-		snprintf(buf, bufsz, "1970-01-01T00:00:00.000000Z");
-		return;
-	}
-	if (secs != last) {
-		if (gmtime_r(&secs, &tm) == NULL || tm.tm_year + 1900 > 9999) {
-			snprintf(buf, bufsz, "1970-01-01T00:00:00.000000Z");
-			return;
-		}
-		snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d.",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec);
-		last = secs;
-	}
-	memcpy(buf, prefix, 20);
-	digits(buf + 20, (unsigned long)((ns % 1000000000LL) / 1000), 6);
-	buf[26] = 'Z';
-	buf[27] = '\0';
-}
-
 /* An address as text: IPv4 by hand (inet_ntop goes through sprintf). */
 static void
 ip_text(int family, const uint8_t *ip, char *out, size_t outsz)
@@ -210,7 +169,7 @@ process_json(uint32_t pid, const struct enr_proc_info *pi)
 	if (pi->created != 0) {
 		char created[40];
 
-		enr_json_time(pi->created, created, sizeof(created));
+		sf_time_rfc3339(pi->created, created, sizeof(created));
 		jw_str(&c->process, "created", created);
 	}
 	/*
@@ -298,8 +257,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 
 	if (x == NULL)
 		x = &none;
-	enr_json_time(f->start_ns, start, sizeof(start));
-	enr_json_time(f->end_ns, end, sizeof(end));
+	sf_time_rfc3339(f->start_ns, start, sizeof(start));
+	sf_time_rfc3339(f->end_ns, end, sizeof(end));
 	jw_reset(w);
 	jw_open(w, NULL);
 	jw_str(w, "@timestamp", end);

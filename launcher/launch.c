@@ -27,6 +27,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -48,7 +49,7 @@
 #define RESTART_MAX	5
 #define RESTART_WINDOW	60	/* seconds */
 
-enum { C_ENRICHER, C_AGGREGATOR, C_PROBE, NCOMP };
+enum { C_OUTPUT, C_ENRICHER, C_AGGREGATOR, C_PROBE, NCOMP };
 
 struct component {
 	const char	*name;
@@ -59,11 +60,13 @@ struct component {
 	int		 reported;
 	char		**argv;		/* to start it again */
 	int		 listen_fd;
+	int		 stdout_fd;	/* its stdout, when not ours */
 	unsigned	 restarts;
 	time_t		 deaths[RESTART_MAX];	/* the last ones, a ring */
 };
 
 static struct component comps[NCOMP] = {
+	[C_OUTPUT] =	 { .name = "output", .binary = "sockflow-output" },
 	[C_ENRICHER] =	 { .name = "enricher", .binary = "sockflow-enricher" },
 	[C_AGGREGATOR] = { .name = "aggregator",
 			   .binary = "sockflow-aggregator" },
@@ -80,7 +83,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: sockflow [-dnv] [-f config] [-o key=value] "
 	    "[-r rundir] [-u user]\n"
-	    "       sockflow --check [-f config] [-o key=value]\n");
+	    "       sockflow --check [-f config] [-o key=value]\n"
+	    "       sockflow stats\n");
 	exit(2);
 }
 
@@ -127,6 +131,8 @@ spawn(struct component *c, int listen_fd, char *argv[])
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		_exit(127);
 	if (getppid() == 1)
+		_exit(127);
+	if (c->stdout_fd > 0 && dup2(c->stdout_fd, STDOUT_FILENO) == -1)
 		_exit(127);
 	if (listen_fd != -1) {
 		if (listen_fd != 3) {
@@ -264,6 +270,53 @@ stop(struct component *c)
 	}
 }
 
+/*
+ * sockflow stats: SIGUSR1 to every running enricher and output process,
+ * started by a launcher or by systemd; each writes its stats document to
+ * its outputs at once.
+ */
+static int
+ask_stats(void)
+{
+	char path[64], exe[PATH_MAX], *base;
+	struct dirent *de;
+	ssize_t n;
+	long pid;
+	int sent = 0;
+	DIR *d;
+
+	if ((d = opendir("/proc")) == NULL)
+		fatal("/proc");
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = strtol(de->d_name, &base, 10)) <= 0 || *base != '\0')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+		if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+			continue;
+		exe[n] = '\0';
+		base = strrchr(exe, '/');
+		base = base != NULL ? base + 1 : exe;
+		if (strcmp(base, comps[C_ENRICHER].binary) != 0 &&
+		    strcmp(base, comps[C_OUTPUT].binary) != 0)
+			continue;
+		if (kill((pid_t)pid, SIGUSR1) == -1) {
+			log_warn("%s (pid %ld)", base, pid);
+			continue;
+		}
+		printf("asked %s (pid %ld) for its stats\n", base, pid);
+		sent++;
+	}
+	closedir(d);
+	if (sent == 0) {
+		log_warnx("no sockflow-enricher or sockflow-output is running "
+		    "(or they are not visible to this user)");
+		return 1;
+	}
+	printf("the documents (event.dataset sockflow.stats) are on the "
+	    "outputs\n");
+	return 0;
+}
+
 static void
 cleanup(void)
 {
@@ -282,8 +335,8 @@ main(int argc, char *argv[])
 	const char *user = NULL;
 	char *common[2 * CONFIG_MAX_SETS + 8];
 	char *eargv[2 * CONFIG_MAX_SETS + 16], *aargv[2 * CONFIG_MAX_SETS + 16];
-	char *pargv[2 * CONFIG_MAX_SETS + 16];
-	int ch, verbose = 0, lockfd, alfd, elfd, i, n, nc, rc = 0;
+	char *pargv[2 * CONFIG_MAX_SETS + 16], *oargv[2 * CONFIG_MAX_SETS + 16];
+	int ch, verbose = 0, lockfd, alfd, elfd, olfd = -1, i, n, nc, rc = 0;
 	int check_only = 0, kernel_check = 0;
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'C' },
@@ -326,10 +379,15 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
+	if (optind == argc - 1 && strcmp(argv[optind], "stats") == 0)
+		return ask_stats();
 	if (optind != argc)
 		usage();
 	/* Check the configuration before starting anything. */
 	config_init(&cfg, &ca);
+	if (cfg.console_enabled != 1 && !config_needs_output(&cfg))
+		fatalx("no output is enabled (output.console.enabled is false "
+		    "and no other output is on)");
 	if (check_only) {
 		config_dump(&cfg, stdout);
 		return 0;
@@ -386,6 +444,22 @@ main(int argc, char *argv[])
 	/* Only the aggregator's user may connect to the enricher. */
 	if (chown(enr_sock, u.uid, u.gid) == -1)
 		fatal("chown %s", enr_sock);
+	/*
+	 * Outputs beyond the console: the enricher's stdout is a pipe to
+	 * sockflow-output. The launcher holds both ends, so that either
+	 * side can be started again while the lines wait in the pipe. The
+	 * console alone needs no fourth process.
+	 */
+	if (config_needs_output(&cfg)) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) == -1)
+			fatal("pipe");
+		/* As much room as the kernel gives an unprivileged pipe. */
+		(void)fcntl(p[1], F_SETPIPE_SZ, 1024 * 1024);
+		olfd = p[0];
+		comps[C_ENRICHER].stdout_fd = p[1];
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -394,10 +468,24 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if (olfd != -1) {
+		n = 0;
+		oargv[n++] = NULL;
+		oargv[n++] = (char *)"-u";
+		oargv[n++] = u.name;
+		for (i = 0; i < nc; i++)
+			oargv[n++] = common[i];
+		oargv[n] = NULL;
+		spawn(&comps[C_OUTPUT], olfd, oargv);
+	}
+
 	n = 0;
 	eargv[n++] = NULL;
 	eargv[n++] = (char *)"-u";
 	eargv[n++] = u.name;
+	/* A pipe it shares with earlier runs: begin with a newline. */
+	if (olfd != -1)
+		eargv[n++] = (char *)"-n";
 	for (i = 0; i < nc; i++)
 		eargv[n++] = common[i];
 	eargv[n] = NULL;
@@ -450,6 +538,7 @@ main(int argc, char *argv[])
 	stop(&comps[C_PROBE]);
 	stop(&comps[C_AGGREGATOR]);
 	stop(&comps[C_ENRICHER]);
+	stop(&comps[C_OUTPUT]);
 	/* Anything that did not end cleanly on the way down is named too. */
 	for (i = 0; i < NCOMP; i++)
 		if (report(&comps[i], ""))

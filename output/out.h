@@ -92,6 +92,10 @@ void		 out_queue_pop(struct out_queue *, size_t n);
 
 int64_t		 out_now(void);		/* CLOCK_MONOTONIC, ns */
 
+struct iovec;
+/* Advance an iovec array past off bytes already written. */
+void		 out_iov_skip(struct iovec *, size_t n, size_t off);
+
 extern const struct out_ops out_console_ops;
 extern const struct out_ops out_file_ops;
 extern const struct out_ops out_syslog_ops;

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <sys/uio.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -95,4 +97,17 @@ out_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void
+out_iov_skip(struct iovec *iov, size_t n, size_t off)
+{
+	size_t i, t;
+
+	for (i = 0; off > 0 && i < n; i++) {
+		t = off < iov[i].iov_len ? off : iov[i].iov_len;
+		iov[i].iov_base = (char *)iov[i].iov_base + t;
+		iov[i].iov_len -= t;
+		off -= t;
+	}
 }

@@ -329,18 +329,18 @@ test_json(void)
 	CHECK(strstr(s, "\"packets\":\"datagrams\"") != NULL);
 	json_object_put(doc);
 
-	enr_json_time(0, buf, sizeof(buf));
+	sf_time_rfc3339(0, buf, sizeof(buf));
 	CHECK(strcmp(buf, "1970-01-01T00:00:00.000000Z") == 0);
-	enr_json_time(951782400123456789LL, buf, sizeof(buf));
+	sf_time_rfc3339(951782400123456789LL, buf, sizeof(buf));
 	CHECK(strcmp(buf, "2000-02-29T00:00:00.123456Z") == 0);
 	/* The date of the last second is kept: moving on and back. */
-	enr_json_time(951782400999999999LL, buf, sizeof(buf));
+	sf_time_rfc3339(951782400999999999LL, buf, sizeof(buf));
 	CHECK(strcmp(buf, "2000-02-29T00:00:00.999999Z") == 0);
-	enr_json_time(951782461000001000LL, buf, sizeof(buf));
+	sf_time_rfc3339(951782461000001000LL, buf, sizeof(buf));
 	CHECK(strcmp(buf, "2000-02-29T00:01:01.000001Z") == 0);
-	enr_json_time(951782400000000000LL, buf, sizeof(buf));
+	sf_time_rfc3339(951782400000000000LL, buf, sizeof(buf));
 	CHECK(strcmp(buf, "2000-02-29T00:00:00.000000Z") == 0);
-	enr_json_time(-1, buf, sizeof(buf));
+	sf_time_rfc3339(-1, buf, sizeof(buf));
 	CHECK(strcmp(buf, "1970-01-01T00:00:00.000000Z") == 0);
 }
 
