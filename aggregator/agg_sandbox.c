@@ -85,28 +85,9 @@ agg_sandbox_policy(void)
 	sandbox_allow(ctx, "getsockopt", 2,
 	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
 	    SCMP_A2(SCMP_CMP_EQ, SO_PROTOCOL));
-	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL));
-	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_SETFL));
-	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFD));
-	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_SETFD));
 
-	/* Memory: malloc and free; never executable mappings. */
-	sandbox_allow(ctx, "brk", 0);
-	sandbox_allow(ctx, "mmap", 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	sandbox_allow(ctx, "mprotect", 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	sandbox_allow(ctx, "munmap", 0);
-	sandbox_allow(ctx, "mremap", 0);
-	sandbox_allow(ctx, "madvise", 0);
-	sandbox_allow(ctx, "futex", 0);
 
-	/* Signals and exit. */
-	sandbox_allow(ctx, "rt_sigreturn", 0);
-	sandbox_allow(ctx, "rt_sigprocmask", 0);
-	sandbox_allow(ctx, "getpid", 0);
-	sandbox_allow(ctx, "exit", 0);
-	sandbox_allow(ctx, "exit_group", 0);
 
+	sandbox_allow_process(ctx);
 	return ctx;
 }
