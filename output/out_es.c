@@ -57,6 +57,7 @@ struct es_buf {
 struct es {
 	/* Fixed by es_open(). */
 	char		*urls[ES_MAX_HOSTS];	/* <host>/_bulk */
+	char		*names[ES_MAX_HOSTS];	/* to log: no user:password@ */
 	size_t		 nurls;
 	char		*action;		/* the action line, "\n" ended */
 	size_t		 actionlen;
@@ -80,7 +81,7 @@ struct es {
 	pthread_t	 thread;
 	struct es_item	*batch;
 	size_t		 nbatch;
-	size_t		 send_max;		/* lowered by a 413 */
+	size_t		 body_max;		/* bytes, learnt from a 413 */
 	size_t		 url;			/* the host in use */
 	int64_t		 down_backoff, item_backoff;
 	int		 connected;		/* a connection was made before */
@@ -348,9 +349,9 @@ es_down(struct es *e, const char *why)
 	es_lock(e);
 	if (e->c.up)
 		log_warnx("elasticsearch: %s: %s; retrying until it answers",
-		    e->urls[e->url], why);
+		    e->names[e->url], why);
 	else
-		log_debug("elasticsearch: %s: %s", e->urls[e->url], why);
+		log_debug("elasticsearch: %s: %s", e->names[e->url], why);
 	e->c.up = 0;
 	e->c.retries++;
 	es_unlock(e);
@@ -364,7 +365,7 @@ es_up(struct es *e)
 	e->down_backoff = e->backoff_init;
 	es_lock(e);
 	if (!e->c.up)
-		log_info("elasticsearch: %s answers", e->urls[e->url]);
+		log_info("elasticsearch: %s answers", e->names[e->url]);
 	e->c.up = 1;
 	es_unlock(e);
 }
@@ -474,14 +475,17 @@ es_send(struct es *e)
 	long status = 0, conns = 0;
 	int64_t timeout;
 	CURLcode rc;
-	size_t i, n;
+	size_t n;
 
-	n = e->nbatch < e->send_max ? e->nbatch : e->send_max;
 	e->body.len = 0;
-	for (i = 0; i < n; i++) {
+	for (n = 0; n < e->nbatch; n++) {
+		/* At least one document goes, whatever its size. */
+		if (n > 0 && e->body.len + e->actionlen +
+		    e->batch[n].doc->len + 1 > e->body_max)
+			break;
 		if (es_buf_add(&e->body, e->action, e->actionlen) == -1 ||
-		    es_buf_add(&e->body, e->batch[i].doc->data,
-		    e->batch[i].doc->len) == -1 ||
+		    es_buf_add(&e->body, e->batch[n].doc->data,
+		    e->batch[n].doc->len) == -1 ||
 		    es_buf_add(&e->body, "\n", 1) == -1)
 			return es_down(e, "out of memory for the request");
 	}
@@ -521,18 +525,18 @@ es_send(struct es *e)
 	if (curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		status = 0;
-	if (status >= 200 && status < 300) {
-		if (e->send_max < e->bulk_max)
-			e->send_max = e->send_max > e->bulk_max / 2 ?
-			    e->bulk_max : e->send_max * 2;
+	if (status >= 200 && status < 300)
 		return es_items(e, n);
-	}
 	if (status == 413 && n > 1) {
-		/* Too big: halve it, and the half goes at once. */
-		e->send_max = n / 2;
-		log_warnx("elasticsearch: %s: 413 for %zu documents; sending "
-		    "at most %zu a request for now", e->urls[e->url], n,
-		    e->send_max);
+		/*
+		 * The peer's limit is on bytes (http.max_content_length):
+		 * requests stay under half of this one from now on, and the
+		 * first half goes at once.
+		 */
+		e->body_max = e->body.len / 2;
+		log_warnx("elasticsearch: %s: 413 for %zu documents (%zu "
+		    "bytes); requests kept under %zu bytes", e->names[e->url],
+		    n, e->body.len, e->body_max);
 		return 0;
 	}
 	if (status == 401 || status == 403) {
@@ -627,12 +631,16 @@ es_worker(void *arg)
 	return NULL;
 }
 
-/* The comma-separated base URLs, as <url>/_bulk. */
+/*
+ * The comma-separated base URLs, as <url>/_bulk, and the name to log of
+ * each, without the credentials a URL may hold.
+ */
 static int
 es_hosts(struct es *e, const char *hosts, char *err, size_t errsz)
 {
-	const char *p = hosts, *end;
-	size_t len;
+	const char *p = hosts, *end, *host, *at;
+	char *url, *name;
+	size_t len, scheme;
 
 	while (*p != '\0') {
 		while (*p == ' ' || *p == ',')
@@ -643,11 +651,13 @@ es_hosts(struct es *e, const char *hosts, char *err, size_t errsz)
 		len = end - p;
 		while (len > 0 && p[len - 1] == '/')
 			len--;
-		if (strncmp(p, "http://", 7) != 0 &&
-		    strncmp(p, "https://", 8) != 0) {
+		if (strncmp(p, "http://", 7) == 0)
+			scheme = 7;
+		else if (strncmp(p, "https://", 8) == 0)
+			scheme = 8;
+		else {
 			snprintf(err, errsz, "output.elasticsearch.hosts: "
-			    "%.*s: not an http:// or https:// URL",
-			    (int)len, p);
+			    "not an http:// or https:// URL");
 			return -1;
 		}
 		if (e->nurls == ES_MAX_HOSTS) {
@@ -655,12 +665,22 @@ es_hosts(struct es *e, const char *hosts, char *err, size_t errsz)
 			    "more than %d hosts", ES_MAX_HOSTS);
 			return -1;
 		}
-		if (asprintf(&e->urls[e->nurls], "%.*s/_bulk", (int)len, p) ==
-		    -1) {
-			e->urls[e->nurls] = NULL;
+		host = p + scheme;
+		at = memchr(host, '@', len - scheme);
+		if (at != NULL && memchr(host, '/', at - host) == NULL)
+			host = at + 1;
+		if (asprintf(&url, "%.*s/_bulk", (int)len, p) == -1) {
 			snprintf(err, errsz, "out of memory");
 			return -1;
 		}
+		if (asprintf(&name, "%.*s%.*s", (int)scheme, p,
+		    (int)(len - (host - p)), host) == -1) {
+			free(url);
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		e->urls[e->nurls] = url;
+		e->names[e->nurls] = name;
 		e->nurls++;
 		p = end;
 	}
@@ -837,8 +857,10 @@ es_free(struct es *e)
 		out_doc_unref(e->batch[i].doc);
 	free(e->batch);
 	out_queue_free(&e->q);
-	for (i = 0; i < e->nurls; i++)
+	for (i = 0; i < e->nurls; i++) {
 		free(e->urls[i]);
+		free(e->names[i]);
+	}
 	free(e->action);
 	if (e->curl != NULL)
 		curl_easy_cleanup(e->curl);
@@ -884,7 +906,8 @@ es_open(struct event_base *base, const struct sf_config *c, char *err,
 		return NULL;
 	}
 	e->dlfd = -1;
-	e->bulk_max = e->send_max = (size_t)c->es_bulk_max_size;
+	e->bulk_max = (size_t)c->es_bulk_max_size;
+	e->body_max = SIZE_MAX;
 	e->cap = (size_t)c->es_queue_size;
 	e->max_retries = c->es_max_retries;
 	e->backoff_init = e->down_backoff = e->item_backoff =

@@ -29,6 +29,7 @@ Options:
   --retry-times N      ... the first N times it is seen (default 1)
   --reject-marker S    a document that holds S gets a per-item 400
                        (mapper_parsing_exception), every time
+  --max-docs N         answer 413 to a request of more than N documents
   --user U --password P  require HTTP basic auth (401 otherwise)
   --log FILE           one line a request: its status and document count
 
@@ -148,6 +149,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.violation(docs)
             self.error(400, "parse_exception", docs)
             return
+        if st.args.max_docs and len(docs) > st.args.max_docs:
+            self.error(413, "request_entity_too_large",
+                       "%d documents" % len(docs))
+            return
         items = []
         with st.lock:
             for d in docs:
@@ -188,6 +193,7 @@ def main():
     p.add_argument("--retry-marker")
     p.add_argument("--retry-times", type=int, default=1)
     p.add_argument("--reject-marker")
+    p.add_argument("--max-docs", type=int, default=0)
     p.add_argument("--user")
     p.add_argument("--password", default="")
     args = p.parse_args()

@@ -340,6 +340,29 @@ url(const struct server *s)
 	return buf;
 }
 
+/* The most documents in a request the server took; how many it took. */
+static int
+largest_request(const char *tag, size_t *ntaken)
+{
+	char *text, *l[MAXDOCS];
+	size_t len, n, i;
+	int status, docs, most = 0;
+
+	text = slurp(tag, "requests", &len);
+	n = lines(text, l, MAXDOCS);
+	*ntaken = 0;
+	for (i = 0; i < n; i++) {
+		if (sscanf(l[i], "%d %d", &status, &docs) != 2 ||
+		    status != 200)
+			continue;
+		(*ntaken)++;
+		if (docs > most)
+			most = docs;
+	}
+	free(text);
+	return most;
+}
+
 /* A server and an output sending to it; NULL when the server fails. */
 static void *
 start_pair(struct server *s, const char *tag, const char *const *extra,
@@ -358,9 +381,9 @@ test_plain(void)
 	    NULL };
 	struct out_counters oc;
 	struct server s;
-	char *want[MAXDOCS], *reqs, *req[MAXDOCS];
-	size_t nwant = 0, nreq, i, len;
-	int st, n, maxn = 0;
+	char *want[MAXDOCS];
+	size_t nwant = 0, nreq;
+	int maxn;
 	void *o;
 
 	if ((o = start_pair(&s, "plain", NULL, set)) == NULL)
@@ -371,15 +394,9 @@ test_plain(void)
 	stop(o);
 	server_stop(&s);
 	check_arrived("plain", want, nwant);
-	reqs = slurp("plain", "requests", &len);
-	nreq = lines(reqs, req, MAXDOCS);
-	for (i = 0; i < nreq; i++) {
-		if (sscanf(req[i], "%d %d", &st, &n) == 2 && n > maxn)
-			maxn = n;
-	}
-	CHECK_MSG(nreq >= 8 && maxn <= 50 && maxn > 0, "%zu requests, the "
-	    "largest of %d documents", nreq, maxn);
-	free(reqs);
+	maxn = largest_request("plain", &nreq);
+	CHECK_MSG(nreq >= 8 && maxn == 50, "%zu requests, the largest of %d "
+	    "documents", nreq, maxn);
 	free_all(want, nwant);
 }
 
@@ -405,9 +422,13 @@ test_request_faults(void)
 	free_all(want, nwant);
 }
 
-/* The dead-letter file holds the rejected documents, with the reason. */
+/*
+ * The dead-letter file holds expect lines, each one of the n candidate
+ * documents (byte for byte) with the status and the peer's error.
+ */
 static void
-check_dead_letters(const char *path, char **bad, size_t nbad)
+check_dead_letters(const char *path, char **cand, size_t ncand,
+    size_t expect, int status, const char *type, const char *reason)
 {
 	struct json_object *o, *v, *err;
 	char *text, *l[MAXDOCS];
@@ -418,30 +439,30 @@ check_dead_letters(const char *path, char **bad, size_t nbad)
 		return;
 	}
 	n = lines(text, l, MAXDOCS);
-	CHECK_MSG(n == nbad, "%zu dead letters, %zu expected", n, nbad);
+	CHECK_MSG(n == expect, "%zu dead letters, %zu expected", n, expect);
 	for (i = 0; i < n; i++) {
 		if ((o = json_tokener_parse(l[i])) == NULL) {
 			CHECK_MSG(0, "dead letter not JSON: %s", l[i]);
 			continue;
 		}
 		CHECK(json_object_object_get_ex(o, "status", &v) &&
-		    json_object_get_int(v) == 400);
-		CHECK(json_object_object_get_ex(o, "error", &err) &&
+		    json_object_get_int(v) == status);
+		CHECK_MSG(json_object_object_get_ex(o, "error", &err) &&
 		    json_object_object_get_ex(err, "type", &v) &&
-		    strcmp(json_object_get_string(v),
-		    "mapper_parsing_exception") == 0 &&
+		    strcmp(json_object_get_string(v), type) == 0 &&
 		    json_object_object_get_ex(err, "reason", &v) &&
-		    strstr(json_object_get_string(v), "marker") != NULL);
+		    strstr(json_object_get_string(v), reason) != NULL,
+		    "%s", l[i]);
 		if (json_object_object_get_ex(o, "document", &v)) {
-			for (j = 0; j < nbad; j++)
+			for (j = 0; j < ncand; j++)
 				if (strcmp(json_object_get_string(v),
-				    bad[j]) == 0)
+				    cand[j]) == 0)
 					found++;
 		}
 		json_object_put(o);
 	}
-	CHECK_MSG(found == nbad, "%zu of %zu rejected documents in the "
-	    "dead-letter file", found, nbad);
+	CHECK_MSG(found == n, "%zu of %zu dead letters hold a sent document",
+	    found, n);
 	free(text);
 }
 
@@ -483,7 +504,8 @@ test_items(void)
 	    (unsigned long long)oc.retries);
 	stop(o);
 	check_arrived("items", want, nwant);
-	check_dead_letters(dl, bad, nbad);
+	check_dead_letters(dl, bad, nbad, nbad, 400, "mapper_parsing_exception",
+	    "marker");
 	free_all(want, nwant);
 	free_all(bad, nbad);
 
@@ -496,6 +518,48 @@ test_items(void)
 	CHECK(oc.dropped_failed == 10 && oc.sent == 20 && oc.rejected == 0);
 	stop(o);
 	server_stop(&s);
+}
+
+/*
+ * Whole requests refused: a 413 halves the batch until it fits, and a 400
+ * rejects the request's documents into the dead-letter file.
+ */
+static void
+test_refused(void)
+{
+	const char *const extra[] = { "--max-docs", "10", "--request-faults",
+	    "400", NULL };
+	char dl[512], dlset[600], *want[MAXDOCS];
+	const char *const set[] = { "output.elasticsearch.bulk_max_size=64",
+	    dlset, NULL };
+	struct out_counters oc;
+	struct server s;
+	struct out_doc *d;
+	size_t nwant = 0, nreq;
+	void *o;
+	int n;
+
+	snprintf(dl, sizeof(dl), "%s/refused.deadletter", tmpdir);
+	snprintf(dlset, sizeof(dlset),
+	    "output.elasticsearch.dead_letter_path=%s", dl);
+	if ((o = start_pair(&s, "refused", extra, set)) == NULL)
+		return;
+	/* The first request (one document) meets the 400. */
+	deliver(o, "refused", 1, NULL, NULL, &oc);
+	CHECK(oc.rejected == 1 && oc.dead_lettered == 1 && oc.up == 1);
+	push_flows(o, "refused", 100, 200, want, &nwant, 0, NULL);
+	wait_for(o, DRAINED, &oc);
+	CHECK(oc.sent == 200 && oc.rejected == 1 && oc.up == 1);
+	stop(o);
+	server_stop(&s);
+	check_arrived("refused", want, nwant);
+	n = largest_request("refused", &nreq);
+	CHECK_MSG(n > 0 && n <= 10, "the largest request: %d documents", n);
+	free_all(want, nwant);
+	d = flow_doc("refused", 0, NULL);
+	want[0] = d->data;
+	check_dead_letters(dl, want, 1, 1, 400, "fault", "scripted fault 400");
+	out_doc_unref(d);
 }
 
 /*
@@ -636,6 +700,7 @@ main(int argc, char **argv)
 	test_plain();
 	test_request_faults();
 	test_items();
+	test_refused();
 	test_down();
 	test_next_host();
 	test_auth();
