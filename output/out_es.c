@@ -5,7 +5,20 @@
  * rejected for good and kept in the dead-letter file. A request that fails
  * as a whole (no connection, timeout, 429/5xx, 401/403) marks the output
  * down and is retried, on the next host, for as long as it takes; the
- * bounded queue is what limits memory meanwhile.
+ * bounded queue is what limits memory meanwhile. retries counts both:
+ * documents sent again and requests tried again.
+ *
+ * Other whole-request answers: a 413 means the peer's byte limit, so
+ * requests are kept under half that size from then on (one document
+ * always goes, and a lone one that meets a 413 is rejected); 401 and 403
+ * are the operator's to mend (credentials, rights), not the documents'
+ * fault, so they mark the output down rather than lose data; any other
+ * 4xx (400, 404...) will not mend by sending again: the request's
+ * documents are rejected.
+ *
+ * A dead-letter line is {"status":N,"error":{"type":..,"reason":..},
+ * "document":"<the document as a JSON string>"}: a string, so that even
+ * a document the peer could not parse is kept byte for byte.
  *
  * Why a worker thread with blocking curl_easy_perform rather than curl's
  * multi interface on the libevent loop: retries, backoff, host rotation
@@ -80,6 +93,7 @@ struct es {
 	/* The worker's own. */
 	pthread_t	 thread;
 	struct es_item	*batch;
+	unsigned char	*kept;			/* of batch: to send again */
 	size_t		 nbatch;
 	size_t		 body_max;		/* bytes, learnt from a 413 */
 	size_t		 url;			/* the host in use */
@@ -376,7 +390,6 @@ es_items(struct es *e, size_t n)
 {
 	struct json_object *root, *items, *it, *op, *st, *err;
 	struct es_tally t;
-	unsigned char *kept;
 	struct es_item *b;
 	int64_t status;
 	size_t i;
@@ -389,10 +402,7 @@ es_items(struct es *e, size_t n)
 		/* Not knowing which went in, all of them are tried again. */
 		return es_down(e, "bulk answer without one item a document");
 	}
-	if ((kept = calloc(n, 1)) == NULL) {
-		json_object_put(root);
-		return es_down(e, "out of memory");
-	}
+	memset(e->kept, 0, n);
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < n; i++) {
 		b = &e->batch[i];
@@ -415,7 +425,7 @@ es_items(struct es *e, size_t n)
 			if (++b->failures > e->max_retries) {
 				t.failed++;
 			} else {
-				kept[i] = 1;
+				e->kept[i] = 1;
 				t.retried++;
 			}
 		} else {
@@ -428,8 +438,7 @@ es_items(struct es *e, size_t n)
 	}
 	json_object_put(root);
 	es_up(e);
-	es_settle(e, n, kept, &t);
-	free(kept);
+	es_settle(e, n, e->kept, &t);
 	if (t.retried == 0) {
 		e->item_backoff = e->backoff_init;
 		return 0;
@@ -856,6 +865,7 @@ es_free(struct es *e)
 	for (i = 0; i < e->nbatch; i++)
 		out_doc_unref(e->batch[i].doc);
 	free(e->batch);
+	free(e->kept);
 	out_queue_free(&e->q);
 	for (i = 0; i < e->nurls; i++) {
 		free(e->urls[i]);
@@ -925,7 +935,8 @@ es_open(struct event_base *base, const struct sf_config *c, char *err,
 		fatalx("elasticsearch: pthread_cond_init");
 	pthread_condattr_destroy(&ca);
 	if (out_queue_init(&e->q, e->cap) == -1 ||
-	    (e->batch = calloc(e->bulk_max, sizeof(*e->batch))) == NULL) {
+	    (e->batch = calloc(e->bulk_max, sizeof(*e->batch))) == NULL ||
+	    (e->kept = calloc(e->bulk_max, 1)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;
 	}

@@ -29,6 +29,8 @@ Options:
   --retry-times N      ... the first N times it is seen (default 1)
   --reject-marker S    a document that holds S gets a per-item 400
                        (mapper_parsing_exception), every time
+  --hang S             the first request gets no answer: its connection is
+                       closed after S seconds, nothing of it kept
   --max-docs N         answer 413 to a request of more than N documents
   --user U --password P  require HTTP basic auth (401 otherwise)
   --log FILE           one line a request: its status and document count
@@ -43,6 +45,7 @@ import json
 import signal
 import sys
 import threading
+import time
 
 
 class State:
@@ -50,6 +53,7 @@ class State:
         self.args = args
         self.lock = threading.Lock()
         self.faults = [int(s) for s in args.request_faults.split(",") if s]
+        self.hang = args.hang
         self.seen = {}          # retry-marked document -> times seen
         self.docs = open(args.docs, "ab") if args.docs else None
         self.violations = (open(args.violations, "a")
@@ -131,6 +135,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "missing authentication credentials")
                 return
         with st.lock:
+            hang, st.hang = st.hang, 0
+        if hang:
+            time.sleep(hang)
+            self.close_connection = True
+            st.logline(0, 0)
+            return
+        with st.lock:
             fault = st.faults.pop(0) if st.faults else None
         if fault is not None:
             self.error(fault, "fault", "scripted fault %d" % fault)
@@ -193,6 +204,7 @@ def main():
     p.add_argument("--retry-marker")
     p.add_argument("--retry-times", type=int, default=1)
     p.add_argument("--reject-marker")
+    p.add_argument("--hang", type=float, default=0)
     p.add_argument("--max-docs", type=int, default=0)
     p.add_argument("--user")
     p.add_argument("--password", default="")

@@ -400,21 +400,23 @@ test_plain(void)
 	free_all(want, nwant);
 }
 
-/* (b) 429 and 503 for whole requests, then success. */
+/* (b) A timeout, 429 and 503 for whole requests, then success. */
 static void
 test_request_faults(void)
 {
-	const char *const extra[] = { "--request-faults", "429,503,503", NULL };
+	const char *const extra[] = { "--hang", "2", "--request-faults",
+	    "429,503,503", NULL };
+	const char *const set[] = { "output.elasticsearch.timeout=1s", NULL };
 	struct out_counters oc;
 	struct server s;
 	char *want[MAXDOCS];
 	size_t nwant = 0;
 	void *o;
 
-	if ((o = start_pair(&s, "faults", extra, NULL)) == NULL)
+	if ((o = start_pair(&s, "faults", extra, set)) == NULL)
 		return;
 	deliver(o, "faults", 100, want, &nwant, &oc);
-	CHECK(oc.sent == 100 && oc.retries >= 3 && oc.up == 1);
+	CHECK(oc.sent == 100 && oc.retries >= 4 && oc.up == 1);
 	CHECK(oc.rejected == 0 && oc.dropped_failed == 0);
 	stop(o);
 	server_stop(&s);
