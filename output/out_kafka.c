@@ -11,6 +11,10 @@
  * a one-second tick makes it certain. So the counters need no lock, and
  * push() never blocks.
  *
+ * The client's byte cap (queue.buffering.max.kbytes, 1 GiB by default) is
+ * left as it is: a bound on memory when documents are large, also counted
+ * as dropped_full.
+ *
  * The message payload is the document itself, not a copy: the message
  * holds a reference to the out_doc (its opaque) until its delivery report
  * says it was sent or given up. The documents are written once and never
@@ -157,18 +161,15 @@ static int
 kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *arg)
 {
 	struct kafka *k = arg;
-	struct json_object *root, *brokers, *v;
-	struct json_tokener *tok;
+	struct json_object *root = NULL, *brokers, *v;
 	uint64_t disconnects = 0;
 	int any = 0, upnow = 0;
 
 	(void)rk;
-	if ((tok = json_tokener_new()) == NULL) {
-		log_warnx("kafka: statistics: out of memory");
-		return 0;
-	}
-	root = json_tokener_parse_ex(tok, json, (int)len);
-	json_tokener_free(tok);
+	/* Served on the loop, like push(): the tokener is free. */
+	json_tokener_reset(k->tok);
+	if (len <= INT_MAX)
+		root = json_tokener_parse_ex(k->tok, json, (int)len);
 	if (root == NULL || !json_object_object_get_ex(root, "brokers",
 	    &brokers) || !json_object_is_type(brokers, json_type_object)) {
 		log_warnx("kafka: statistics without brokers");
@@ -513,7 +514,11 @@ kafka_push(void *arg, struct out_doc *d)
 	rd_kafka_resp_err_t err;
 
 	key = kafka_doc_key(k, d, &root, &keylen);
-	/* The client copies the key, and keeps the document by reference. */
+	/*
+	 * The client copies the key, and keeps the document by reference
+	 * until its delivery report (kafka_dr_cb).
+	 */
+	out_doc_ref(d);
 	err = rd_kafka_producev(k->rk,
 	    RD_KAFKA_V_RKT(k->rkt),
 	    RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
@@ -523,9 +528,10 @@ kafka_push(void *arg, struct out_doc *d)
 	    RD_KAFKA_V_OPAQUE(d),
 	    RD_KAFKA_V_END);
 	json_object_put(root);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		out_doc_unref(d);
 	switch (err) {
 	case RD_KAFKA_RESP_ERR_NO_ERROR:
-		out_doc_ref(d);
 		k->cnt.accepted++;
 		k->cnt.queued++;
 		break;
@@ -582,6 +588,7 @@ kafka_close(void *arg, int64_t deadline)
 		k->cnt.dropped_failed += k->cnt.queued;
 		k->cnt.queued = 0;
 	}
+	/* End the window now: say what it held back before the last word. */
 	kafka_log_roll(k, out_now() + KAFKA_LOG_WINDOW);
 	log_info("kafka: closed: accepted %llu sent %llu dropped_full %llu "
 	    "dropped_failed %llu rejected %llu reconnects %llu",
