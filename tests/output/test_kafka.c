@@ -1,7 +1,7 @@
 /*
  * Tests of the kafka output against librdkafka's mock brokers in this
  * process: documents arrive once, unchanged and keyed by their community
- * ID; an outage drops exactly what exceeds the queue and recovers by
+ * ID (or by nothing when told); an outage drops exactly what exceeds the queue and recovers by
  * itself; messages that time out are counted; close purges and frees.
  * Every wait is bounded; no check depends on how long anything took.
  */
@@ -324,6 +324,26 @@ test_outage(void)
 	free_docs(docs, 85);
 }
 
+/* output.kafka.key "" sends every document without a key. */
+static void
+test_no_key(void)
+{
+	const char *more[] = { "output.kafka.key=", NULL };
+	struct doc *docs = make_docs(30);
+	void *o;
+	int i;
+
+	for (i = 0; i < 30; i++)
+		docs[i].key[0] = '\0';
+	o = open_kafka("nokey", more);
+	push_docs(o, docs, 0, 30);
+	CHECK(run_until(o, SENT, 30, 20));
+	check_balance(o);
+	out_kafka_ops.close(o, out_now() + 5000000000LL);
+	read_back("nokey", docs, 30);
+	free_docs(docs, 30);
+}
+
 /* Every broker down, and a new output given the first n documents. */
 static void *
 open_down(const char *topic, const char *more[], struct doc *docs, int n)
@@ -374,7 +394,8 @@ int
 main(void)
 {
 	char err[256];
-	const char *topics[] = { "flows", "outage", "timeout", "purge" };
+	const char *topics[] = { "flows", "nokey", "outage", "timeout",
+	    "purge" };
 	size_t i;
 
 	log_init("test_kafka", 0);
@@ -388,6 +409,7 @@ main(void)
 			fatalx("%s", err);
 	test_bad_config();
 	test_delivery();
+	test_no_key();
 	test_outage();
 	test_timeout();
 	test_close_purges();
