@@ -92,6 +92,8 @@ allow_network(scmp_filter_ctx ctx)
 	sandbox_allow(ctx, "socket", 1, SCMP_A0(SCMP_CMP_EQ, AF_INET6));
 	/* Netlink route: glibc's getaddrinfo asks which families are up. */
 	sandbox_allow(ctx, "socket", 1, SCMP_A0(SCMP_CMP_EQ, AF_NETLINK));
+	/* libcurl wakes its resolver and its waits through a socketpair. */
+	sandbox_allow(ctx, "socketpair", 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	sandbox_allow(ctx, "connect", 0);
 	sandbox_allow(ctx, "bind", 0);
 	sandbox_allow(ctx, "getsockname", 0);
