@@ -4,12 +4,12 @@
 #  1. The facts the units and the code must agree on: socket paths given
 #     to -c/-e are the ones the socket units listen on, and the enricher
 #     checks its peer against the user the aggregator runs as.
-#  2. "systemd-analyze verify" accepts all five units and says nothing
+#  2. "systemd-analyze verify" accepts all seven units and says nothing
 #     about any of them on stderr.
 #  3. "systemd-analyze security --offline=true" scores each service at or
 #     below its budget: probe 2.7 (root with CAP_SYS_ADMIN, CAP_NET_ADMIN
 #     and the host network is inherent; see below), aggregator 1.0,
-#     enricher 1.0.
+#     enricher 1.0, output 1.5 (it needs the network; see below).
 #
 # Run by the automake harness with top_srcdir and top_builddir set (maybe
 # relative; the cwd is the build directory). POSIX sh: /bin/sh is dash.
@@ -26,8 +26,8 @@ export LC_ALL SYSTEMD_COLORS SYSTEMD_PAGER
 UNITDIR=$top_srcdir/systemd
 UNITS="sockflow-probe.service sockflow-aggregator.service
 sockflow-aggregator.socket sockflow-enricher.service
-sockflow-enricher.socket"
-BINARIES="sockflow-probe sockflow-aggregator sockflow-enricher"
+sockflow-enricher.socket sockflow-output.service sockflow-output.socket"
+BINARIES="sockflow-probe sockflow-aggregator sockflow-enricher sockflow-output"
 LIBEXEC=/usr/libexec/sockflow
 
 failures=0
@@ -114,6 +114,22 @@ if [ "$enr_a" != "$agg_user" ]; then
 	    "the aggregator runs as $agg_user"
 fi
 
+# The enricher writes into the FIFO sockflow-output reads.
+out_fifo=$(unit_value "$UNITDIR/sockflow-output.socket" ListenFIFO)
+enr_out=$(unit_value "$UNITDIR/sockflow-enricher.service" StandardOutput)
+if [ -z "$out_fifo" ] || [ "$enr_out" != "file:$out_fifo" ]; then
+	fail "enricher's StandardOutput=$enr_out, output.socket's" \
+	    "ListenFIFO=$out_fifo"
+fi
+if [ "$(unit_value "$UNITDIR/sockflow-enricher.service" StandardError)" != \
+    journal ]; then
+	fail "the enricher's logs would follow its stdout into the FIFO"
+fi
+case $(unit_value "$UNITDIR/sockflow-enricher.service" ExecStart) in
+*" -n "*) ;;
+*) fail "the enricher must begin with a newline (-n) on the shared FIFO" ;;
+esac
+
 # --- 2. systemd-analyze verify.
 #
 # verify checks that every ExecStart= binary exists, and they are only
@@ -152,7 +168,7 @@ elif grep -q 'sockflow' "$tmp/verify.err"; then
 	fail "systemd-analyze verify complained about the units:"
 	grep 'sockflow' "$tmp/verify.err" >&2
 else
-	echo "ok: systemd-analyze verify: all five units"
+	echo "ok: systemd-analyze verify: all seven units"
 	# Anything left is about host units, not ours: show, do not fail.
 	if [ -s "$tmp/verify.err" ]; then
 		echo "note: verify said about other units:"
@@ -202,6 +218,11 @@ check_exposure() {
 check_exposure sockflow-probe.service 2.7
 check_exposure sockflow-aggregator.service 1.0
 check_exposure sockflow-enricher.service 1.0
+# The output process ships over the network (syslog, kafka, elasticsearch):
+# the host's network namespace and AF_INET/AF_INET6 are its job, and
+# systemd-analyze weighs them; everything else is as tight as the
+# enricher's.
+check_exposure sockflow-output.service 1.5
 
 if [ $failures -ne 0 ]; then
 	echo "$failures check(s) failed" >&2

@@ -4,13 +4,14 @@
 # each component killed with SIGKILL must be started again by systemd
 # (Restart=on-failure) with flows reported afterwards.
 #
-#  1. Start the two socket units and the probe's service, as an
+#  1. Start the three socket units and the probe's service, as an
 #     administrator would; the probe's connection starts the aggregator,
-#     the aggregator's the enricher. Each service must be active and a
-#     TCP connection (tests/live/tcpflow on loopback) must be reported in
-#     the enricher's journal (its stdout), with its process.
-#  2. For the probe, the aggregator and the enricher in turn: kill -9 its
-#     main process. The unit must come back active with another pid and
+#     the aggregator's the enricher, which starts sockflow-output. Each
+#     service must be active and a TCP connection (tests/live/tcpflow on
+#     loopback) must be reported in sockflow-output's journal (its
+#     console output), with its process.
+#  2. For the probe, the aggregator, the enricher and sockflow-output in
+#     turn: kill -9 its main process. The unit must come back active with another pid and
 #     a restart counted (NRestarts), the probe's kprobes must not be
 #     doubled (the new probe removes the dead one's), and a new
 #     connection must be reported.
@@ -55,7 +56,7 @@ prop() {
 }
 
 # flow PORT: one connection to PORT; its client port must show up in a
-# flow document of the enricher, with the client's pid.
+# flow document on sockflow-output's console, with the client's pid.
 flow() {
 	line=$(/usr/local/bin/tcpflow 127.0.0.1 "$1" 1000 client-first) || {
 		bad "tcpflow to port $1 failed"
@@ -63,13 +64,13 @@ flow() {
 	}
 	cport=$(echo "$line" | sed -n 's/.*client_port=\([0-9]*\).*/\1/p')
 	cpid=$(echo "$line" | sed -n 's/.*client_pid=\([0-9]*\).*/\1/p')
-	if until_ok 60 journal_has sockflow-enricher.service \
+	if until_ok 60 journal_has sockflow-output.service \
 	    "\"port\":$cport,.*\"process\":{\"pid\":$cpid,"; then
 		echo "ok: connection from port $cport (pid $cpid) reported"
-	elif until_ok 1 journal_has sockflow-enricher.service \
+	elif until_ok 1 journal_has sockflow-output.service \
 	    "\"port\":$cport"; then
 		bad "connection from port $cport reported without pid $cpid"
-		journalctl -q -u sockflow-enricher.service -o cat --no-pager |
+		journalctl -q -u sockflow-output.service -o cat --no-pager |
 		    grep -- "\"port\":$cport" | head -n 2 | cut -c1-1500
 	else
 		bad "connection from port $cport not reported"
@@ -100,7 +101,7 @@ mountpoint -q /sys/kernel/tracing ||
     mount -t tracefs nodev /sys/kernel/tracing
 
 systemctl start sockflow-aggregator.socket sockflow-enricher.socket \
-    sockflow-probe.service || bad "systemctl start failed"
+    sockflow-output.socket sockflow-probe.service || bad "systemctl start failed"
 probe_up() {
 	journal_has sockflow-probe.service "backend (" ||
 	    { systemctl is-failed -q sockflow-probe.service && return 2; }
@@ -113,11 +114,25 @@ until_ok 120 probe_up || {
 	exit 1
 }
 journalctl -q -u sockflow-probe.service -o cat --no-pager | tail -n 3
-for u in probe aggregator enricher; do
+for u in probe aggregator enricher output; do
 	until_ok 30 active "sockflow-$u.service" ||
 	    bad "sockflow-$u.service is $(systemctl is-active sockflow-$u.service)"
 done
 flow 4301
+# Stats on request (what "sockflow stats" does): SIGUSR1 to the enricher
+# and to sockflow-output; both documents come out on the console.
+kill -USR1 "$(prop sockflow-enricher.service MainPID)" \
+    "$(prop sockflow-output.service MainPID)"
+if until_ok 20 journal_has sockflow-output.service \
+    '"sockflow.stats".*"stats":{"output":{' &&
+    until_ok 20 journal_has sockflow-output.service \
+    '"sockflow.stats".*"enricher":{'; then
+	echo "ok: stats documents of the enricher and the output on request"
+else
+	bad "no stats documents after SIGUSR1"
+fi
+fifo=$(stat -c '%F %a %U' /run/sockflow/output.fifo)
+[ "$fifo" = "fifo 600 root" ] || bad "output FIFO is $fifo"
 # The probe's capabilities after its drop: CAP_NET_ADMIN (bit 12) and,
 # with this kernel's perf_event_paranoid of 3, CAP_SYS_ADMIN (bit 21).
 pp=$(prop sockflow-probe.service MainPID)
@@ -129,7 +144,7 @@ echo "kprobes of the probe: $k0"
 [ "$k0" -gt 0 ] || bad "no kprobe of the probe (backend?)"
 
 port=4310
-for u in probe aggregator enricher; do
+for u in probe aggregator enricher output; do
 	unit=sockflow-$u.service
 	pid=$(prop "$unit" MainPID)
 	ppid=$(prop sockflow-probe.service MainPID)
@@ -158,7 +173,7 @@ for u in probe aggregator enricher; do
 		[ "$(prop sockflow-probe.service MainPID)" = "$ppid" ] ||
 		    [ "$nstarts" -gt "$starts" ]
 	}
-	for c in probe aggregator enricher; do
+	for c in probe aggregator enricher output; do
 		until_ok 120 active "sockflow-$c.service" ||
 		    bad "after the $u: sockflow-$c.service is" \
 		    "$(systemctl is-active "sockflow-$c.service")"

@@ -25,7 +25,7 @@ O=$TMP/overlay
 mkdir -p "$O/usr/libexec/sockflow" "$O/usr/lib/systemd/system" \
     "$O/usr/local/bin" "$O/usr/local/sbin" \
     "$O/etc/systemd/system/multi-user.target.wants"
-for b in sockflow-probe sockflow-aggregator sockflow-enricher; do
+for b in sockflow-probe sockflow-aggregator sockflow-enricher sockflow-output; do
 	cp "$top_builddir/$b" "$O/usr/libexec/sockflow/" ||
 	    { fail "no $top_builddir/$b"; finish; }
 done
