@@ -16,6 +16,11 @@
 #     -n" with the installed configuration; the manual pages (mandoc
 #     -Tlint, man -l); and a purge that leaves none of the package's
 #     files.
+#  3. Before the purge, that system boots under QEMU with systemd as
+#     init (tests/pkg/guest-deb.sh): nothing of sockflow runs after boot,
+#     "systemctl enable --now" starts the units, a loopback connection
+#     is reported in the enricher's journal, and the aggregator and the
+#     enricher run as the package's sockflow user.
 # A package that cannot be built or installed is a failure, not a skip.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
@@ -84,8 +89,8 @@ grep -v "running with root privileges" "$TMP/lintian.log" | sed 's/^/  /'
 # The units the package must hold: what Makefile.am installs.
 printf 'print-units:\n\t@echo $(dist_systemdunit_DATA)\n' >"$TMP/units.mk"
 units=
-for u in $(make -s -C "$abs_builddir" -f Makefile -f "$TMP/units.mk" \
-    print-units); do
+for u in $(make -s --no-print-directory -C "$abs_builddir" -f Makefile \
+    -f "$TMP/units.mk" print-units); do
 	units="$units ${u##*/}"
 done
 [ -n "$units" ] || bad "no unit in dist_systemdunit_DATA"
@@ -217,6 +222,40 @@ for m in man8/sockflow.8.gz man5/sockflow.yml.5.gz; do
 	fi
 done
 [ "$NBAD" = "$n0" ] && echo "ok: manual pages: mandoc -Tlint, man -l"
+
+# --- 3. Boot it: systemd as init (rdinit=, as tests/vm/systemd.sh does)
+# on bookworm's 6.1 kernel under QEMU, where tests/pkg/guest-deb.sh
+# enables and starts the packaged units and looks for a flow.
+VM=$top_srcdir/tests/vm
+KERNEL=6.1
+VMCACHE=${SOCKFLOW_VM_CACHE:-/var/cache/sockflow-vm}
+SOCKFLOW_VM_MODULES=${SOCKFLOW_VM_MODULES:-veth inet_diag tcp_diag}
+export SOCKFLOW_VM_MODULES
+umount_root
+if ! sh "$VM/fetch.sh" "$KERNEL"; then
+	bad "cannot fetch kernel $KERNEL"
+elif ! cp "$abs_builddir/tests/live/tcpflow" "$R/usr/local/bin/"; then
+	bad "no tests/live/tcpflow (make check builds it)"
+else
+	sh "$VM/vmtest-unit.sh" "$R" "$top_srcdir/tests/pkg/guest-deb.sh" \
+	    "sockflow's package test (tests/pkg/guest-deb.sh)" ||
+	    bad "cannot install the guest's test"
+	# The sock_diag modules fetch.sh keeps for the kernel.
+	(cd "$R" && gzip -dc "$VMCACHE/$KERNEL/modules.cpio.gz" |
+	    cpio -id --quiet) || bad "no modules for $KERNEL"
+	(cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	    gzip -1 >"$TMP/root.cpio.gz"
+	SOCKFLOW_VM_APPEND="rdinit=/lib/systemd/systemd systemd.show_status=0" \
+	SOCKFLOW_VM_MEM=2048 \
+	    sh "$VM/boot.sh" "$KERNEL" "$TMP/root.cpio.gz" "$TMP/vm" \
+	    "${SOCKFLOW_VM_TIMEOUT:-300}"
+	st=$?
+	sed 's/^/  guest: /' "$TMP/vm/driver.out"
+	if [ "$st" != 0 ]; then
+		bad "the guest ended with status $st"
+		tail -n 40 "$TMP/vm/console.log"
+	fi
+fi
 
 # Purge: none of the package's files stay.
 inroot dpkg -L sockflow | sort -r >"$TMP/files"
