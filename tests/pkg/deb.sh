@@ -25,17 +25,17 @@
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
 
-for t in dpkg-buildpackage dh lintian debootstrap mandoc man; do
-	command -v "$t" >/dev/null ||
-	    { bad "needs $t (tools/setup installs it)"; finish; }
-done
-
 # bad: fail, and count, so that each group of checks can say ok.
 NBAD=0
 bad() {
 	fail "$@"
 	NBAD=$((NBAD + 1))
 }
+
+for t in dpkg-buildpackage dh lintian debootstrap mandoc man; do
+	command -v "$t" >/dev/null ||
+	    { bad "needs $t (tools/setup installs it)"; finish; }
+done
 
 R=$TMP/root
 # The chroot's mounts go before lib.sh removes $TMP; if one stays,
