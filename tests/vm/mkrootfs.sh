@@ -5,13 +5,16 @@
 # partition is needed.
 #
 # usage: mkrootfs.sh OUT.cpio.gz OVERLAY
+#        mkrootfs.sh -d OUTDIR OVERLAY
 #
 # The base system (debootstrap --variant=minbase, bookworm, from the
 # archive this host uses, with systemd, libnss-systemd for the units'
 # dynamic users, kmod, iproute2 and the packages of the libraries that
 # the executables in OVERLAY link) is made once and kept as a tarball
 # under the VM cache. Each call unpacks it, copies the directory tree
-# OVERLAY over it and packs the result into OUT.
+# OVERLAY over it and packs the result into OUT; with -d, the system is
+# left unpacked in the new directory OUTDIR instead (tests/pkg/deb.sh
+# installs the package there).
 set -eu
 
 CACHE=${SOCKFLOW_VM_CACHE:-/var/cache/sockflow-vm}
@@ -22,7 +25,12 @@ die() {
 	exit 1
 }
 
-[ $# = 2 ] || die "usage: mkrootfs.sh out.cpio.gz overlay"
+TODIR=
+if [ "${1:-}" = -d ]; then
+	TODIR=1
+	shift
+fi
+[ $# = 2 ] || die "usage: mkrootfs.sh [-d] out overlay"
 OUT=$1
 OVERLAY=$2
 [ -d "$OVERLAY" ] || die "no directory $OVERLAY"
@@ -62,6 +70,12 @@ if [ ! -f "$BASE" ]; then
 	    "$tmp/usr/share/man" "$tmp/usr/share/locale"
 	tar -C "$tmp" -czf "$BASE.tmp" . && mv "$BASE.tmp" "$BASE"
 	rm -rf "$tmp"
+fi
+if [ -n "$TODIR" ]; then
+	mkdir "$OUT" || die "cannot make $OUT"
+	tar -C "$OUT" -xzf "$BASE"
+	cp -a "$OVERLAY/." "$OUT/"
+	exit 0
 fi
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/rootfs.XXXXXX")
 trap 'rm -rf "$DIR"' EXIT

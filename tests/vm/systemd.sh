@@ -33,20 +33,9 @@ cp "$top_srcdir"/systemd/*.service "$top_srcdir"/systemd/*.socket \
     "$O/usr/lib/systemd/system/"
 cp "$top_builddir/tests/live/tcpflow" "$O/usr/local/bin/" ||
     { fail "no tests/live/tcpflow"; finish; }
-install -m 755 "$VM/guest-systemd.sh" "$O/usr/local/sbin/sockflow-vmtest"
-cat >"$O/etc/systemd/system/sockflow-vmtest.service" <<'UNIT'
-[Unit]
-Description=sockflow's systemd test (tests/vm/guest-systemd.sh)
-
-[Service]
-Type=simple
-ExecStart=/usr/local/sbin/sockflow-vmtest
-UNIT
-ln -s ../sockflow-vmtest.service \
-    "$O/etc/systemd/system/multi-user.target.wants/sockflow-vmtest.service"
-# Nothing else on the console: no login prompt there.
-ln -s /dev/null "$O/etc/systemd/system/serial-getty@ttyS0.service"
-: >"$O/etc/machine-id"
+sh "$VM/vmtest-unit.sh" "$O" "$VM/guest-systemd.sh" \
+    "sockflow's systemd test (tests/vm/guest-systemd.sh)" ||
+    { fail "cannot install the guest's test"; finish; }
 # The sock_diag modules fetch.sh keeps for the kernel, in the guest's
 # system (boot.sh appends them too, as a second archive).
 (cd "$O" && gzip -dc "$SOCKFLOW_VM_CACHE_DIR/$KERNEL/modules.cpio.gz" |
