@@ -6,12 +6,13 @@
 #
 #  1. After boot nothing of sockflow runs (the units are installed
 #     disabled) and systemd-tmpfiles made /run/sockflow.
-#  2. "systemctl enable --now" of the two sockets and the probe, as
-#     README.Debian says: the three services become active.
+#  2. "systemctl enable --now" of the three sockets and the probe, as
+#     README.Debian says: the four services become active.
 #  3. A TCP connection on loopback (tests/live/tcpflow) is reported in
-#     the enricher's journal with its client's pid.
-#  4. The aggregator and the enricher run as the package's static user
-#     sockflow (DynamicUser=yes takes the existing user).
+#     sockflow-output's journal (its console) with its client's pid.
+#  4. The aggregator, the enricher and sockflow-output run as the
+#     package's static user sockflow (DynamicUser=yes takes the existing
+#     user).
 # Output goes to the console between boot.sh's markers; the exit status
 # is the number of failed checks.
 exec >/dev/ttyS0 2>&1
@@ -44,14 +45,14 @@ the_end() {
 }
 
 services_active() {
-	for s in probe aggregator enricher; do
+	for s in probe aggregator enricher output; do
 		[ "$(systemctl is-active "sockflow-$s.service")" = active ] ||
 		    return 1
 	done
 }
 
 reported() {
-	journalctl -q -u sockflow-enricher.service -o cat --no-pager |
+	journalctl -q -u sockflow-output.service -o cat --no-pager |
 	    grep -q "\"port\":$cport,.*\"process\":{\"pid\":$cpid,"
 }
 
@@ -63,8 +64,9 @@ done
 
 # 1. Installed, not started.
 for u in sockflow-probe.service sockflow-aggregator.service \
-    sockflow-enricher.service sockflow-aggregator.socket \
-    sockflow-enricher.socket; do
+    sockflow-enricher.service sockflow-output.service \
+    sockflow-aggregator.socket sockflow-enricher.socket \
+    sockflow-output.socket; do
 	st=$(systemctl is-active "$u")
 	[ "$st" = inactive ] || bad "$u is $st after boot, not inactive"
 done
@@ -73,13 +75,13 @@ st=$(stat -c '%U:%G %a' /run/sockflow 2>&1)
 
 # 2. Enabled and started by hand.
 systemctl enable --now sockflow-aggregator.socket sockflow-enricher.socket \
-    sockflow-probe.service || bad "systemctl enable --now failed"
+    sockflow-output.socket sockflow-probe.service || bad "systemctl enable --now failed"
 within 120 services_active || {
 	bad "the services did not all become active"
 	systemctl status --no-pager 'sockflow-*' | head -n 40
 	the_end
 }
-echo "ok: the three services are active"
+echo "ok: the four services are active"
 st=$(systemctl is-enabled sockflow-probe.service)
 [ "$st" = enabled ] || bad "sockflow-probe.service is $st after enable"
 
@@ -96,7 +98,7 @@ fi
 
 # 4. The static user.
 uid=$(id -u sockflow) || bad "no user sockflow"
-for s in aggregator enricher; do
+for s in aggregator enricher output; do
 	pid=$(systemctl show -p MainPID --value "sockflow-$s.service")
 	ruid=$(awk '$1 == "Uid:" { print $2 }' "/proc/$pid/status")
 	if [ -n "$uid" ] && [ "$ruid" = "$uid" ]; then
