@@ -1,7 +1,7 @@
 #!/bin/sh
 # Replay tests: every recording in tests/replay/data/ (made by
 # tests/replay/record.sh from the ground-truth workload) is played to an
-# aggregator at its recorded pace (tests/replay/replay.py), and the
+# aggregator at its recorded pace (tests/replay/play.py), and the
 # enricher's documents are held against the recorded run's truth and
 # captures with tests/live/checktruth.py. Without a live probe there is
 # no sock_diag socket, so TCP flows carry payload bytes only, and the
@@ -58,7 +58,7 @@ for d in "$DATA"/*/; do
 	a=$!
 	PIDS="$PIDS $a"
 	wait_socket "$w/agg.sock" || fail "$name: no aggregator socket"
-	python3 "$top_srcdir/tests/replay/replay.py" "$w/probe.rec" \
+	python3 "$top_srcdir/tests/replay/play.py" "$w/probe.rec" \
 	    "$w/agg.sock" || fail "$name: the replay failed"
 	# The aggregator sees the probe leave as at a probe's stop; it
 	# writes the last flows when told to stop, as from the launcher.

@@ -7,7 +7,7 @@ Listens on LISTEN_SOCKET (the path the probe is given with -c), takes
 one connection, connects to the aggregator and copies every byte the
 probe sends to it, unchanged, while appending each read to RECORDING as
 a record: 8 bytes of nanoseconds since the first read and 4 bytes of
-length (both little-endian), then the bytes. tests/replay/replay.py
+length (both little-endian), then the bytes. tests/replay/play.py
 plays a recording back at the same pace. The stream is one-way (the
 aggregator never writes to the probe); the tap ends when either side
 closes.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Play a recording of tests/replay/tap.py to an aggregator.
 
-Usage: replay.py RECORDING AGGREGATOR_SOCKET
+Usage: play.py RECORDING AGGREGATOR_SOCKET
 
 Connects as the probe would and sends each recorded read at the time it
 was read, relative to the first, so that the aggregator's timers see the
@@ -23,11 +23,11 @@ off = 0
 chunks = 0
 while off < len(data):
     if len(data) - off < 12:
-        sys.exit("replay.py: %s: cut record header at %d" % (rec_path, off))
+        sys.exit("play.py: %s: cut record header at %d" % (rec_path, off))
     ns, n = struct.unpack_from("<QI", data, off)
     off += 12
     if len(data) - off < n:
-        sys.exit("replay.py: %s: cut record at %d" % (rec_path, off))
+        sys.exit("play.py: %s: cut record at %d" % (rec_path, off))
     wait = (start + ns - time.monotonic_ns()) / 1e9
     if wait > 0:
         time.sleep(wait)
