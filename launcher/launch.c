@@ -112,7 +112,7 @@ spawn(struct component *c, int listen_fd, char *argv[])
 {
 	char path[PATH_MAX], pidbuf[32];
 	sigset_t none;
-	pid_t pid;
+	pid_t pid, launcher = getpid();
 
 	component_path(c->binary, path, sizeof(path));
 	c->argv = argv;
@@ -130,7 +130,11 @@ spawn(struct component *c, int listen_fd, char *argv[])
 	signal(SIGINT, SIG_IGN);	/* the launcher stops us in order */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
 		_exit(127);
-	if (getppid() == 1)
+	/*
+	 * The launcher died before the signal was armed. Not "getppid() ==
+	 * 1": in a container's own pid namespace the launcher is pid 1.
+	 */
+	if (getppid() != launcher)
 		_exit(127);
 	if (c->stdout_fd > 0 && dup2(c->stdout_fd, STDOUT_FILENO) == -1)
 		_exit(127);

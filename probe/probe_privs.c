@@ -35,6 +35,10 @@
  * Android's) own, "no perf events without privilege", and bookworm's 6.1
  * checks CAP_SYS_ADMIN for it: with CAP_PERFMON alone the events of a CPU
  * that comes online could not be opened (tests/vm/systemd.sh saw EACCES).
+ * CAP_SYS_ADMIN too when the process was started without CAP_PERFMON: a
+ * container runtime that does not know its name (Docker 20.10 of Debian
+ * 12 refuses "--cap-add PERFMON") cannot give it, and a capability not
+ * held cannot be kept. Call after capng_get_caps_process().
  */
 static int
 probe_perf_capability(void)
@@ -43,6 +47,8 @@ probe_perf_capability(void)
 	int paranoid = 2;
 
 	if (prctl(PR_CAPBSET_READ, CAP_PERFMON, 0, 0, 0) < 0)
+		return CAP_SYS_ADMIN;
+	if (!capng_have_capability(CAPNG_PERMITTED, CAP_PERFMON))
 		return CAP_SYS_ADMIN;
 	if ((f = fopen("/proc/sys/kernel/perf_event_paranoid", "r")) != NULL) {
 		if (fscanf(f, "%d", &paranoid) != 1)
@@ -55,9 +61,10 @@ probe_perf_capability(void)
 void
 probe_privs_drop(void)
 {
-	int rc, c, perf = probe_perf_capability(), setpcap;
+	int rc, c, perf, setpcap;
 
 	capng_get_caps_process();
+	perf = probe_perf_capability();
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,

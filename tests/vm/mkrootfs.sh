@@ -6,6 +6,7 @@
 #
 # usage: mkrootfs.sh OUT.cpio.gz OVERLAY
 #        mkrootfs.sh -d OUTDIR OVERLAY
+#        mkrootfs.sh -b OVERLAY
 #
 # The base system (debootstrap --variant=minbase, bookworm, from the
 # archive this host uses, with systemd, libnss-systemd for the units'
@@ -14,7 +15,8 @@
 # under the VM cache. Each call unpacks it, copies the directory tree
 # OVERLAY over it and packs the result into OUT; with -d, the system is
 # left unpacked in the new directory OUTDIR instead (tests/pkg/deb.sh
-# installs the package there).
+# installs the package there); with -b, only the base tarball's path is
+# printed (container/build.sh makes an image of it).
 set -eu
 
 CACHE=${SOCKFLOW_VM_CACHE:-/var/cache/sockflow-vm}
@@ -26,11 +28,15 @@ die() {
 }
 
 TODIR=
+BASEONLY=
 if [ "${1:-}" = -d ]; then
 	TODIR=1
 	shift
+elif [ "${1:-}" = -b ] && [ $# = 2 ]; then
+	BASEONLY=1
+	set -- - "$2"
 fi
-[ $# = 2 ] || die "usage: mkrootfs.sh [-d] out overlay"
+[ $# = 2 ] || die "usage: mkrootfs.sh [-d] out overlay | -b overlay"
 OUT=$1
 OVERLAY=$2
 [ -d "$OVERLAY" ] || die "no directory $OVERLAY"
@@ -70,6 +76,10 @@ if [ ! -f "$BASE" ]; then
 	    "$tmp/usr/share/man" "$tmp/usr/share/locale"
 	tar -C "$tmp" -czf "$BASE.tmp" . && mv "$BASE.tmp" "$BASE"
 	rm -rf "$tmp"
+fi
+if [ -n "$BASEONLY" ]; then
+	echo "$BASE"
+	exit 0
 fi
 if [ -n "$TODIR" ]; then
 	mkdir "$OUT" || die "cannot make $OUT"
