@@ -6,6 +6,9 @@
  * The probe is the more privileged peer: a malformed or out-of-order frame
  * from it is a broken invariant and ends this process (the launcher or
  * systemd decides what happens next). Only uid 0 may connect as the probe.
+ *
+ * The enricher is the peer below: when it goes away, the aggregator keeps
+ * its tables and connects to the next one (enr_gone, enr_connect).
  */
 #include "config.h"
 
@@ -57,6 +60,10 @@
 #define OUTPUT_CAP		(64 * 1024 * 1024)
 #define OUT_DELAY_MS		20
 #define OUT_BATCH		(256 * 1024)
+/* Connecting to the enricher again after it went away, this often. */
+#define ENR_RETRY_MS		200
+/* Batch starts remembered in the enricher's output (see enr_gone). */
+#define OUT_MARKS		1024
 
 enum conn_state {
 	CONN_HELLO,		/* expects FRAME_HELLO */
@@ -86,7 +93,21 @@ struct agg {
 	struct agg_flows	*flows;
 	struct agg_dns		*dns;
 	uint64_t		 dns_drops;	/* the probe's capture's */
-	struct bufferevent	*enr;
+	struct bufferevent	*enr;		/* NULL while reconnecting */
+	const char		*enr_path;
+	struct event		*enr_retry_ev;
+	/*
+	 * Frames kept across a lost enricher connection, for the next one:
+	 * what its output held from the first batch the dead one had not
+	 * begin to read.
+	 */
+	struct evbuffer		*carry;
+	uint64_t		 out_total;	/* bytes ever handed to it */
+	uint64_t		 marks[OUT_MARKS];	/* batch starts, ring */
+	size_t			 mark_head, nmarks;
+	uint64_t		 enr_reconnects;
+	uint64_t		 enr_lost_bytes;	/* a batch cut by its death */
+	struct msg_hello	 hello;		/* the first frame of each */
 	int			 stopping;
 	uint64_t		 probe_lost;
 	uint64_t		*lost_cpu;	/* per CPU, from the probe */
@@ -164,16 +185,37 @@ stream_now(const struct agg *a)
 	return now_mono() + (uint64_t)a->clock_off;
 }
 
-/* Hand what waits over to the enricher's connection. */
+/*
+ * Hand what waits over to the enricher's connection, remembering where
+ * the batch starts so that a connection lost mid-batch can be resumed at
+ * a frame boundary.
+ */
 static void
 flush_pend(struct agg *a)
 {
-	if (evbuffer_get_length(a->pend) == 0)
+	size_t n = evbuffer_get_length(a->pend);
+
+	if (n == 0 || a->enr == NULL)
 		return;
+	if (a->nmarks == OUT_MARKS) {
+		a->mark_head = (a->mark_head + 1) % OUT_MARKS;
+		a->nmarks--;
+	}
+	a->marks[(a->mark_head + a->nmarks++) % OUT_MARKS] = a->out_total;
+	a->out_total += n;
 	if (evbuffer_add_buffer(bufferevent_get_output(a->enr), a->pend) == -1)
 		fatalx("cannot queue for the enricher");
 	if (evtimer_pending(a->pend_ev, NULL))
 		evtimer_del(a->pend_ev);
+}
+
+/* Bytes waiting for the enricher, wherever they wait. */
+static size_t
+out_waiting(const struct agg *a)
+{
+	return (a->enr != NULL ?
+	    evbuffer_get_length(bufferevent_get_output(a->enr)) : 0) +
+	    evbuffer_get_length(a->carry) + evbuffer_get_length(a->pend);
 }
 
 static void
@@ -189,8 +231,7 @@ send_enr(struct agg *a, uint8_t *frame, size_t len, const char *what)
 
 	if (frame == NULL)
 		fatalx("cannot encode %s", what);
-	if (evbuffer_get_length(bufferevent_get_output(a->enr)) +
-	    evbuffer_get_length(a->pend) > OUTPUT_CAP) {
+	if (out_waiting(a) > OUTPUT_CAP) {
 		a->out_dropped++;
 		free(frame);
 		return;
@@ -510,6 +551,8 @@ send_stats(struct agg *a)
 	/* A start after a crash: flows in flight then were not seen end. */
 	COUNTER("restarts", sf_restarts());
 	COUNTER("output_dropped", a->out_dropped);
+	COUNTER("enricher_reconnects", a->enr_reconnects);
+	COUNTER("enricher_lost_bytes", a->enr_lost_bytes);
 	if (ds != NULL) {
 		COUNTER("records", ds->records);
 		COUNTER("bad_records", ds->bad_records);
@@ -570,10 +613,11 @@ finish(struct agg *a)
 	agg_flows_flush(a->flows, stream_now(a));
 	send_stats(a);
 	flush_pend(a);
-	sock_flush_blocking(a->enr);
+	if (a->enr != NULL)
+		sock_flush_blocking(a->enr);
 	log_info("exiting: %llu flow(s) reported, %zu byte(s) unsent",
 	    (unsigned long long)agg_flows_stats(a->flows)->flows,
-	    evbuffer_get_length(bufferevent_get_output(a->enr)));
+	    out_waiting(a));
 	exit(0);
 }
 
@@ -1097,19 +1141,115 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_add(a->stop_ev, &tv);
 }
 
+static void	enr_connect(struct agg *);
+
+/*
+ * The enricher went away (killed, or started again by the launcher or
+ * systemd). The aggregator keeps its socket and flow tables and connects
+ * again; the flows in flight then lose only what the dead enricher held.
+ * Of what its connection still had to send, the batch it was in the
+ * middle of cannot be resumed at a frame boundary and is dropped
+ * (counted, enricher_lost_bytes); the batches after it are kept, with the
+ * frames made meanwhile, up to OUTPUT_CAP, for the next connection.
+ */
+static void
+enr_gone(struct agg *a, const char *why)
+{
+	struct evbuffer *out = bufferevent_get_output(a->enr);
+	uint64_t written = a->out_total - evbuffer_get_length(out);
+	uint64_t resume = a->out_total;
+	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
+	size_t i, skip;
+
+	/* The first batch that had not begun to go out. */
+	for (i = 0; i < a->nmarks; i++) {
+		uint64_t m = a->marks[(a->mark_head + i) % OUT_MARKS];
+
+		if (m >= written) {
+			resume = m;
+			break;
+		}
+	}
+	skip = (size_t)(resume - written);
+	evbuffer_drain(out, skip);
+	a->enr_lost_bytes += skip;
+	if (evbuffer_add_buffer(a->carry, out) == -1)
+		fatalx("cannot keep the enricher's output");
+	a->nmarks = a->mark_head = 0;
+	log_warnx("enricher %s: connecting again, %zu byte(s) kept, %zu "
+	    "dropped", why, evbuffer_get_length(a->carry), skip);
+	bufferevent_free(a->enr);
+	a->enr = NULL;
+	if (a->stopping)
+		finish(a);
+	evtimer_add(a->enr_retry_ev, &tv);
+}
+
 static void
 enr_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	if (what & BEV_EVENT_EOF)
-		fatalx("enricher closed the connection");
-	if (what & BEV_EVENT_ERROR)
-		fatal("enricher connection");
+		enr_gone(arg, "closed the connection");
+	else if (what & BEV_EVENT_ERROR)
+		enr_gone(arg, "connection failed");
 }
 
 static void
 enr_read_cb(struct bufferevent *bev, void *arg)
 {
-	fatalx("unexpected data from the enricher");
+	/* Data never flows up: a peer that sends is not the enricher. */
+	enr_gone(arg, "sent data");
+}
+
+static void
+enr_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	enr_connect(arg);
+}
+
+/*
+ * Connect to the enricher: first the hello, then what was kept from a
+ * lost connection, then what waits. At start a failure is fatal (the
+ * launcher and systemd start the enricher's socket first); later it is
+ * tried again every ENR_RETRY_MS.
+ */
+static void
+enr_connect(struct agg *a)
+{
+	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
+	uint8_t *frame;
+	size_t len;
+	int fd;
+
+	if ((fd = sock_connect_path_try(a->enr_path)) == -1) {
+		if (a->enr_reconnects == 0 && a->out_total == 0)
+			fatal("connect %s", a->enr_path);
+		evtimer_add(a->enr_retry_ev, &tv);
+		return;
+	}
+	if (evutil_make_socket_nonblocking(fd) == -1)
+		fatal("nonblocking enricher socket");
+	a->enr = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (a->enr == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(a->enr, enr_read_cb, NULL, enr_event_cb, a);
+	bufferevent_enable(a->enr, EV_READ | EV_WRITE);
+	if (a->out_total != 0) {
+		a->enr_reconnects++;
+		log_info("enricher connected again (%llu time(s))",
+		    (unsigned long long)a->enr_reconnects);
+	}
+	if ((frame = msg_encode_hello(&a->hello, &len)) == NULL)
+		fatalx("cannot encode hello");
+	a->marks[0] = a->out_total;
+	a->nmarks = 1;
+	a->mark_head = 0;
+	a->out_total += len + evbuffer_get_length(a->carry);
+	if (bufferevent_write(a->enr, frame, len) == -1 ||
+	    bufferevent_write_buffer(a->enr, a->carry) == -1)
+		fatalx("cannot queue for the enricher");
+	free(frame);
+	flush_pend(a);
 }
 
 int
@@ -1117,7 +1257,6 @@ main(int argc, char *argv[])
 {
 	struct agg a;
 	int follow = 0;
-	struct msg_hello hello;
 	struct sf_config cfg;
 	const char *listen_path = NULL, *enr_path = NULL, *user = NULL;
 	struct config_args ca = { 0 };
@@ -1125,9 +1264,7 @@ main(int argc, char *argv[])
 	struct timeval stv;
 	struct timeval swtv = { 1, 0 }, ctv;
 	struct agg_flow_conf fconf;
-	int ch, lfd, efd, verbose = 1;
-	uint8_t *frame;
-	size_t len;
+	int ch, lfd, verbose = 1;
 
 	log_init("sockflow-aggregator", verbose);
 	while ((ch = getopt(argc, argv, "de:f:l:o:Tu:v")) != -1) {
@@ -1177,9 +1314,6 @@ main(int argc, char *argv[])
 	}
 	if (evutil_make_socket_nonblocking(lfd) == -1)
 		fatal("nonblocking listener");
-	efd = sock_connect_path(enr_path);
-	if (evutil_make_socket_nonblocking(efd) == -1)
-		fatal("nonblocking enricher socket");
 
 	/* 2. Every object of the event loop. */
 	memset(&a, 0, sizeof(a));
@@ -1205,11 +1339,10 @@ main(int argc, char *argv[])
 	    (a.dns = agg_dns_new(on_dns, &a)) == NULL)
 		fatalx("out of memory");
 	agg_flows_set_dns(a.flows, a.dns);
-	a.enr = bufferevent_socket_new(a.base, efd, BEV_OPT_CLOSE_ON_FREE);
-	if (a.enr == NULL)
-		fatalx("bufferevent_socket_new");
-	bufferevent_setcb(a.enr, enr_read_cb, NULL, enr_event_cb, &a);
-	bufferevent_enable(a.enr, EV_READ | EV_WRITE);
+	a.enr_path = enr_path;
+	if ((a.carry = evbuffer_new()) == NULL ||
+	    (a.enr_retry_ev = evtimer_new(a.base, enr_retry_cb, &a)) == NULL)
+		fatalx("out of memory");
 	a.accept_ev = event_new(a.base, lfd, EV_READ | EV_PERSIST, accept_cb,
 	    &a);
 	a.release_ev = event_new(a.base, -1, EV_PERSIST, release_cb, &a);
@@ -1249,14 +1382,13 @@ main(int argc, char *argv[])
 	    event_add(a.sigint_ev, NULL) == -1)
 		fatalx("event setup");
 
-	memset(&hello, 0, sizeof(hello));
-	hello.protocol_version = FRAME_VERSION;
-	snprintf(hello.component, sizeof(hello.component), "aggregator");
-	snprintf(hello.software_version, sizeof(hello.software_version), "%s",
-	    PACKAGE_VERSION);
-	hello.pid = (uint32_t)getpid();
-	frame = msg_encode_hello(&hello, &len);
-	send_enr(&a, frame, len, "hello");
+	a.hello.protocol_version = FRAME_VERSION;
+	snprintf(a.hello.component, sizeof(a.hello.component), "aggregator");
+	snprintf(a.hello.software_version, sizeof(a.hello.software_version),
+	    "%s", PACKAGE_VERSION);
+	a.hello.pid = (uint32_t)getpid();
+	/* Before the sandbox: the first connection's failure is fatal. */
+	enr_connect(&a);
 
 	/* 3. Drop, verify, lock, sandbox. */
 	agg_sandbox_enter(user);

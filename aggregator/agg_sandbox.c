@@ -63,6 +63,15 @@ agg_sandbox_policy(void)
 	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
 	sandbox_allow(ctx, "close", 0);
 
+	/*
+	 * The enricher's socket again after the enricher went away: a Unix
+	 * stream socket, connected to the path given with -e (the only
+	 * connect the process makes; it has no other address to reach).
+	 */
+	sandbox_allow(ctx, "socket", 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+	    SCMP_A1(SCMP_CMP_EQ, SOCK_STREAM | SOCK_CLOEXEC));
+	sandbox_allow(ctx, "connect", 0);
+
 	/* A new probe connection: accept, check SO_PEERCRED, go nonblocking. */
 	sandbox_allow(ctx, "accept4", 0);
 	sandbox_allow(ctx, "getsockopt", 2,

@@ -71,15 +71,29 @@ sock_listen_path(const char *path)
 }
 
 int
-sock_connect_path(const char *path)
+sock_connect_path_try(const char *path)
 {
 	struct sockaddr_un sun;
-	int fd;
+	int fd, err;
 
 	fill_sun(&sun, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+int
+sock_connect_path(const char *path)
+{
+	int fd;
+
+	if ((fd = sock_connect_path_try(path)) == -1)
 		fatal("connect %s", path);
 	return fd;
 }

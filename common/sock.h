@@ -15,6 +15,8 @@ int	sock_listen_fd_from_env(void);
 /* A new listening socket at path (an old node is replaced). */
 int	sock_listen_path(const char *path);
 int	sock_connect_path(const char *path);
+/* The same, -1 with errno instead of a fatal error. */
+int	sock_connect_path_try(const char *path);
 /* Send buf (all of it) with one descriptor attached (SCM_RIGHTS). */
 int	sock_send_with_fd(int fd, const void *buf, size_t len, int pass);
 /*

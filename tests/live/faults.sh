@@ -1,13 +1,16 @@
 #!/bin/sh
 # Faults: each component in turn is killed with SIGKILL while sockflow
 # runs. The launcher must start it again (and whatever died with it: a
-# probe or aggregator whose downstream peer went away exits and is
-# started again too), the pipeline must report flows made afterwards,
+# probe whose aggregator went away exits and is started again too; the
+# aggregator connects to a new enricher and lives on), the pipeline must
+# report flows made afterwards,
 # a connection held open across the aggregator's death must be reported
 # by the new aggregator as one it did not see begin (sockflow.existing)
 # and end with a final record, a connection held across the probe's
 # death alone must be reported whole but marked partial
-# (sockflow.samples_lost: the new probe did not see its gap), and the
+# (sockflow.samples_lost: the new probe did not see its gap), one held
+# across the enricher's death must be reported whole (neither existing
+# nor partial), and the
 # stats documents must show the restarts. Then a component that dies RESTART_MAX (5) times in a minute
 # makes the launcher stop everything and exit non-zero.
 . "${top_srcdir:-.}/tests/live/lib.sh"
@@ -20,11 +23,14 @@ starts() {	# how many times the probe has announced its backend
 	grep -cE "(tracepoint|kprobe) backend \(" "$TMP/err.log"
 }
 
-# wait_restarted VICTIM STARTS_BEFORE: the victim and the probe are up again.
+# wait_restarted VICTIM STARTS_BEFORE: the victim and the probe are up
+# again. The enricher's death ends nothing else: the aggregator connects
+# to the new one and the probe runs on.
 wait_restarted() {
 	i=0
 	until grep -q "$1 started again" "$TMP/err.log" &&
-	    [ "$(starts)" -gt "$2" ]; do
+	    { [ "$(starts)" -gt "$2" ] || { [ "$1" = enricher ] &&
+	    grep -q "enricher connected again" "$TMP/err.log"; }; }; do
 		i=$((i + 1))
 		[ $i -gt 150 ] && { fail "$1 not running again"; return 1; }
 		sleep 0.1
@@ -58,9 +64,11 @@ sleep 1
 port=5902
 for victim in probe aggregator enricher; do
 	HOLD2=
-	if [ $victim = probe ]; then
-		python3 "$top_srcdir/tests/live/holdconn.py" 127.0.0.1 5792 4 \
-		    >"$TMP/hold2.txt" 2>&1 &
+	# Held across the probe's death alone, and across the enricher's.
+	if [ $victim = probe ] || [ $victim = enricher ]; then
+		python3 "$top_srcdir/tests/live/holdconn.py" 127.0.0.1 \
+		    "$([ $victim = probe ] && echo 5792 || echo 5793)" 4 \
+		    >"$TMP/hold-$victim.txt" 2>&1 &
 		HOLD2=$!
 		sleep 1
 	fi
@@ -76,14 +84,19 @@ for victim in probe aggregator enricher; do
 	# next kill.
 	if [ -n "$HOLD2" ]; then
 		wait "$HOLD2"
-		cat "$TMP/hold2.txt"
-		hport2=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' \
-		    "$TMP/hold2.txt")
+		cat "$TMP/hold-$victim.txt"
+		hp=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' \
+		    "$TMP/hold-$victim.txt")
+		if [ $victim = probe ]; then
+			hport2=$hp
+		else
+			hport3=$hp
+		fi
 		i=0
-		until [ "$(grep "\"port\":$hport2[,}]" "$TMP/out.json" |
+		until [ "$(grep "\"port\":$hp[,}]" "$TMP/out.json" |
 		    grep -c '"final":true')" -ge 2 ]; do
 			i=$((i + 1))
-			[ $i -gt 100 ] && { fail "port $hport2 not reported"; break; }
+			[ $i -gt 100 ] && { fail "port $hp not reported"; break; }
 			sleep 0.1
 		done
 	fi
@@ -95,11 +108,22 @@ sleep 2
 kill -0 "$LAUNCHER" || fail "the launcher is gone"
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "exit status $STATUS after the faults"
-python3 - "$TMP/out.json" "$hport" "$hport2" <<'PY' || fail "held connections or stats"
+python3 - "$TMP/out.json" "$hport" "$hport2" "$hport3" <<'PY' || fail "held connections or stats"
 import json, sys
 docs = [json.loads(l) for l in open(sys.argv[1])]
 port = int(sys.argv[2])
 port2 = int(sys.argv[3])
+port3 = int(sys.argv[4])
+# Held across the enricher's death: the aggregator lived on, so the
+# connection is whole, neither existing nor partial.
+whole = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
+         and d["network"]["transport"] == "tcp" and d["flow"]["final"]
+         and port3 in (d["source"].get("port"), d["destination"].get("port"))]
+whole_ok = len(whole) == 2 and all(
+    not d["sockflow"].get("samples_lost") and not d["sockflow"].get("existing")
+    for d in whole)
+print("connection held across the enricher's death (port %d): %d final, "
+      "whole %s" % (port3, len(whole), whole_ok))
 gap = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
        and d["network"]["transport"] == "tcp" and d["flow"]["final"]
        and port2 in (d["source"].get("port"), d["destination"].get("port"))]
@@ -121,10 +145,14 @@ st = [d["sockflow"]["stats"] for d in docs
 agg = max(s["aggregator"].get("restarts", 0) for s in st)
 probe = max(s["aggregator"].get("probe_restarts", 0) for s in st)
 enr = max(s["enricher"].get("restarts", 0) for s in st)
-print("restarts in the stats: probe %d, aggregator %d, enricher %d" %
-      (probe, agg, enr))
-sys.exit(0 if fin and gap_ok and agg >= 2 and probe >= 3 and enr >= 1
-         else 1)
+recon = max(s["aggregator"].get("enricher_reconnects", 0) for s in st)
+print("restarts in the stats: probe %d, aggregator %d, enricher %d; the "
+      "aggregator connected to an enricher again %d time(s)" %
+      (probe, agg, enr, recon))
+# The probe died once by itself and once with the aggregator; the
+# aggregator only when killed.
+sys.exit(0 if fin and gap_ok and whole_ok and agg >= 1 and probe >= 2 and
+         enr >= 1 and recon >= 1 else 1)
 PY
 
 # Dying too often: the sixth death within a minute stops everything.
