@@ -18,7 +18,9 @@
 #include <linux/perf_event.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,6 +97,12 @@ struct agg {
 	uint64_t		 dns_drops;	/* the probe's capture's */
 	struct bufferevent	*enr;		/* NULL while reconnecting */
 	const char		*enr_path;
+	/*
+	 * The same socket reached through a descriptor of its directory,
+	 * opened before the privilege drop: the unprivileged process may
+	 * not be allowed to search the directories above it.
+	 */
+	char			 enr_again[64];
 	struct event		*enr_retry_ev;
 	/*
 	 * Frames kept across a lost enricher connection, for the next one:
@@ -106,6 +114,7 @@ struct agg {
 	uint64_t		 marks[OUT_MARKS];	/* batch starts, ring */
 	size_t			 mark_head, nmarks;
 	uint64_t		 enr_reconnects;
+	int			 enr_warned;	/* a failed connect logged */
 	uint64_t		 enr_lost_bytes;	/* a batch cut by its death */
 	struct msg_hello	 hello;		/* the first frame of each */
 	int			 stopping;
@@ -1143,6 +1152,30 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void	enr_connect(struct agg *);
 
+static void
+enr_path_again(struct agg *a)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	int fd;
+
+	if ((base = strrchr(a->enr_path, '/')) == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = a->enr_path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(base - a->enr_path),
+		    a->enr_path);
+		if (dir[0] == '\0')
+			snprintf(dir, sizeof(dir), "/");
+		base++;
+	}
+	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("%s", dir);
+	if ((size_t)snprintf(a->enr_again, sizeof(a->enr_again),
+	    "/proc/self/fd/%d/%s", fd, base) >= sizeof(a->enr_again))
+		fatalx("enricher socket name too long: %s", base);
+}
+
 /*
  * The enricher went away (killed, or started again by the launcher or
  * systemd). The aggregator keeps its socket and flow tables and connects
@@ -1221,12 +1254,18 @@ enr_connect(struct agg *a)
 	size_t len;
 	int fd;
 
-	if ((fd = sock_connect_path_try(a->enr_path)) == -1) {
+	if ((fd = sock_connect_path_try(a->out_total == 0 ? a->enr_path :
+	    a->enr_again)) == -1) {
 		if (a->enr_reconnects == 0 && a->out_total == 0)
 			fatal("connect %s", a->enr_path);
+		if (!a->enr_warned)
+			log_warn("connect %s (trying again every %d ms)",
+			    a->enr_path, ENR_RETRY_MS);
+		a->enr_warned = 1;
 		evtimer_add(a->enr_retry_ev, &tv);
 		return;
 	}
+	a->enr_warned = 0;
 	if (evutil_make_socket_nonblocking(fd) == -1)
 		fatal("nonblocking enricher socket");
 	a->enr = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1340,6 +1379,7 @@ main(int argc, char *argv[])
 		fatalx("out of memory");
 	agg_flows_set_dns(a.flows, a.dns);
 	a.enr_path = enr_path;
+	enr_path_again(&a);
 	if ((a.carry = evbuffer_new()) == NULL ||
 	    (a.enr_retry_ev = evtimer_new(a.base, enr_retry_cb, &a)) == NULL)
 		fatalx("out of memory");

@@ -32,7 +32,11 @@ wait_restarted() {
 	    { [ "$(starts)" -gt "$2" ] || { [ "$1" = enricher ] &&
 	    grep -q "enricher connected again" "$TMP/err.log"; }; }; do
 		i=$((i + 1))
-		[ $i -gt 150 ] && { fail "$1 not running again"; return 1; }
+		[ $i -gt 150 ] && {
+			fail "$1 not running again"
+			tail -n 20 "$TMP/err.log"
+			return 1
+		}
 		sleep 0.1
 	done
 	return 0

@@ -11,10 +11,11 @@
 #     loopback) must be reported in sockflow-output's journal (its
 #     console output), with its process.
 #  2. For the probe, the aggregator, the enricher and sockflow-output in
-#     turn: kill -9 its main process. The unit must come back active with another pid and
-#     a restart counted (NRestarts), the probe's kprobes must not be
-#     doubled (the new probe removes the dead one's), and a new
-#     connection must be reported.
+#     turn: kill -9 its main process. The unit must come back active
+#     with another pid and a restart counted (NRestarts), the probe's
+#     kprobes must not be doubled (the new probe removes the dead one's),
+#     and a new connection must be reported. The enricher's death must
+#     leave the aggregator running, connected to the new enricher.
 #  3. Stop the probe's unit: its kprobes must be gone.
 #  4. Start it again and kill it until systemd gives up: the unit must
 #     end failed, its start refused (StartLimitBurst=).
@@ -148,6 +149,7 @@ for u in probe aggregator enricher output; do
 	unit=sockflow-$u.service
 	pid=$(prop "$unit" MainPID)
 	ppid=$(prop sockflow-probe.service MainPID)
+	apid=$(prop sockflow-aggregator.service MainPID)
 	r0=$(prop "$unit" NRestarts)
 	starts=$(journalctl -q -u sockflow-probe.service -o cat --no-pager |
 	    grep -c "backend (")
@@ -185,6 +187,15 @@ for u in probe aggregator enricher output; do
 		journalctl -q -u sockflow-probe.service -o cat --no-pager |
 		    tail -n 20
 	}
+	# The enricher's death ends nothing else: the aggregator lives on
+	# and connects to the new enricher.
+	if [ "$u" = enricher ]; then
+		[ "$(prop sockflow-aggregator.service MainPID)" = "$apid" ] ||
+		    bad "the aggregator was started again with the enricher"
+		until_ok 30 journal_has sockflow-aggregator.service \
+		    "enricher connected again" ||
+		    bad "the aggregator did not connect to the new enricher"
+	fi
 	k=$(kprobes)
 	[ "$k" = "$k0" ] || bad "after the $u: $k kprobes, $k0 before"
 	echo "$u: restarted (NRestarts $r0 -> $r1), $k kprobes"
