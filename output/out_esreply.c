@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,12 @@ es_items(struct es_reply *a, const char *body, size_t len, size_t n,
 		status = 0;
 		if (op != NULL && json_object_object_get_ex(op, "status", &st))
 			status = json_object_get_int64(st);
+		/*
+		 * A number no int holds is no HTTP status, and cast it would
+		 * become another (-4294967096 a 200): read as none.
+		 */
+		if (status < INT_MIN || status > INT_MAX)
+			status = 0;
 		if (status >= 200 && status < 300) {
 			v[i].fate = ES_FATE_SENT;
 			a->sent++;
