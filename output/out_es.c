@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "out.h"
+#include "out_es.h"
 #include "readfile.h"
 #include "sfconfig.h"
 
@@ -54,7 +55,6 @@
 #define ES_LINGER_NS	(5 * 1000000LL)		/* to batch a burst */
 #define ES_RESPONSE_MAX	(64 << 20)		/* bytes of one answer */
 #define ES_CA_MAX	(8 << 20)		/* bytes of the CA bundle */
-#define ES_REASON_MAX	256			/* of a reason we log */
 
 /* One document being sent, with the per-item failures it has had. */
 struct es_item {
@@ -93,6 +93,7 @@ struct es {
 	/* The worker's own. */
 	pthread_t	 thread;
 	struct es_item	*batch;
+	struct es_verdict *verdicts;		/* of batch, by the answer */
 	unsigned char	*kept;			/* of batch: to send again */
 	size_t		 nbatch;
 	size_t		 body_max;		/* bytes, learnt from a 413 */
@@ -255,55 +256,18 @@ done:
 	return rc;
 }
 
-/* The string member key of o, or def. */
-static const char *
-es_str(struct json_object *o, const char *key, const char *def)
-{
-	struct json_object *v;
-
-	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return def;
-}
-
-static struct json_object *
-es_parse(const char *s, size_t len)
-{
-	struct json_tokener *tok;
-	struct json_object *o;
-
-	if (len > INT32_MAX || (tok = json_tokener_new()) == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, s, (int)len);
-	if (json_tokener_get_error(tok) != json_tokener_success) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 /* How many of one answer's documents ended which way. */
 struct es_tally {
 	uint64_t	sent, rejected, dead_lettered, failed, retried;
-	int		first_status;		/* of the first rejection */
-	char		first_type[ES_REASON_MAX];
-	char		first_reason[ES_REASON_MAX];
 };
 
+/* A rejected document: kept in the dead-letter file, if there is one. */
 static void
 es_reject(struct es *e, struct es_tally *t, const struct out_doc *d,
-    int status, const char *type, const char *reason)
+    const struct es_verdict *v)
 {
-	if (t->rejected++ == 0) {
-		t->first_status = status;
-		log_escape(t->first_type, sizeof(t->first_type), type,
-		    strlen(type));
-		log_escape(t->first_reason, sizeof(t->first_reason), reason,
-		    strlen(reason));
-	}
-	if (es_dead_letter(e, d, status, type, reason) == 0)
+	t->rejected++;
+	if (es_dead_letter(e, d, v->status, v->type, v->reason) == 0)
 		t->dead_lettered++;
 }
 
@@ -314,7 +278,7 @@ es_reject(struct es *e, struct es_tally *t, const struct out_doc *d,
  */
 static void
 es_settle(struct es *e, size_t n, const unsigned char *kept,
-    const struct es_tally *t)
+    const struct es_tally *t, const struct es_reply *a)
 {
 	size_t i, j;
 
@@ -330,7 +294,7 @@ es_settle(struct es *e, size_t n, const unsigned char *kept,
 		log_warnx("elasticsearch: %" PRIu64 " documents rejected "
 		    "(%" PRIu64 " kept in the dead-letter file), the first "
 		    "with %d %s: %s", t->rejected, t->dead_lettered,
-		    t->first_status, t->first_type, t->first_reason);
+		    a->first_status, a->first_type, a->first_reason);
 	if (t->failed > 0)
 		log_warnx("elasticsearch: %" PRIu64 " documents dropped "
 		    "after %" PRId64 " retries", t->failed, e->max_retries);
@@ -384,61 +348,38 @@ es_up(struct es *e)
 	es_unlock(e);
 }
 
-/* A 200 answer: each of the n documents by its own status. */
+/* A 2xx answer read (a): each of the n documents by its verdict. */
 static int64_t
-es_items(struct es *e, size_t n)
+es_items(struct es *e, size_t n, const struct es_reply *a)
 {
-	struct json_object *root, *items, *it, *op, *st, *err;
 	struct es_tally t;
-	struct es_item *b;
-	int64_t status;
 	size_t i;
 
-	root = es_parse(e->resp.p, e->resp.len);
-	if (root == NULL || !json_object_object_get_ex(root, "items", &items) ||
-	    !json_object_is_type(items, json_type_array) ||
-	    json_object_array_length(items) != n) {
-		json_object_put(root);
-		/* Not knowing which went in, all of them are tried again. */
-		return es_down(e, "bulk answer without one item a document");
-	}
 	memset(e->kept, 0, n);
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < n; i++) {
-		b = &e->batch[i];
-		it = json_object_array_get_idx(items, i);
-		op = NULL;
-		if (json_object_is_type(it, json_type_object)) {
-			json_object_object_foreach(it, key, val) {
-				(void)key;
-				op = val;
-				break;
-			}
-		}
-		status = 0;
-		if (op != NULL && json_object_object_get_ex(op, "status", &st))
-			status = json_object_get_int64(st);
-		if (status >= 200 && status < 300) {
+		switch (e->verdicts[i].fate) {
+		case ES_FATE_SENT:
 			t.sent++;
-		} else if (status == 429 || status >= 500 || status == 0) {
-			/* Overloaded, or an answer we cannot read: again. */
-			if (++b->failures > e->max_retries) {
+			break;
+		case ES_FATE_RETRY:
+			if (++e->batch[i].failures > e->max_retries) {
 				t.failed++;
 			} else {
 				e->kept[i] = 1;
 				t.retried++;
 			}
-		} else {
-			if (!json_object_object_get_ex(op, "error", &err))
-				err = NULL;
-			es_reject(e, &t, b->doc, (int)status,
-			    es_str(err, "type", "unknown"),
-			    es_str(err, "reason", ""));
+			break;
+		case ES_FATE_REJECT:
+			es_reject(e, &t, e->batch[i].doc, &e->verdicts[i]);
+			break;
+		default:
+			fatalx("elasticsearch: document %zu without a verdict",
+			    i);
 		}
 	}
-	json_object_put(root);
 	es_up(e);
-	es_settle(e, n, e->kept, &t);
+	es_settle(e, n, e->kept, &t, a);
 	if (t.retried == 0) {
 		e->item_backoff = e->backoff_init;
 		return 0;
@@ -452,28 +393,59 @@ es_items(struct es *e, size_t n)
  * rejected and kept in the dead-letter file, with the peer's reason.
  */
 static int64_t
-es_refused(struct es *e, size_t n, long status)
+es_refused(struct es *e, size_t n, const struct es_reply *a)
 {
-	struct json_object *root, *err = NULL;
 	struct es_tally t;
-	char type[32];
-	const char *reason;
 	size_t i;
 
-	root = es_parse(e->resp.p, e->resp.len);
-	if (root != NULL && (!json_object_object_get_ex(root, "error", &err) ||
-	    !json_object_is_type(err, json_type_object)))
-		err = NULL;
-	snprintf(type, sizeof(type), "http_%ld", status);
-	reason = es_str(err, "reason", "the request was refused as a whole");
 	memset(&t, 0, sizeof(t));
 	for (i = 0; i < n; i++)
-		es_reject(e, &t, e->batch[i].doc, (int)status,
-		    es_str(err, "type", type), reason);
+		es_reject(e, &t, e->batch[i].doc, &e->verdicts[i]);
 	es_up(e);
-	es_settle(e, n, NULL, &t);
-	json_object_put(root);
+	es_settle(e, n, NULL, &t, a);
 	return 0;
+}
+
+/* Act on the answer to a request of the batch's first n documents. */
+static int64_t
+es_answer(struct es *e, size_t n, long status)
+{
+	struct es_reply a;
+	int64_t wait;
+
+	es_reply_read(&a, status, e->resp.p, e->resp.len, n, e->verdicts);
+	switch (a.outcome) {
+	case ES_OUTCOME_ITEMS:
+		wait = es_items(e, n, &a);
+		break;
+	case ES_OUTCOME_REFUSED:
+		wait = es_refused(e, n, &a);
+		break;
+	case ES_OUTCOME_SHRINK:
+		/*
+		 * The peer's limit is on bytes (http.max_content_length):
+		 * requests stay under half of this one from now on, and the
+		 * first half goes at once.
+		 */
+		e->body_max = e->body.len / 2;
+		log_warnx("elasticsearch: %s: 413 for %zu documents (%zu "
+		    "bytes); requests kept under %zu bytes", e->names[e->url],
+		    n, e->body.len, e->body_max);
+		wait = 0;
+		break;
+	case ES_OUTCOME_DOWN:
+		/*
+		 * 401 and 403 among them: the documents are not at fault
+		 * and must not be lost for a fault the operator can mend, so
+		 * the output is down (and the queue bounds what waits).
+		 */
+		wait = es_down(e, a.why);
+		break;
+	default:
+		fatalx("elasticsearch: answer without an outcome");
+	}
+	es_reply_free(&a);
+	return wait;
 }
 
 /* One request of the batch's first documents; the ns to wait after it. */
@@ -534,34 +506,7 @@ es_send(struct es *e)
 	if (curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		status = 0;
-	if (status >= 200 && status < 300)
-		return es_items(e, n);
-	if (status == 413 && n > 1) {
-		/*
-		 * The peer's limit is on bytes (http.max_content_length):
-		 * requests stay under half of this one from now on, and the
-		 * first half goes at once.
-		 */
-		e->body_max = e->body.len / 2;
-		log_warnx("elasticsearch: %s: 413 for %zu documents (%zu "
-		    "bytes); requests kept under %zu bytes", e->names[e->url],
-		    n, e->body.len, e->body_max);
-		return 0;
-	}
-	if (status == 401 || status == 403) {
-		/*
-		 * Credentials or rights: the documents are not at fault and
-		 * must not be lost for a fault the operator can mend, so the
-		 * output is down (and the queue bounds what waits).
-		 */
-		snprintf(why, sizeof(why), "HTTP %ld: check the output's "
-		    "username, password and the user's rights", status);
-		return es_down(e, why);
-	}
-	if (status >= 400 && status < 500 && status != 408 && status != 429)
-		return es_refused(e, n, status);
-	snprintf(why, sizeof(why), "HTTP %ld", status);
-	return es_down(e, why);
+	return es_answer(e, n, status);
 }
 
 /*
@@ -865,6 +810,7 @@ es_free(struct es *e)
 	for (i = 0; i < e->nbatch; i++)
 		out_doc_unref(e->batch[i].doc);
 	free(e->batch);
+	free(e->verdicts);
 	free(e->kept);
 	out_queue_free(&e->q);
 	for (i = 0; i < e->nurls; i++) {
@@ -936,6 +882,8 @@ es_open(struct event_base *base, const struct sf_config *c, char *err,
 	pthread_condattr_destroy(&ca);
 	if (out_queue_init(&e->q, e->cap) == -1 ||
 	    (e->batch = calloc(e->bulk_max, sizeof(*e->batch))) == NULL ||
+	    (e->verdicts = calloc(e->bulk_max, sizeof(*e->verdicts))) ==
+	    NULL ||
 	    (e->kept = calloc(e->bulk_max, 1)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto fail;

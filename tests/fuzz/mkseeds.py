@@ -19,12 +19,17 @@ them. Seeds of one target go to corpus/TARGET beside this script:
             kind of side-band record.
   frame, msg, and more sample seeds: real frames, taken from what a
             running sockflow wrote (--trace, below).
+  esreply   real answers of tests/output/es_server.py (live, on
+            127.0.0.1): the HTTP status, the request's document count
+            and the body, of success, per-item 429 and 400, and whole
+            requests refused with 413, 503, 429, 401 and 400.
   diag      real sock_diag answers and destroy notifications of sockets
             this script opens on the loopback (live; destroy
             notifications need CAP_NET_ADMIN).
 
     python3 tests/fuzz/mkseeds.py [TARGET ...]    (default: dns config
-                                                   tpformat sample)
+                                                   tpformat sample
+                                                   esreply)
     python3 tests/fuzz/mkseeds.py --trace LOG [--trace LOG] frame msg sample
 
 The real frames come from an strace log of sockflow at work, as root:
@@ -950,9 +955,75 @@ def write_diag(out):
     n.close()
 
 
+# ---- esreply: real answers of tests/output/es_server.py
+
+ES_SERVER = os.path.join(TOP, "tests", "output", "es_server.py")
+ES_ACTION = b'{"create":{"_index":"sockflow"}}'
+
+# Seed name: the server's options, then the documents of the request (a
+# marker in a document picks its per-item answer) and the raw body to send
+# instead of them when the request is to break the wire format.
+ES_SEEDS = [
+    ("success", [], ["a", "b", "c"], None),
+    ("items_429_400", ["--retry-marker", "RETRYME",
+                       "--reject-marker", "BADDOC"],
+     ["a", "RETRYME", "b", "BADDOC", "c"], None),
+    ("items_all_400", ["--reject-marker", "BADDOC"],
+     ["BADDOC1", "BADDOC2"], None),
+    ("whole_413", ["--max-docs", "2"], ["a", "b", "c", "d"], None),
+    ("whole_503", ["--request-faults", "503"], ["a", "b"], None),
+    ("whole_429", ["--request-faults", "429"], ["a", "b"], None),
+    ("whole_401", ["--user", "elastic", "--password", "x"], ["a"], None),
+    ("whole_400", [], ["a"], b'{"index":{}}\n{}\n'),
+]
+
+
+def es_answer(opts, docs, raw):
+    """The status and body es_server.py answers to one request."""
+    import http.client
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        srv = subprocess.Popen(
+            [sys.executable, ES_SERVER, "--docs", os.path.join(tmp, "d"),
+             "--violations", os.path.join(tmp, "v")] + opts,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            port = int(srv.stdout.readline())
+            body = raw
+            if body is None:
+                body = b"".join(ES_ACTION + b"\n" +
+                                ('{"marker":"%s"}' % d).encode() + b"\n"
+                                for d in docs)
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("POST", "/_bulk", body,
+                      {"Content-Type": "application/x-ndjson"})
+            r = c.getresponse()
+            answer = r.status, r.read()
+            c.close()
+            return answer
+        finally:
+            srv.terminate()
+            srv.wait()
+
+
+def write_esreply(out):
+    """An input is the status (2 bytes, big-endian), the request's
+    documents less one (1 byte) and the answer's body."""
+    for seed_name, opts, docs, raw in ES_SEEDS:
+        status, body = es_answer(opts, docs, raw)
+        write(out, seed_name,
+              struct.pack(">HB", status, len(docs) - 1) + body)
+    # Not the server's: an item status no int holds, which a cast once
+    # made a 200 (kept so that every run checks it again).
+    write(out, "item_status_past_int", struct.pack(">HB", 200, 0) +
+          b'{"items":[{"create":{"status":-4294967096}}]}')
+
+
 # ---- main
 
-DEFAULT = ("dns", "config", "tpformat", "sample")
+DEFAULT = ("dns", "config", "tpformat", "sample", "esreply")
 TARGETS = DEFAULT + ("frame", "msg", "diag")
 
 
@@ -990,6 +1061,8 @@ def main():
             write_frame(out, picked)
         elif target == "msg":
             write_msg(out, picked)
+        elif target == "esreply":
+            write_esreply(out)
         elif target == "diag":
             write_diag(out)
             write_real_diag(out, picked)
