@@ -53,6 +53,7 @@
 
 #define ES_MAX_HOSTS	16
 #define ES_LINGER_NS	(5 * 1000000LL)		/* to batch a burst */
+#define ES_DEAD_REASON_MAX 4096			/* of one in a dead letter */
 #define ES_RESPONSE_MAX	(64 << 20)		/* bytes of one answer */
 #define ES_CA_MAX	(8 << 20)		/* bytes of the CA bundle */
 
@@ -197,6 +198,20 @@ es_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  * (byte for byte, even if it is not valid JSON), the status and the
  * peer's error. The line is written whole or not at all.
  */
+/* At most ES_DEAD_REASON_MAX bytes of s, not cutting a UTF-8 sequence. */
+static int
+es_cut_len(const char *s)
+{
+	size_t n = strnlen(s, ES_DEAD_REASON_MAX + 1);
+
+	if (n > ES_DEAD_REASON_MAX) {
+		n = ES_DEAD_REASON_MAX;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	return (int)n;
+}
+
 static int
 es_dead_letter(struct es *e, const struct out_doc *d, int status,
     const char *type, const char *reason)
@@ -219,8 +234,14 @@ es_dead_letter(struct es *e, const struct out_doc *d, int status,
 		log_warnx("elasticsearch: dead letter: out of memory");
 		return -1;
 	}
-	json_object_object_add(err, "type", json_object_new_string(type));
-	json_object_object_add(err, "reason", json_object_new_string(reason));
+	/*
+	 * The peer's words, cut to ES_DEAD_REASON_MAX bytes: a hostile or
+	 * broken answer could repeat a huge reason for every document.
+	 */
+	json_object_object_add(err, "type", json_object_new_string_len(type,
+	    es_cut_len(type)));
+	json_object_object_add(err, "reason", json_object_new_string_len(reason,
+	    es_cut_len(reason)));
 	json_object_object_add(o, "status", json_object_new_int(status));
 	json_object_object_add(o, "error", err);
 	json_object_object_add(o, "document",
