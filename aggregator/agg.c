@@ -12,9 +12,11 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <linux/perf_event.h>
 
 #include <errno.h>
@@ -113,6 +115,9 @@ struct agg {
 	uint64_t		 out_total;	/* bytes ever handed to it */
 	uint64_t		 marks[OUT_MARKS];	/* batch starts, ring */
 	size_t			 mark_head, nmarks;
+	uint64_t		 carry_marks[OUT_MARKS];	/* in carry */
+	size_t			 ncarry_marks;
+	uint64_t		 hello_end;	/* of this connection's hello */
 	uint64_t		 enr_reconnects;
 	int			 enr_warned;	/* a failed connect logged */
 	uint64_t		 enr_lost_bytes;	/* a batch cut by its death */
@@ -194,6 +199,17 @@ stream_now(const struct agg *a)
 	return now_mono() + (uint64_t)a->clock_off;
 }
 
+/* Remember where a batch begins in the enricher's stream. */
+static void
+mark_push(struct agg *a, uint64_t off)
+{
+	if (a->nmarks == OUT_MARKS) {
+		a->mark_head = (a->mark_head + 1) % OUT_MARKS;
+		a->nmarks--;
+	}
+	a->marks[(a->mark_head + a->nmarks++) % OUT_MARKS] = off;
+}
+
 /*
  * Hand what waits over to the enricher's connection, remembering where
  * the batch starts so that a connection lost mid-batch can be resumed at
@@ -206,11 +222,7 @@ flush_pend(struct agg *a)
 
 	if (n == 0 || a->enr == NULL)
 		return;
-	if (a->nmarks == OUT_MARKS) {
-		a->mark_head = (a->mark_head + 1) % OUT_MARKS;
-		a->nmarks--;
-	}
-	a->marks[(a->mark_head + a->nmarks++) % OUT_MARKS] = a->out_total;
+	mark_push(a, a->out_total);
 	a->out_total += n;
 	if (evbuffer_add_buffer(bufferevent_get_output(a->enr), a->pend) == -1)
 		fatalx("cannot queue for the enricher");
@@ -1190,27 +1202,49 @@ enr_gone(struct agg *a, const char *why)
 {
 	struct evbuffer *out = bufferevent_get_output(a->enr);
 	uint64_t written = a->out_total - evbuffer_get_length(out);
-	uint64_t resume = a->out_total;
+	uint64_t resume = a->out_total, m;
 	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
-	size_t i, skip;
+	size_t i, skip, lost;
+	int inflight = 0;
 
-	/* The first batch that had not begun to go out. */
+	/*
+	 * The first batch that had not begun to go out, and the starts of
+	 * the batches after it, kept relative to it for the next connection.
+	 */
+	a->ncarry_marks = 0;
 	for (i = 0; i < a->nmarks; i++) {
-		uint64_t m = a->marks[(a->mark_head + i) % OUT_MARKS];
-
-		if (m >= written) {
+		m = a->marks[(a->mark_head + i) % OUT_MARKS];
+		if (m < written)
+			continue;
+		if (resume == a->out_total)
 			resume = m;
-			break;
-		}
+		else
+			a->carry_marks[a->ncarry_marks++] = m - resume;
 	}
 	skip = (size_t)(resume - written);
-	evbuffer_drain(out, skip);
-	a->enr_lost_bytes += skip;
-	if (evbuffer_add_buffer(a->carry, out) == -1)
-		fatalx("cannot keep the enricher's output");
+	/* What the kernel still held for the dead peer is lost too. */
+	if (ioctl(bufferevent_getfd(a->enr), SIOCOUTQ, &inflight) == -1 ||
+	    inflight < 0)
+		inflight = 0;
+	/* Of the skipped bytes, the rest of a hello is no loss. */
+	lost = skip + (size_t)inflight - (written < a->hello_end ?
+	    (size_t)((a->hello_end < resume ? a->hello_end : resume) -
+	    written) : 0);
+	/*
+	 * A socket bufferevent freezes the front of its output for its own
+	 * writes; this is the end of its use.
+	 */
+	evbuffer_unfreeze(out, 1);
+	if (evbuffer_drain(out, skip) == -1 ||
+	    evbuffer_add_buffer(a->carry, out) == -1) {
+		lost += evbuffer_get_length(out);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		a->ncarry_marks = 0;
+	}
+	a->enr_lost_bytes += lost;
 	a->nmarks = a->mark_head = 0;
 	log_warnx("enricher %s: connecting again, %zu byte(s) kept, %zu "
-	    "dropped", why, evbuffer_get_length(a->carry), skip);
+	    "lost", why, evbuffer_get_length(a->carry), lost);
 	bufferevent_free(a->enr);
 	a->enr = NULL;
 	if (a->stopping)
@@ -1251,7 +1285,7 @@ enr_connect(struct agg *a)
 {
 	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
 	uint8_t *frame;
-	size_t len;
+	size_t len, i;
 	int fd;
 
 	if ((fd = sock_connect_path_try(a->out_total == 0 ? a->enr_path :
@@ -1280,10 +1314,16 @@ enr_connect(struct agg *a)
 	}
 	if ((frame = msg_encode_hello(&a->hello, &len)) == NULL)
 		fatalx("cannot encode hello");
-	a->marks[0] = a->out_total;
-	a->nmarks = 1;
-	a->mark_head = 0;
-	a->out_total += len + evbuffer_get_length(a->carry);
+	/* Batches start after the hello: a resumption never repeats it. */
+	a->hello_end = a->out_total + len;
+	a->nmarks = a->mark_head = 0;
+	if (evbuffer_get_length(a->carry) != 0) {
+		mark_push(a, a->hello_end);
+		for (i = 0; i < a->ncarry_marks; i++)
+			mark_push(a, a->hello_end + a->carry_marks[i]);
+	}
+	a->ncarry_marks = 0;
+	a->out_total = a->hello_end + evbuffer_get_length(a->carry);
 	if (bufferevent_write(a->enr, frame, len) == -1 ||
 	    bufferevent_write_buffer(a->enr, a->carry) == -1)
 		fatalx("cannot queue for the enricher");
