@@ -578,6 +578,8 @@ main(int argc, char *argv[])
 	int ch, lfd, verbose = 1;
 
 	log_init("sockflow-enricher", verbose);
+	/* "sockflow stats" before the loop handles it must not kill. */
+	signal(SIGUSR1, SIG_IGN);
 	memset(&e, 0, sizeof(e));
 	while ((ch = getopt(argc, argv, "a:df:l:no:u:v")) != -1) {
 		switch (ch) {

@@ -299,6 +299,9 @@ ask_stats(void)
 		if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
 			continue;
 		exe[n] = '\0';
+		/* A binary replaced by an upgrade while it runs. */
+		if (n > 10 && strcmp(exe + n - 10, " (deleted)") == 0)
+			exe[n - 10] = '\0';
 		base = strrchr(exe, '/');
 		base = base != NULL ? base + 1 : exe;
 		if (strcmp(base, comps[C_ENRICHER].binary) != 0 &&

@@ -272,8 +272,27 @@ stop(struct outputd *o)
 	int64_t deadline = out_now() + STOP_DEADLINE_S * 1000000000LL;
 	size_t i;
 
+	/*
+	 * What the pipe still holds: the writer's last lines, written before
+	 * it was stopped (the launcher and systemd stop the enricher first).
+	 * Read until the pipe is empty; its other end may stay open.
+	 */
 	if (o->in != NULL) {
+		struct evbuffer *ib = bufferevent_get_input(o->in);
+		int fd = bufferevent_getfd(o->in);
+
+		bufferevent_disable(o->in, EV_READ);
+		/* The bufferevent froze the end of its input for its own reads. */
+		evbuffer_unfreeze(ib, 0);
+		for (;;) {
+			in_read_cb(o->in, o);
+			if (evbuffer_get_length(ib) > LINE_MAX_BYTES ||
+			    evbuffer_read(ib, fd, 64 * 1024) <= 0)
+				break;
+		}
 		in_read_cb(o->in, o);
+		if (evbuffer_get_length(ib) != 0)
+			o->cut_lines++;
 		bufferevent_free(o->in);
 		o->in = NULL;
 	}
@@ -296,20 +315,52 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		stop(o);
 }
 
-/*
- * Libraries that resolve names (libcurl, librdkafka) load glibc's NSS
- * modules on the first lookup, which maps code: done once here, before
- * the sandbox forbids executable mappings.
- */
+/* One lookup of host, to load what glibc needs to resolve it. */
 static void
-preload_resolver(void)
+preload_name(const char *host, size_t len)
 {
 	struct addrinfo hints, *res;
+	char name[256];
 
+	if (len == 0 || len >= sizeof(name))
+		return;
+	memcpy(name, host, len);
+	name[len] = '\0';
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo("localhost", "80", &hints, &res) == 0)
+	if (getaddrinfo(name, NULL, &hints, &res) == 0)
 		freeaddrinfo(res);
+}
+
+/*
+ * Libraries that resolve names (libcurl, librdkafka) load glibc's NSS
+ * modules on the first lookup, which maps code: every configured host is
+ * looked up once here, before the sandbox forbids executable mappings,
+ * so that the modules its lookups go through are loaded. list is
+ * "host:port,..." or "scheme://[user@]host[:port]/...,...".
+ */
+static void
+preload_resolver(const char *list)
+{
+	const char *p = list, *end, *h, *e;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, ",");
+		h = p;
+		if ((e = memchr(h, '/', (size_t)(end - h))) != NULL &&
+		    e + 1 < end && e[1] == '/')
+			h = e + 2;
+		if ((e = memchr(h, '@', (size_t)(end - h))) != NULL)
+			h = e + 1;
+		if (*h == '[') {
+			h++;
+			e = memchr(h, ']', (size_t)(end - h));
+		} else
+			e = h + strcspn(h, ":/,");
+		if (e != NULL && e <= end)
+			preload_name(h, (size_t)(e - h));
+		p = *end == ',' ? end + 1 : end;
+	}
 }
 
 int
@@ -325,6 +376,8 @@ main(int argc, char *argv[])
 	int ch, in = -1, verbose = 1;
 
 	log_init("sockflow-output", verbose);
+	/* "sockflow stats" before the loop handles it must not kill. */
+	signal(SIGUSR1, SIG_IGN);
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt(argc, argv, "df:io:u:v")) != -1) {
 		switch (ch) {
@@ -367,7 +420,11 @@ main(int argc, char *argv[])
 	o.host[sizeof(o.host) - 1] = '\0';
 	tzset();
 	json_object_put(json_object_new_object());
-	preload_resolver();
+	preload_resolver("localhost");
+	if (cfg.kafka_enabled == 1)
+		preload_resolver(cfg.kafka_hosts);
+	if (cfg.es_enabled == 1)
+		preload_resolver(cfg.es_hosts);
 
 	/* 2. Drop: the outputs open their files and sockets as the user. */
 	privdrop_to_user(&u);

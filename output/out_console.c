@@ -1,7 +1,13 @@
 /*
  * The console output: JSON lines on stdout, the default.
  *
- * stdout is written without blocking, whole lines from a bounded queue:
+ * stdout is written without blocking, whole lines from a bounded queue.
+ * Its descriptor is not made non-blocking: the open file it refers to is
+ * often shared (with stderr on a terminal or a journal stream, with the
+ * launcher), and others would then meet EAGAIN. A socket is written with
+ * MSG_DONTWAIT; a pipe or a terminal only when poll() says it has room,
+ * at most PIPE_BUF bytes at a time (which a pipe with room takes whole);
+ * a regular file as it comes.
  * a reader that stalls (a pipe nobody drains) fills the queue, and what
  * does not fit is dropped and counted; when the reader drains, writing
  * goes on by itself. A line is never interleaved with another: the part
@@ -9,11 +15,14 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,9 +36,12 @@
 /* Lines given to one writev(). */
 #define CONSOLE_IOV	64
 
+enum console_kind { CON_FILE, CON_SOCKET, CON_POLL };
+
 struct console {
 	struct event		*ev;
 	int			 fd;
+	enum console_kind	 kind;
 	struct out_queue	 q;
 	size_t			 off;	/* written of the head line (+ '\n') */
 	int			 failed;	/* stdout is gone for good */
@@ -40,6 +52,47 @@ static int
 console_enabled(const struct sf_config *c)
 {
 	return c->console_enabled == 1;
+}
+
+/* One write that cannot block; -1 with EAGAIN when there is no room. */
+static ssize_t
+console_write(struct console *k, struct iovec *iov, size_t n)
+{
+	struct pollfd pfd;
+	struct msghdr mh;
+	size_t i, total = 0;
+
+	switch (k->kind) {
+	case CON_SOCKET:
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = n;
+		return sendmsg(k->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case CON_POLL:
+		pfd.fd = k->fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
+			if (pfd.revents & (POLLERR | POLLHUP)) {
+				errno = EPIPE;
+				return -1;
+			}
+			errno = EAGAIN;
+			return -1;
+		}
+		/* No more than a pipe with room takes at once. */
+		for (i = 0; i < n; i++) {
+			if (total + iov[i].iov_len > PIPE_BUF) {
+				iov[i].iov_len = PIPE_BUF - total;
+				n = i + 1;
+				break;
+			}
+			total += iov[i].iov_len;
+		}
+		return writev(k->fd, iov, (int)n);
+	case CON_FILE:
+		break;
+	}
+	return writev(k->fd, iov, (int)n);
 }
 
 /*
@@ -65,7 +118,7 @@ console_drain(struct console *k)
 		}
 		/* The head line may be partly written already. */
 		out_iov_skip(iov, n, k->off);
-		if ((w = writev(k->fd, iov, (int)n)) == -1) {
+		if ((w = console_write(k, iov, n)) == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 1;
 			/* EPIPE, EIO: nobody will read stdout again. */
@@ -100,7 +153,7 @@ console_open(struct event_base *base, const struct sf_config *c, char *err,
     size_t errsz)
 {
 	struct console *k;
-	int fl;
+	struct stat st;
 
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    out_queue_init(&k->q, (size_t)c->console_queue_size) == -1) {
@@ -109,14 +162,14 @@ console_open(struct event_base *base, const struct sf_config *c, char *err,
 		return NULL;
 	}
 	k->fd = STDOUT_FILENO;
-	/* Regular files and terminals ignore it; pipes and sockets obey. */
-	if ((fl = fcntl(k->fd, F_GETFL)) == -1 ||
-	    fcntl(k->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+	if (fstat(k->fd, &st) == -1) {
 		snprintf(err, errsz, "stdout: %s", strerror(errno));
 		out_queue_free(&k->q);
 		free(k);
 		return NULL;
 	}
+	k->kind = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ? CON_FILE :
+	    S_ISSOCK(st.st_mode) ? CON_SOCKET : CON_POLL;
 	/* A regular file cannot be polled: it is always writable. */
 	k->ev = event_new(base, k->fd, EV_WRITE, console_cb, k);
 	k->c.queue_cap = (uint64_t)c->console_queue_size;
@@ -130,6 +183,8 @@ console_push(void *arg, struct out_doc *d)
 	struct console *k = arg;
 
 	if (k->failed) {
+		/* Taken and given up at once: the counts still add up. */
+		k->c.accepted++;
 		k->c.dropped_failed++;
 		return;
 	}

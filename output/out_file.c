@@ -138,8 +138,12 @@ file_rotate(struct ofile *f)
 			log_warn("%s: renaming %s", f->path, from);
 	}
 	snprintf(to, sizeof(to), "%s.1", f->name);
+	/*
+	 * Without this rename the current file stays full: a failure, tried
+	 * again a second later (file_failed), not a loop rotating it.
+	 */
 	if (renameat(f->dirfd, f->name, f->dirfd, to) == -1)
-		log_warn("%s: renaming to %s", f->path, to);
+		return -1;
 	return file_open_current(f);
 }
 

@@ -539,7 +539,12 @@ kafka_push(void *arg, struct out_doc *d)
 		k->cnt.dropped_full++;
 		break;
 	default:
-		/* Too large, for one: no retry would help. */
+		/*
+		 * Too large, for one: no retry would help. Taken and refused
+		 * for good, so that accepted = sent + rejected + failed +
+		 * queued holds.
+		 */
+		k->cnt.accepted++;
 		k->cnt.rejected++;
 		if (kafka_log_allowed(k))
 			log_warnx("kafka: document refused: %s",

@@ -72,6 +72,8 @@ allow_base(scmp_filter_ctx ctx)
 	sandbox_allow(ctx, "writev", 0);
 	/* libevent's signal handler writes to its socketpair with send(). */
 	sandbox_allow(ctx, "sendto", 0);
+	/* The console, when stdout is a socket (the journal's stream). */
+	sandbox_allow(ctx, "sendmsg", 0);
 	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
 	sandbox_allow(ctx, "close", 0);
 
@@ -113,6 +115,8 @@ allow_network(scmp_filter_ctx ctx)
 	sandbox_allow(ctx, "fstat", 0);
 	sandbox_allow(ctx, "stat", 0);
 	sandbox_allow(ctx, "lseek", 0);
+	/* glibc reloads a changed resolv.conf, which calls uname(2). */
+	sandbox_allow(ctx, "uname", 0);
 }
 
 /* Threads (librdkafka's, the elasticsearch output's), never processes. */
@@ -164,6 +168,11 @@ out_sandbox_policy(const struct sf_config *c)
 	if (c->syslog_enabled == 1 || c->kafka_enabled == 1 ||
 	    c->es_enabled == 1)
 		allow_network(ctx);
+	/* The dead-letter file: appended, a failed write cut back. */
+	if (c->es_enabled == 1 && c->es_dead_letter[0] != '\0') {
+		sandbox_allow(ctx, "lseek", 0);
+		sandbox_allow(ctx, "ftruncate", 0);
+	}
 	if (c->kafka_enabled == 1 || c->es_enabled == 1) {
 		allow_threads(ctx);
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),

@@ -12,8 +12,8 @@
  * not there (no listener, a refused datagram, a closed connection) puts
  * the output down; it connects again every RETRY_S seconds meanwhile, and
  * a TCP message cut by a lost connection is sent again whole on the next
- * one (the receiver may see it twice, never in part). Names in the
- * address are resolved at each connection.
+ * one (the receiver may see it twice, never in part). A name in the
+ * address is resolved once, at start.
  */
 #include "config.h"
 
@@ -47,6 +47,8 @@ struct osyslog {
 	struct event		*ev, *retry;
 	int			 net;		/* SYSLOG_NET_* */
 	char			 addr[200];
+	struct sockaddr_storage	 sa;		/* udp, tcp: resolved at open */
+	socklen_t		 salen;
 	int			 fd;
 	int			 connecting;
 	int			 pri;
@@ -137,7 +139,6 @@ syslog_resolve(const char *addr, int socktype, struct addrinfo **res)
 static int
 syslog_connect(struct osyslog *s)
 {
-	struct addrinfo *res = NULL;
 	struct sockaddr_un sun;
 	int rc;
 
@@ -151,21 +152,11 @@ syslog_connect(struct osyslog *s)
 			return -1;
 		rc = connect(s->fd, (struct sockaddr *)&sun, sizeof(sun));
 	} else {
-		int type = s->net == SYSLOG_NET_TCP ? SOCK_STREAM : SOCK_DGRAM;
-
-		if ((rc = syslog_resolve(s->addr, type, &res)) != 0) {
-			log_warnx("syslog %s: %s", s->addr, gai_strerror(rc));
-			errno = EHOSTUNREACH;
+		s->fd = socket(s->sa.ss_family, (s->net == SYSLOG_NET_TCP ?
+		    SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (s->fd == -1)
 			return -1;
-		}
-		s->fd = socket(res->ai_family, type | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (s->fd == -1) {
-			freeaddrinfo(res);
-			return -1;
-		}
-		rc = connect(s->fd, res->ai_addr, res->ai_addrlen);
-		freeaddrinfo(res);
+		rc = connect(s->fd, (struct sockaddr *)&s->sa, s->salen);
 	}
 	if (rc == -1 && errno != EINPROGRESS) {
 		close(s->fd);
@@ -279,6 +270,8 @@ syslog_drain(struct osyslog *s)
 	if (rc == 1)
 		event_add(s->ev, NULL);
 	if (rc != -1 && s->c.up == 0) {
+		if (s->warned)
+			s->c.reconnects++;
 		log_info("syslog %s: sending again", s->addr);
 		s->warned = 0;
 		s->c.up = 1;
@@ -315,7 +308,6 @@ syslog_retry_cb(evutil_socket_t fd, short what, void *arg)
 		syslog_down(s, "connect");
 		return;
 	}
-	s->c.reconnects++;
 	syslog_drain(s);
 }
 
@@ -357,6 +349,26 @@ syslog_open(struct event_base *base, const struct sf_config *c, char *err,
 	s->host[sizeof(s->host) - 1] = '\0';
 	s->fd = -1;
 	s->c.queue_cap = s->q.cap;
+	/*
+	 * A name is resolved here, once, before the sandbox: a lookup at each
+	 * reconnection would block the loop while the resolver waits.
+	 */
+	if (s->net != SYSLOG_NET_UNIX) {
+		struct addrinfo *res;
+		int rc;
+
+		if ((rc = syslog_resolve(s->addr, s->net == SYSLOG_NET_TCP ?
+		    SOCK_STREAM : SOCK_DGRAM, &res)) != 0) {
+			snprintf(err, errsz, "output.syslog.address: %s: %s",
+			    s->addr, gai_strerror(rc));
+			out_queue_free(&s->q);
+			free(s);
+			return NULL;
+		}
+		memcpy(&s->sa, res->ai_addr, res->ai_addrlen);
+		s->salen = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
 	s->ev = event_new(base, -1, EV_WRITE, syslog_ev_cb, s);
 	s->retry = evtimer_new(base, syslog_retry_cb, s);
 	if (s->ev == NULL || s->retry == NULL) {

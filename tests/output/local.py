@@ -10,6 +10,7 @@ reads again) without holding back the file output.
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -185,6 +186,44 @@ for policy in ("never", "rotate", "always"):
         check(calls >= 15, "fsync always: after every write (%d for 30 "
               "documents sent one by one)" % calls)
     cleanup(d)
+
+# --- a rotation that cannot rename: tried again, no spin, counted
+d = tmpdir()
+os.chown(d, 0, 0)
+p = os.path.join(d, "sockflow.ndjson")
+with open(p, "w") as f:
+    f.write("")
+os.chown(p, u.pw_uid, u.pw_gid)
+o = Output(file_opts(d, "output.file.rotate_every_kb=1"))
+o.send([flow_doc(i) for i in range(60)])
+t0 = time.monotonic()
+o.close(30)
+took = time.monotonic() - t0
+log = o.log()
+sent, full, failed = final_counts(log, "file") or (-1, -1, -1)
+check(took < 15 and log.count("rotate") <= 3 and failed > 0 and
+      sent + failed == 60,
+      "file: a directory it may not rename in: the failure logged once, "
+      "tried again, not spun; the rest counted at stop (%d sent, %d "
+      "failed, %.1f s)" % (sent, failed, took))
+cleanup(d)
+
+# --- a stop with lines still in the pipe (its writer still holds it)
+d = tmpdir()
+r, w = os.pipe()
+o = Output(file_opts(d), pipe_fd=r)
+os.close(r)
+buf = "".join(flow_doc(i) + "\n" for i in range(250)).encode()
+while buf:
+    buf = buf[os.write(w, buf):]
+o.p.send_signal(signal.SIGTERM)
+o.p.wait(20)
+docs = whole_json(read_lines(os.path.join(d, "sockflow.ndjson")))
+check(docs is not None and len(docs) == 250,
+      "stop: the lines still in the pipe are read and written first "
+      "(%d of 250)" % len(docs or []))
+os.close(w)
+cleanup(d)
 
 # --- console: a reader that stalls
 d = tmpdir()

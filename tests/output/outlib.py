@@ -85,10 +85,21 @@ def flow_doc(i, pad=0):
 class Output:
     """sockflow-output -i with the given options, fed through a pipe."""
 
-    def __init__(self, opts, stdout=None, stats="0s", env=None, wrap=None):
+    def __init__(self, opts, stdout=None, stats="0s", env=None, wrap=None,
+                 pipe_fd=None):
+        """pipe_fd: the input is that pipe on fd 3 (LISTEN_FDS), as the
+        launcher gives it, instead of stdin (-i)."""
         u = user()
         cmd = [OUTPUT, "-i", "-u", u.pw_name,
                "-o", "sockflow.stats_interval=" + stats]
+        preexec = None
+        if pipe_fd is not None:
+            cmd = ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh",
+                   OUTPUT, "-u", u.pw_name,
+                   "-o", "sockflow.stats_interval=" + stats]
+
+            def preexec():
+                os.dup2(pipe_fd, 3)
         for o in opts:
             cmd += ["-o", o]
         if wrap:
@@ -98,7 +109,8 @@ class Output:
         self.p = subprocess.Popen(
             cmd, stdin=subprocess.PIPE,
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
-            stderr=self.err, env=env)
+            stderr=self.err, env=env, preexec_fn=preexec,
+            pass_fds=(3,) if pipe_fd is not None else ())
         # Started: it logs "shipping" once its outputs are open.
         wait_for(lambda: "shipping to" in self.log() or
                  self.p.poll() is not None, 10)

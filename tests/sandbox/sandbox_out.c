@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -45,8 +46,12 @@ main(int argc, char *argv[])
 	log_init("sandbox_out", 1);
 	config_defaults(&c);
 	if (strcmp(mode, "all") == 0 || strcmp(mode, "export-all") == 0)
+	{
 		c.file_enabled = c.syslog_enabled = c.kafka_enabled =
 		    c.es_enabled = 1;
+		snprintf(c.es_dead_letter, sizeof(c.es_dead_letter),
+		    "/var/lib/sockflow/dead-letter.ndjson");
+	}
 	if (strncmp(mode, "export-", 7) == 0)
 		return sandbox_export(out_sandbox_policy(&c), 1) == 0 ? 0 : 1;
 	out_sandbox_enter(&c);
