@@ -322,5 +322,6 @@ main(int argc, char *argv[])
 	t1 = now_s();
 	printf("mode=%s n=%d bytes=%zu wall_s=%.3f cpu_s=%.3f\n", argv[1], n,
 	    bytes, t1 - t0, cpu_s(RUSAGE_SELF) + cpu_s(RUSAGE_CHILDREN));
+	free(buf);
 	return 0;
 }
