@@ -12,11 +12,9 @@
  */
 #include "config.h"
 
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <linux/netlink.h>
-#include <linux/sockios.h>
 #include <linux/perf_event.h>
 
 #include <errno.h>
@@ -1205,7 +1203,6 @@ enr_gone(struct agg *a, const char *why)
 	uint64_t resume = a->out_total, m;
 	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
 	size_t i, skip, lost;
-	int inflight = 0;
 
 	/*
 	 * The first batch that had not begun to go out, and the starts of
@@ -1222,12 +1219,13 @@ enr_gone(struct agg *a, const char *why)
 			a->carry_marks[a->ncarry_marks++] = m - resume;
 	}
 	skip = (size_t)(resume - written);
-	/* What the kernel still held for the dead peer is lost too. */
-	if (ioctl(bufferevent_getfd(a->enr), SIOCOUTQ, &inflight) == -1 ||
-	    inflight < 0)
-		inflight = 0;
-	/* Of the skipped bytes, the rest of a hello is no loss. */
-	lost = skip + (size_t)inflight - (written < a->hello_end ?
+	/*
+	 * Of the skipped bytes, the rest of a hello is no loss. (What the
+	 * dead enricher had not read from its socket, up to the socket's
+	 * buffer, is lost too and cannot be counted: the kernel freed it
+	 * with the socket.)
+	 */
+	lost = skip - (written < a->hello_end ?
 	    (size_t)((a->hello_end < resume ? a->hello_end : resume) -
 	    written) : 0);
 	/*

@@ -14,8 +14,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
-#include <linux/sockios.h>
-
 #include <fcntl.h>
 
 #include "agg.h"
@@ -73,8 +71,6 @@ agg_sandbox_policy(void)
 	sandbox_allow(ctx, "socket", 2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
 	    SCMP_A1(SCMP_CMP_EQ, SOCK_STREAM | SOCK_CLOEXEC));
 	sandbox_allow(ctx, "connect", 0);
-	/* When it goes away: how much the kernel still held for it. */
-	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, SIOCOUTQ));
 
 	/* A new probe connection: accept, check SO_PEERCRED, go nonblocking. */
 	sandbox_allow(ctx, "accept4", 0);
