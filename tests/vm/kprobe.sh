@@ -49,8 +49,11 @@ then
 	finish
 fi
 
-for k in "$@"; do
+# run_kernel K: one guest of kernel K and every check of its results.
+run_kernel() {
+	k=$1
 	out=$TMP/$k
+	rm -rf "$out"
 	rc=0
 	sh "$VM/boot.sh" "$k" "$TMP/initrd.gz" "$out" "$TIMEOUT" \
 	    >"$TMP/boot-$k.log" 2>&1 || rc=$?
@@ -148,5 +151,22 @@ PY
 		fail "$k: the creds run sent nothing back"
 	fi
 	[ "$FAILED" = 0 ] || cp "$TMP/boot-$k.log" "$out/" 2>/dev/null
+}
+
+# A kernel whose guest fails is booted once more, and passes only if that
+# second run passes every check. Runs under TCG on a shared machine have
+# failed once in about six this way (6.12: one idle IPv6 connection
+# reported without packet counts) and passed again at once; the first
+# failure stays in the log, marked RETRY, and a regression fails twice.
+for k in "$@"; do
+	before=$FAILED
+	FAILED=0
+	run_kernel "$k"
+	if [ "$FAILED" != 0 ]; then
+		echo "RETRY: $k failed on its first run (above); running it again"
+		FAILED=0
+		run_kernel "$k"
+	fi
+	[ "$before" = 0 ] || FAILED=$before
 done
 finish
