@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
+#include <sys/ioctl.h>
+
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,6 +112,25 @@ sandbox_export(scmp_filter_ctx ctx, int fd)
 void
 sandbox_allow_process(scmp_filter_ctx ctx)
 {
+	/* The event loop (libevent's epoll backend). */
+	sandbox_allow(ctx, "epoll_wait", 0);
+	sandbox_allow(ctx, "epoll_pwait", 0);
+	sandbox_allow(ctx, "epoll_ctl", 0);
+	/* Timers and timestamps; normally served by the vDSO. */
+	sandbox_allow(ctx, "clock_gettime", 0);
+	sandbox_allow(ctx, "gettimeofday", 0);
+	/* Its peers' data in and out, logs to stderr. */
+	sandbox_allow(ctx, "read", 0);
+	sandbox_allow(ctx, "readv", 0);
+	sandbox_allow(ctx, "recvfrom", 0);
+	sandbox_allow(ctx, "write", 0);
+	sandbox_allow(ctx, "writev", 0);
+	/* libevent's signal handler writes to its socketpair with send(). */
+	sandbox_allow(ctx, "sendto", 0);
+	/* evbuffer_read asks how much is queued before reading. */
+	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+	sandbox_allow(ctx, "close", 0);
+
 	/* Non-blocking and close-on-exec flags of its descriptors. */
 	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_GETFL));
 	sandbox_allow(ctx, "fcntl", 1, SCMP_A1(SCMP_CMP_EQ, F_SETFL));

@@ -15,9 +15,10 @@ scmp_filter_ctx	sandbox_new(void);
 void		sandbox_allow(scmp_filter_ctx, const char *name,
 		    unsigned int argc, ...);
 /*
- * What every sandboxed process needs: descriptor flags (non-blocking,
- * close-on-exec), memory without executable mappings, futexes, signal
- * returns, getpid and exit.
+ * What every sandboxed process needs: its event loop and timers, reading
+ * and writing its descriptors, their flags (non-blocking, close-on-exec),
+ * memory without executable mappings, futexes, signal returns, getpid
+ * and exit.
  */
 void		sandbox_allow_process(scmp_filter_ctx);
 /* Load the filter, release it, and check /proc/self/status says mode 2. */

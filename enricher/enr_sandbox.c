@@ -44,26 +44,6 @@ enr_sandbox_policy(void)
 
 	ctx = sandbox_new();
 
-	/* The event loop (libevent's epoll backend). */
-	sandbox_allow(ctx, "epoll_wait", 0);
-	sandbox_allow(ctx, "epoll_pwait", 0);
-	sandbox_allow(ctx, "epoll_ctl", 0);
-	/* Timestamps; normally served by the vDSO. */
-	sandbox_allow(ctx, "clock_gettime", 0);
-	sandbox_allow(ctx, "gettimeofday", 0);
-
-	/* Frames from the aggregator; JSON to stdout; logs to stderr. */
-	sandbox_allow(ctx, "read", 0);
-	sandbox_allow(ctx, "readv", 0);
-	sandbox_allow(ctx, "recvfrom", 0);
-	sandbox_allow(ctx, "write", 0);
-	sandbox_allow(ctx, "writev", 0);
-	/* libevent's signal handler writes to its socketpair with send(). */
-	sandbox_allow(ctx, "sendto", 0);
-	/* evbuffer_read asks how much is queued before reading. */
-	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
-	sandbox_allow(ctx, "close", 0);
-
 	/* /proc/PID/comm of a process first seen in a flow: read-only. */
 	sandbox_allow(ctx, "openat", 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, O_RDONLY));

@@ -46,42 +46,22 @@ out_sandbox_enter(const struct sf_config *c)
 	sandbox_load(ctx);
 }
 
-/* What any thread with an event loop, a queue and logs needs. */
+/* Beyond sandbox_allow_process: what its outputs always need. */
 static void
 allow_base(scmp_filter_ctx ctx)
 {
-	/* The event loop (libevent's epoll backend) and poll(2) users. */
-	sandbox_allow(ctx, "epoll_wait", 0);
-	sandbox_allow(ctx, "epoll_pwait", 0);
-	sandbox_allow(ctx, "epoll_ctl", 0);
+	/* poll(2) and select(2) users (libraries, the console, close). */
 	sandbox_allow(ctx, "poll", 0);
 	sandbox_allow(ctx, "ppoll", 0);
 	sandbox_allow(ctx, "select", 0);
 	sandbox_allow(ctx, "pselect6", 0);
-	/* Timestamps (normally the vDSO), and waits. */
-	sandbox_allow(ctx, "clock_gettime", 0);
-	sandbox_allow(ctx, "gettimeofday", 0);
+	/* Waits. */
 	sandbox_allow(ctx, "clock_nanosleep", 0);
 	sandbox_allow(ctx, "nanosleep", 0);
-
-	/* Lines in; documents out; logs to stderr. */
-	sandbox_allow(ctx, "read", 0);
-	sandbox_allow(ctx, "readv", 0);
-	sandbox_allow(ctx, "recvfrom", 0);
-	sandbox_allow(ctx, "write", 0);
-	sandbox_allow(ctx, "writev", 0);
-	/* libevent's signal handler writes to its socketpair with send(). */
-	sandbox_allow(ctx, "sendto", 0);
 	/* The console, when stdout is a socket (the journal's stream). */
 	sandbox_allow(ctx, "sendmsg", 0);
-	sandbox_allow(ctx, "ioctl", 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
-	sandbox_allow(ctx, "close", 0);
-
-	/* Non-blocking descriptors (the console, new sockets). */
-
 	/* json-c seeds its hash tables. */
 	sandbox_allow(ctx, "getrandom", 0);
-
 	sandbox_allow(ctx, "gettid", 0);
 }
 
