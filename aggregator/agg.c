@@ -135,6 +135,8 @@ struct agg {
 	uint64_t		*dropped_cpu;
 	size_t			 ncounted;
 	uint64_t		 dropped;
+	int			 drop_rebase;	/* the next count is the base */
+	uint64_t		 probe_resumed;	/* probes that served another */
 	uint64_t		 refused_peers;
 	uint64_t		 setid_unpaired;	/* results of no call seen */
 	uint64_t		 out_dropped;
@@ -493,6 +495,9 @@ send_stats(struct agg *a)
 	COUNTER("diag_malformed", a->diag_bad);
 	COUNTER("existing_connections", fs->existing);
 	COUNTER("existing_table_full", fs->existing_full);
+	COUNTER("existing_seen_start", fs->existing_seen);
+	COUNTER("gap_flows", fs->gap_flows);
+	COUNTER("probe_resumed", a->probe_resumed);
 	COUNTER("destroy_unconnected", fs->destroy_unconnected);
 	COUNTER("diag_overruns", a->diag_overruns);
 	COUNTER("diag_messages", a->diag_msgs);
@@ -768,6 +773,18 @@ check_dropped(struct agg *a, uint64_t *counted, size_t n)
 		}
 		a->ncounted = n;
 	}
+	/*
+	 * A probe that served an aggregator before counts from its own
+	 * start: what is missing at its first count here is taken as the
+	 * base (whatever the earlier aggregator received), not as drops.
+	 */
+	for (i = 0; a->drop_rebase && i < n; i++) {
+		uint64_t seen = (i < MSG_MAX_CPUS ? a->received[i] : 0) +
+		    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
+
+		a->dropped_cpu[i] = counted[i] > seen ? counted[i] - seen : 0;
+	}
+	a->drop_rebase = 0;
 	for (i = 0; i < n; i++) {
 		uint64_t seen = (i < MSG_MAX_CPUS ? a->received[i] : 0) +
 		    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
@@ -834,6 +851,24 @@ handle_frame(struct agg *a, const struct frame *f)
 		log_info("probe %s (pid %u, %s backend) connected",
 		    h.software_version, h.pid, h.backend);
 		stream_clock_set(a, h.monotonic_ns);
+		/* Counts start again with this probe (check_dropped). */
+		memset(a->received, 0, sizeof(a->received));
+		free(a->dropped_cpu);
+		a->dropped_cpu = NULL;
+		a->drop_rebase = h.resumed > 0;
+		if (h.resumed > 0) {
+			/*
+			 * The probe lived on after an aggregator before this
+			 * one, which died with the flows it held: those are
+			 * partial here (agg_flows_resumed).
+			 */
+			log_info("the probe served %u aggregator(s) before; "
+			    "the last went away %llu ms ago", h.resumed,
+			    (unsigned long long)(h.monotonic_ns > h.gap_ns ?
+			    (h.monotonic_ns - h.gap_ns) / 1000000 : 0));
+			agg_flows_resumed(a->flows, h.gap_ns);
+			a->probe_resumed++;
+		}
 		/*
 		 * A probe before this one went away: what happened between
 		 * the two was not seen, so every flow open now is partial.
@@ -911,12 +946,14 @@ handle_frame(struct agg *a, const struct frame *f)
 			if (dg.dump_protocol != 0) {
 				/* Listeners first, then the connections. */
 				a->dump_proto = dg.dump_protocol;
+				agg_flows_dump_begin(a->flows);
 				for (a->dump_pass = 0; a->dump_pass < 2;
 				    a->dump_pass++)
 					for (i = 0; i < dg.n; i++)
 						agg_diag_parse(dg.dgram[i],
 						    dg.len[i], on_dump, a,
 						    &a->diag_bad);
+				agg_flows_dump_end(a->flows);
 			} else {
 				/*
 				 * Notifications come on the socket the probe

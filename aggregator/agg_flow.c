@@ -132,6 +132,7 @@ struct agg_sock {
 	bool		 many_peers:1;	/* UDP: more than one remote seen */
 	bool		 disconnected:1;	/* TCP: counters zeroed at the end */
 	bool		 have_fin:1;	/* TCP: its tcp_info at the end is t->fin */
+	bool		 gap_mark:1;	/* first seen just after an aggregator died */
 	uint32_t	 netns;		/* of its owner when first seen, 0 */
 	uint64_t	 cgroup;	/* likewise */
 	struct agg_flow	 flow0;
@@ -156,6 +157,14 @@ struct existing {
 struct agg_flows {
 	struct diag_slot	 fin;		/* of the socket being reported */
 	uint64_t		 now;		/* latest sample time seen */
+	/*
+	 * An aggregator before this one died (the probe's hello says when):
+	 * a socket first seen before this time may have had flows it held.
+	 */
+	uint64_t		 resume_until;
+	/* Tuples of the TCP sockets seen from their start, during a dump. */
+	uint64_t		*started;
+	size_t			 nstarted, started_cap;
 	uint64_t		 diag_time;	/* when notifications are read */
 	/* Notifications unclaimed past CLAIM_WAIT, by tuple, in a sweep. */
 	uint32_t		 unclaimed[DIAG_SLOTS * 2];
@@ -314,6 +323,7 @@ sock_new(struct agg_flows *t, uint64_t sk, uint8_t proto, uint64_t time)
 	s->gen = ++t->gen;
 	s->proto = proto;
 	s->last = time;
+	s->gap_mark = time < t->resume_until;
 	s->next = t->buckets[b];
 	t->buckets[b] = s;
 	t->count++;
@@ -545,7 +555,9 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	    (s->proto == 17 || s->have_tuple);
 	f.tcp_state = s->state;
 	f.cookie = s->cookie;
-	f.samples_lost = s->lost;
+	f.samples_lost = s->lost || s->gap_mark;
+	if (s->gap_mark)
+		t->stats.gap_flows++;
 	f.remote_inferred = fl->inferred;
 	f.existing = s->existing;
 	f.disconnected = s->disconnected;
@@ -660,6 +672,9 @@ on_set_state(struct agg_flows *t, const struct agg_event *ev)
 	if ((f = tcp_flow(t, s, ev->time)) == NULL)
 		return;
 	if (opening) {
+		/* Its whole life is ahead: no aggregator held any of it. */
+		if (!s->saw_start)
+			s->gap_mark = false;
 		s->saw_start = true;
 		f->first = ev->time;
 		s->direction = news == TCP_SYN_SENT ? FLOW_DIR_OUTBOUND :
@@ -861,6 +876,71 @@ is_listening(const struct agg_flows *t, uint8_t family, uint16_t port)
 	return 0;
 }
 
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+started_has(const struct agg_flows *t, uint64_t h)
+{
+	return t->nstarted > 0 && bsearch(&h, t->started, t->nstarted,
+	    sizeof(h), u64_cmp) != NULL;
+}
+
+/*
+ * Around a start-up dump: the probe sends it after the samples taken up
+ * to then, and those are in the table now. A connection whose start is
+ * among them is followed whole and must not be reported again as one
+ * open before sockflow (after an aggregator's death, the dump comes
+ * after every sample taken while none ran).
+ */
+void
+agg_flows_dump_begin(struct agg_flows *t)
+{
+	struct agg_sock *s;
+	size_t i;
+
+	t->nstarted = 0;
+	for (i = 0; i < t->nbuckets; i++)
+		for (s = t->buckets[i]; s != NULL; s = s->next) {
+			if (s->proto != 6 || !s->saw_start || !s->have_tuple ||
+			    s->flows == NULL || !s->flows->have_remote)
+				continue;
+			if (t->nstarted == t->started_cap) {
+				size_t cap = t->started_cap ?
+				    t->started_cap * 2 : 1024;
+				uint64_t *v = reallocarray(t->started, cap,
+				    sizeof(*v));
+
+				if (v == NULL)
+					break;
+				t->started = v;
+				t->started_cap = cap;
+			}
+			t->started[t->nstarted++] = tuple_hash(s->family,
+			    s->lip, s->lport, s->flows->rip, s->flows->rport);
+		}
+	qsort(t->started, t->nstarted, sizeof(*t->started), u64_cmp);
+}
+
+void
+agg_flows_dump_end(struct agg_flows *t)
+{
+	free(t->started);
+	t->started = NULL;
+	t->nstarted = t->started_cap = 0;
+}
+
+void
+agg_flows_resumed(struct agg_flows *t, uint64_t gap)
+{
+	t->resume_until = gap + t->conf.flow_inactive;
+}
+
 void
 agg_flows_existing(struct agg_flows *t, const struct agg_diag *d, int pass,
     uint64_t now)
@@ -887,6 +967,12 @@ agg_flows_existing(struct agg_flows *t, const struct agg_diag *d, int pass,
 		return;
 	if (*(pp = existing_slot(t, d->cookie)) != NULL)
 		return;
+	if (started_has(t, tuple_hash(d->family, d->src, d->sport, d->dst,
+	    d->dport))) {
+		/* Its start is in the samples already: no report of it here. */
+		t->stats.existing_seen++;
+		return;
+	}
 	if (t->nexisting >= EXISTING_CAP || (e = calloc(1, sizeof(*e))) ==
 	    NULL) {
 		t->stats.existing_full++;
@@ -1145,8 +1231,13 @@ on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
 	struct fib_key k;
 	bool send = ev->kind == AEV_SEND;
 
-	if (s->flows == NULL && s->nflows == 0 && !s->saw_start) {
-		/* First sight of the socket: it is as new as we can tell. */
+	if (s->flows == NULL && s->nflows == 0 && !s->saw_start &&
+	    !s->gap_mark) {
+		/*
+		 * First sight of the socket: it is as new as we can tell,
+		 * unless an aggregator that died just before could have
+		 * held its flows.
+		 */
 		s->saw_start = true;
 	}
 	if (send && have_key) {

@@ -10,10 +10,9 @@
  *  - a component that dies is started again, and the launcher says which
  *    one died and how. The listening sockets stay with the launcher, so
  *    its peers' connections wait in their backlog meanwhile: a probe
- *    whose aggregator went away exits and is started again too, and the
- *    new aggregator reports the connections open at its start as flows it
- *    did not see begin; an aggregator whose enricher went away connects
- *    to the new one and keeps its flows. A component that dies RESTART_MAX
+ *    whose aggregator went away connects to the new one, carrying the
+ *    samples taken meanwhile; an aggregator whose enricher went away
+ *    connects to the new one and keeps its flows. A component that dies RESTART_MAX
  *    times within RESTART_WINDOW seconds stops the others, and the
  *    launcher exits non-zero. Each start after the first gets its number
  *    in SOCKFLOW_RESTARTS, which the components put in their stats.

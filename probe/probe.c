@@ -3,8 +3,17 @@
  * privileged resource, connect, drop, verify, lock) and the libevent loop
  * that drains the perf rings into the aggregator connection.
  *
- * The aggregator never sends anything back; any byte arriving from it is
- * a protocol error and closes the probe, as does the connection closing.
+ * The aggregator never sends anything back. When its connection ends
+ * (it died, or sent a byte, which no aggregator does) the probe lives on:
+ * it keeps its perf events on, its rings and its sock_diag socket, and
+ * connects again every AGG_RETRY_MS (agg_gone, agg_connect). Meanwhile it
+ * drains the rings into memory, up to OUTPUT_HIGH_WATER, and then leaves
+ * them to fill, where the kernel counts what it cannot store. The next
+ * aggregator gets a hello that says so (resumed, gap_ns), the event
+ * formats and namespaces again, the whole frames the dead one had not
+ * begun to read, every sample since, and a new start-up dump: a
+ * connection begun and ended while no aggregator ran is still reported,
+ * and the flows the dead one held are reported partial, not lost.
  */
 #include "config.h"
 
@@ -36,6 +45,8 @@
 #define COUNT_INTERVAL_MS	1000
 /* Beyond this much unsent output the rings are left to fill. */
 #define OUTPUT_HIGH_WATER	(32 * 1024 * 1024)
+/* Connecting to the aggregator again after it went away, this often. */
+#define AGG_RETRY_MS		200
 
 /* Whether this host can do IPv6 at all: an AF_INET6 socket opens. */
 static int
@@ -85,6 +96,34 @@ struct probe {
 	int			 idle_marked;	/* empty drain marks sent */
 	const struct backend	*be;		/* kprobes, for their misses */
 	const struct probe_event *be_events;	/* every event opened */
+
+	/* The aggregator's connection, and what outlives it. */
+	const char		*sockpath;
+	int			 diag_fd;	/* handed to each aggregator */
+	int			 use_v6;
+	uint8_t			*formats;	/* the formats frame, kept */
+	size_t			 formats_len;
+	uint8_t			*netns;		/* the namespaces frame, or NULL */
+	size_t			 netns_len;
+	struct evbuffer		*carry;		/* frames while none is connected */
+	struct event		*retry_ev;
+	/*
+	 * The lengths of the frames queued and not yet written whole, oldest
+	 * first (a ring), so that a connection lost in the middle of one
+	 * is resumed at the next frame's start.
+	 */
+	uint32_t		*flen;
+	size_t			 flen_cap, flen_head, nflen;
+	size_t			 head_sent;	/* of the oldest, bytes written */
+	uint64_t		 out_total;	/* bytes queued on this connection */
+	uint64_t		 out_written;	/* of which written */
+	uint32_t		 connections;	/* aggregators served */
+	uint64_t		 gap_ns;	/* when the last one went away */
+	uint64_t		 agg_lost_bytes;	/* the rest of a cut frame */
+	uint64_t		 agg_carried_bytes;
+	uint64_t		 dns_paused;
+	int			 force;		/* drain past the high-water mark */
+	int			 warned;
 };
 
 static void	usage(void) __attribute__((__noreturn__));
@@ -98,13 +137,98 @@ usage(void)
 	exit(2);
 }
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Where frames go now: the connection's output, or the carry. */
+static struct evbuffer *
+queue(struct probe *p)
+{
+	return p->out != NULL ? bufferevent_get_output(p->out) : p->carry;
+}
+
+static size_t
+queued(struct probe *p)
+{
+	return evbuffer_get_length(queue(p));
+}
+
+/* A frame of len bytes is queued, after the others or before them all. */
+static void
+flen_push(struct probe *p, size_t len, int front)
+{
+	size_t i;
+
+	if (p->nflen == p->flen_cap) {
+		uint32_t *v;
+		size_t cap = p->flen_cap ? p->flen_cap * 2 : 1024;
+
+		v = xreallocarray(NULL, cap, sizeof(*v));
+		for (i = 0; i < p->nflen; i++)
+			v[i] = p->flen[(p->flen_head + i) % p->flen_cap];
+		free(p->flen);
+		p->flen = v;
+		p->flen_cap = cap;
+		p->flen_head = 0;
+	}
+	if (front) {
+		p->flen_head = (p->flen_head + p->flen_cap - 1) % p->flen_cap;
+		p->flen[p->flen_head] = (uint32_t)len;
+	} else
+		p->flen[(p->flen_head + p->nflen) % p->flen_cap] =
+		    (uint32_t)len;
+	p->nflen++;
+}
+
+/* Forget the frames the connection has written whole since last time. */
+static void
+flen_settle(struct probe *p)
+{
+	uint64_t written, n;
+	size_t left;
+
+	if (p->out == NULL)
+		return;
+	written = p->out_total - evbuffer_get_length(queue(p));
+	n = written - p->out_written;
+	p->out_written = written;
+	while (n > 0 && p->nflen > 0) {
+		left = p->flen[p->flen_head] - p->head_sent;
+		if (n < left) {
+			p->head_sent += (size_t)n;
+			return;
+		}
+		n -= left;
+		p->head_sent = 0;
+		p->flen_head = (p->flen_head + 1) % p->flen_cap;
+		p->nflen--;
+	}
+}
+
+static void
+queue_frame(struct probe *p, const uint8_t *frame, size_t len,
+    const char *what)
+{
+	flen_settle(p);
+	if (evbuffer_add(queue(p), frame, len) == -1)
+		fatalx("cannot queue %s", what);
+	if (p->out != NULL)
+		p->out_total += len;
+	flen_push(p, len, 0);
+}
+
 static void
 send_frame(struct probe *p, uint8_t *frame, size_t len, const char *what)
 {
 	if (frame == NULL)
 		fatalx("cannot encode %s", what);
-	if (bufferevent_write(p->out, frame, len) == -1)
-		fatalx("cannot queue %s", what);
+	queue_frame(p, frame, len, what);
 	free(frame);
 }
 
@@ -150,14 +274,41 @@ on_packets(const struct msg_packets *b, void *arg)
 static void
 dns_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct probe *p = arg;
+	int i;
+
+	/*
+	 * Past the high-water mark the capture is left unread until the
+	 * drain timer finds room: its socket then fills, and the kernel
+	 * counts the packets it drops (PACKET_STATISTICS, in the batches).
+	 */
+	if (queued(p) > OUTPUT_HIGH_WATER) {
+		for (i = 0; i < 2; i++)
+			if (p->dns_ev[i] != NULL)
+				event_del(p->dns_ev[i]);
+		p->dns_paused++;
+		return;
+	}
 	dns_read(fd, on_packets, arg);
+}
+
+static void
+dns_resume(struct probe *p)
+{
+	int i;
+
+	if (queued(p) > OUTPUT_HIGH_WATER)
+		return;
+	for (i = 0; i < 2; i++)
+		if (p->dns_ev[i] != NULL &&
+		    !event_pending(p->dns_ev[i], EV_READ, NULL))
+			event_add(p->dns_ev[i], NULL);
 }
 
 static size_t
 drain_ring(struct probe *p, int i)
 {
-	if (evbuffer_get_length(bufferevent_get_output(p->out)) >
-	    OUTPUT_HIGH_WATER) {
+	if (!p->force && queued(p) > OUTPUT_HIGH_WATER) {
 		/* The kernel counts what it cannot store; we count pauses. */
 		p->paused++;
 		return 0;
@@ -208,7 +359,7 @@ static void
 send_stats(struct probe *p)
 {
 	const struct netns_stats *ns = netns_stats();
-	struct msg_counter c[16 + PROBE_MAX_EVENTS];
+	struct msg_counter c[24 + PROBE_MAX_EVENTS];
 	const size_t nc = sizeof(c) / sizeof(c[0]);
 	struct msg_stats s;
 	uint8_t *frame;
@@ -221,6 +372,12 @@ send_stats(struct probe *p)
 	msg_counter_add(c, &n, nc, "lost", p->last_lost);
 	msg_counter_add(c, &n, nc, "ring_corrupt", perf_corrupt(&p->perf));
 	msg_counter_add(c, &n, nc, "output_paused", p->paused);
+	msg_counter_add(c, &n, nc, "aggregator_reconnects",
+	    p->connections > 0 ? p->connections - 1 : 0);
+	msg_counter_add(c, &n, nc, "aggregator_carried_bytes",
+	    p->agg_carried_bytes);
+	msg_counter_add(c, &n, nc, "aggregator_lost_bytes", p->agg_lost_bytes);
+	msg_counter_add(c, &n, nc, "dns_paused", p->dns_paused);
 	msg_counter_add(c, &n, nc, "restarts", sf_restarts());
 	msg_counter_add(c, &n, nc, "netns_ids_given", ns->assigned);
 	msg_counter_add(c, &n, nc, "netns_ids_failed", ns->failed);
@@ -305,6 +462,15 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 * Once a second, the kernel's counts, read before the drain; the
 	 * aggregator compares them with what has arrived by the next ones.
 	 */
+	dns_resume(p);
+	/*
+	 * With no aggregator and the carry full, counts and stats wait:
+	 * each is a total, so the next one says all that these would.
+	 */
+	if (p->out == NULL && queued(p) > OUTPUT_HIGH_WATER) {
+		drain_all(p, NULL);
+		return;
+	}
 	if (++p->count_ticks >= COUNT_INTERVAL_MS / DRAIN_INTERVAL_MS) {
 		p->count_ticks = 0;
 		counted = xcalloc((size_t)p->perf.nrings, sizeof(uint64_t));
@@ -378,26 +544,162 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: final drain and exit", (int)sig);
 	drain_all(p, NULL);
 	send_stats(p);
-	sock_flush_blocking(p->out);
+	if (p->out != NULL)
+		sock_flush_blocking(p->out);
+	else
+		log_warnx("no aggregator: %zu byte(s) not sent",
+		    evbuffer_get_length(p->carry));
 	remove_probes();
 	perf_close(&p->perf);
 	exit(0);
 }
 
+static void	agg_connect(struct probe *);
+
+/*
+ * The aggregator went away. Of what its connection still had to send,
+ * the rest of a frame it was in the middle of is dropped (counted,
+ * aggregator_lost_bytes); the whole frames after it are carried over to
+ * the next aggregator, with what the rings give meanwhile. (What the dead
+ * one had not read from its socket is lost too and cannot be counted:
+ * the kernel freed it with the socket. The flows it held are reported
+ * partial by the next one, from the hello's gap_ns.)
+ */
+static void
+agg_gone(struct probe *p, const char *why)
+{
+	struct evbuffer *out = bufferevent_get_output(p->out);
+	struct timeval tv = { 0, AGG_RETRY_MS * 1000 };
+	size_t cut = 0;
+
+	flen_settle(p);
+	if (p->head_sent > 0 && p->nflen > 0) {
+		cut = p->flen[p->flen_head] - p->head_sent;
+		p->head_sent = 0;
+		p->flen_head = (p->flen_head + 1) % p->flen_cap;
+		p->nflen--;
+	}
+	/* The end of the bufferevent's use: its output is ours now. */
+	evbuffer_unfreeze(out, 1);
+	if (evbuffer_drain(out, cut) == -1 ||
+	    evbuffer_add_buffer(p->carry, out) == -1)
+		fatalx("cannot keep the aggregator's output");
+	p->agg_lost_bytes += cut;
+	p->gap_ns = mono_ns();
+	bufferevent_free(p->out);
+	p->out = NULL;
+	log_warnx("aggregator %s: connecting again every %d ms; %zu byte(s) "
+	    "kept, %zu of a frame lost", why, AGG_RETRY_MS,
+	    evbuffer_get_length(p->carry), cut);
+	evtimer_add(p->retry_ev, &tv);
+}
+
 static void
 out_read_cb(struct bufferevent *bev, void *arg)
 {
-	/* Data flows downhill only: the aggregator has nothing to say. */
-	fatalx("unexpected data from the aggregator");
+	/* Data flows downhill only: a peer that sends is no aggregator. */
+	agg_gone(arg, "sent data");
 }
 
 static void
 out_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	if (what & BEV_EVENT_EOF)
-		fatalx("aggregator closed the connection");
-	if (what & BEV_EVENT_ERROR)
-		fatal("aggregator connection");
+		agg_gone(arg, "closed the connection");
+	else if (what & BEV_EVENT_ERROR)
+		agg_gone(arg, "connection failed");
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	agg_connect(arg);
+}
+
+/*
+ * Connect to the aggregator: the hello with the sock_diag socket, and,
+ * to an aggregator after the first, the formats and namespaces again,
+ * the frames carried over, every ring drained to now (past the high-water
+ * mark: the rings are bounded) and a new dump of the connections open,
+ * after those samples, so that it lists none whose start they hold. The
+ * first connection failing is fatal (the launcher and systemd listen
+ * first); later ones are tried again every AGG_RETRY_MS.
+ */
+static void
+agg_connect(struct probe *p)
+{
+	struct timeval tv = { 0, AGG_RETRY_MS * 1000 };
+	struct msg_hello hello;
+	uint8_t *frame;
+	size_t len, carried;
+	int fd;
+
+	if ((fd = sock_connect_path_try(p->sockpath)) == -1) {
+		if (p->connections == 0)
+			fatal("connect %s", p->sockpath);
+		if (!p->warned)
+			log_warn("connect %s", p->sockpath);
+		p->warned = 1;
+		evtimer_add(p->retry_ev, &tv);
+		return;
+	}
+	p->warned = 0;
+	memset(&hello, 0, sizeof(hello));
+	hello.protocol_version = FRAME_VERSION;
+	snprintf(hello.component, sizeof(hello.component), "probe");
+	snprintf(hello.software_version, sizeof(hello.software_version),
+	    "%s", PACKAGE_VERSION);
+	hello.pid = (uint32_t)getpid();
+	snprintf(hello.backend, sizeof(hello.backend), "%s",
+	    p->be != NULL ? "kprobe" : "tracepoint");
+	/* The samples' clock (perf_event_attr.clockid), now. */
+	hello.monotonic_ns = mono_ns();
+	hello.resumed = p->connections;
+	hello.gap_ns = p->gap_ns;
+	if ((frame = msg_encode_hello(&hello, &len)) == NULL)
+		fatalx("hello");
+	if (sock_send_with_fd(fd, frame, len, p->diag_fd) == -1) {
+		if (p->connections == 0)
+			fatal("hello to the aggregator");
+		log_warn("hello to the aggregator");
+		free(frame);
+		close(fd);
+		evtimer_add(p->retry_ev, &tv);
+		return;
+	}
+	free(frame);
+	if (evutil_make_socket_nonblocking(fd) == -1)
+		fatal("nonblocking");
+	p->out = bufferevent_socket_new(p->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (p->out == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(p->out, out_read_cb, NULL, out_event_cb, p);
+	bufferevent_enable(p->out, EV_READ | EV_WRITE);
+	p->out_total = p->out_written = 0;
+	p->head_sent = 0;
+	if (p->connections++ == 0)
+		return;
+
+	/* Before the carried frames, so their lengths go in front. */
+	carried = evbuffer_get_length(p->carry);
+	if (p->netns != NULL)
+		flen_push(p, p->netns_len, 1);
+	flen_push(p, p->formats_len, 1);
+	if (evbuffer_add(queue(p), p->formats, p->formats_len) == -1 ||
+	    (p->netns != NULL &&
+	    evbuffer_add(queue(p), p->netns, p->netns_len) == -1) ||
+	    evbuffer_add_buffer(queue(p), p->carry) == -1)
+		fatalx("cannot queue for the aggregator");
+	p->out_total = p->formats_len + (p->netns != NULL ? p->netns_len : 0) +
+	    carried;
+	p->agg_carried_bytes += carried;
+	p->force = 1;
+	p->idle_marked = 0;
+	drain_all(p, NULL);
+	p->force = 0;
+	diag_dump(p->use_v6, on_diag, p);
+	log_info("aggregator connected again (%u time(s)); %zu byte(s) "
+	    "carried over", p->connections - 1, carried);
 }
 
 int
@@ -405,18 +707,16 @@ main(int argc, char *argv[])
 {
 	struct probe p;
 	struct msg_formats fmts;
-	struct msg_hello hello;
 	struct sf_config cfg;
 	struct config_args ca = { 0 };
 	const char *sockpath = NULL, *tracefs;
-	int cpus[MSG_MAX_CPUS], ncpus, ch, fd, diag_fd, verbose = 1, i;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, diag_fd, verbose = 1, i;
 	int dns_fds[2], ndns;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	static struct backend be;
 	uint32_t ids[PROBE_MAX_EVENTS];
 	char why[512], err[512];
-	uint8_t *frame;
-	size_t j, len;
+	size_t j;
 	int use_v6, check = 0, kind;
 
 	log_init("sockflow-probe", verbose);
@@ -506,40 +806,20 @@ main(int argc, char *argv[])
 	 * and a frame per closed socket. The socket was opened and set up
 	 * here; without CAP_NET_ADMIN the aggregator could neither subscribe
 	 * it nor, as the kernel checks the sender's capabilities too, make
-	 * it destroy sockets.
+	 * it destroy sockets. The probe keeps it: an aggregator after the
+	 * first gets the same socket, with the notifications that came
+	 * while none ran, which the probe could not subscribe again after
+	 * its drop (CAP_NET_BROADCAST).
 	 */
-	fd = sock_connect_path(sockpath);
-	memset(&hello, 0, sizeof(hello));
-	hello.protocol_version = FRAME_VERSION;
-	snprintf(hello.component, sizeof(hello.component), "probe");
-	snprintf(hello.software_version, sizeof(hello.software_version),
-	    "%s", PACKAGE_VERSION);
-	hello.pid = (uint32_t)getpid();
-	snprintf(hello.backend, sizeof(hello.backend), "%s",
-	    kind == BACKEND_KPROBE ? "kprobe" : "tracepoint");
-	/* The samples' clock (perf_event_attr.clockid), now. */
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		hello.monotonic_ns = (uint64_t)ts.tv_sec * 1000000000ULL +
-		    (uint64_t)ts.tv_nsec;
-	}
-	if ((frame = msg_encode_hello(&hello, &len)) == NULL)
-		fatalx("hello");
-	if (sock_send_with_fd(fd, frame, len, diag_fd) == -1)
-		fatal("hello to the aggregator");
-	free(frame);
-	close(diag_fd);
 	if ((p.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (evutil_make_socket_nonblocking(fd) == -1)
-		fatal("nonblocking");
-	p.out = bufferevent_socket_new(p.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (p.out == NULL)
-		fatalx("bufferevent_socket_new");
-	bufferevent_setcb(p.out, out_read_cb, NULL, out_event_cb, &p);
-	bufferevent_enable(p.out, EV_READ | EV_WRITE);
+	if ((p.carry = evbuffer_new()) == NULL ||
+	    (p.retry_ev = evtimer_new(p.base, retry_cb, &p)) == NULL)
+		fatalx("event setup");
+	p.sockpath = sockpath;
+	p.diag_fd = diag_fd;
+	p.use_v6 = use_v6;
+	agg_connect(&p);
 	p.ring_ev = xcalloc((size_t)ncpus, sizeof(*p.ring_ev));
 	for (i = 0; i < ncpus; i++) {
 		p.ring_ev[i] = event_new(p.base, perf_ring_fd(&p.perf, i),
@@ -574,12 +854,21 @@ main(int argc, char *argv[])
 		fmts.v[j].stack_user = p.perf.stack_user[j];
 	}
 	fmts.sample_cgroup = p.perf.sample_cgroup != 0;
-	frame = msg_encode_formats(&fmts, &len);
-	send_frame(&p, frame, len, "formats");
+	/* Kept: every aggregator after the first gets them again. */
+	if ((p.formats = msg_encode_formats(&fmts, &p.formats_len)) == NULL)
+		fatalx("cannot encode formats");
+	queue_frame(&p, p.formats, p.formats_len, "formats");
 	msg_formats_free(&fmts);
 	if (netns_initial()->n > 0) {
-		frame = msg_encode_netns(netns_initial(), &len);
-		send_frame(&p, frame, len, "namespaces at start");
+		/*
+		 * The processes' namespaces at start (after the drop, /proc of
+		 * other users' processes is closed to the probe); the records
+		 * since go in the samples.
+		 */
+		if ((p.netns = msg_encode_netns(netns_initial(),
+		    &p.netns_len)) == NULL)
+			fatalx("cannot encode namespaces");
+		queue_frame(&p, p.netns, p.netns_len, "namespaces at start");
 		msg_netns_free(netns_initial());
 	}
 
@@ -591,7 +880,9 @@ main(int argc, char *argv[])
 	/*
 	 * After the events are on, so that no connection falls between the
 	 * dump and the first sample: what is open now, with its tuple.
+	 * After the samples taken so far, as on every later connection.
 	 */
+	drain_all(&p, NULL);
 	diag_dump(use_v6, on_diag, &p);
 	selftest(&p, &cfg, ids, be.nevents, use_v6);
 	log_info("%s backend (%s): %zu event(s) on %d cpu(s), IPv6 %s, "

@@ -172,6 +172,8 @@ msg_encode_hello(const struct msg_hello *h, size_t *lenp)
 	m.pid = h->pid;
 	m.backend = (char *)h->backend;
 	m.monotonic_ns = h->monotonic_ns;
+	m.resumed = h->resumed;
+	m.gap_ns = h->gap_ns;
 	return frame_pack(FRAME_HELLO, &m.base, lenp);
 }
 
@@ -202,6 +204,8 @@ msg_decode_hello(const uint8_t *p, size_t len, struct msg_hello *out,
 		out->pid = m->pid;
 		str_copy(out->backend, sizeof(out->backend), m->backend);
 		out->monotonic_ns = m->monotonic_ns;
+		out->resumed = m->resumed;
+		out->gap_ns = m->gap_ns;
 		rv = 0;
 	}
 	arena_release(&m->base);

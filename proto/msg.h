@@ -30,6 +30,8 @@ struct msg_hello {
 	uint32_t	pid;
 	char		backend[MSG_NAME_LEN];
 	uint64_t	monotonic_ns;	/* sender's clock when sent; 0: none */
+	uint32_t	resumed;	/* probe: aggregators served before */
+	uint64_t	gap_ns;		/* probe: when the last one went away */
 };
 
 struct msg_format {

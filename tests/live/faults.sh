@@ -1,18 +1,24 @@
 #!/bin/sh
 # Faults: each component in turn is killed with SIGKILL while sockflow
-# runs. The launcher must start it again (and whatever died with it: a
-# probe whose aggregator went away exits and is started again too; the
-# aggregator connects to a new enricher and lives on), the pipeline must
-# report flows made afterwards,
-# a connection held open across the aggregator's death must be reported
-# by the new aggregator as one it did not see begin (sockflow.existing)
-# and end with a final record, a connection held across the probe's
-# death alone must be reported whole but marked partial
-# (sockflow.samples_lost: the new probe did not see its gap), one held
-# across the enricher's death must be reported whole (neither existing
-# nor partial), and the
-# stats documents must show the restarts. Then a component that dies RESTART_MAX (5) times in a minute
-# makes the launcher stop everything and exit non-zero.
+# runs. The launcher must start it again, and the others must live on
+# and reconnect: the probe to the new aggregator, carrying what the rings
+# gave meanwhile; the aggregator to the new enricher, keeping its flows.
+# The pipeline must report flows made afterwards, and:
+#  - a connection held across the probe's death alone is reported whole
+#    but marked partial (sockflow.samples_lost: the new probe did not see
+#    its gap);
+#  - across the aggregator's death, with the launcher stopped so that no
+#    aggregator runs for a second: a connection made and closed while
+#    none ran is reported whole (the probe kept its samples); a UDP
+#    exchange going on across it is reported, marked partial (the dead
+#    aggregator held its start); a connection held open across it is
+#    reported as one the new aggregator did not see begin
+#    (sockflow.existing), with a final record;
+#  - a connection held across the enricher's death is reported whole
+#    (neither existing nor partial);
+#  - the stats documents show the restarts and the reconnections.
+# Then a component that dies RESTART_MAX (5) times in a minute makes the
+# launcher stop everything and exit non-zero.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
 
@@ -23,14 +29,17 @@ starts() {	# how many times the probe has announced its backend
 	grep -cE "(tracepoint|kprobe) backend \(" "$TMP/err.log"
 }
 
-# wait_restarted VICTIM STARTS_BEFORE: the victim and the probe are up
-# again. The enricher's death ends nothing else: the aggregator connects
-# to the new one and the probe runs on.
+# wait_restarted VICTIM STARTS_BEFORE: the victim is up again, and
+# connected: a new probe said its backend, the probe connected to the new
+# aggregator, or the aggregator to the new enricher.
 wait_restarted() {
 	i=0
 	until grep -q "$1 started again" "$TMP/err.log" &&
-	    { [ "$(starts)" -gt "$2" ] || { [ "$1" = enricher ] &&
-	    grep -q "enricher connected again" "$TMP/err.log"; }; }; do
+	    case $1 in
+	    probe) [ "$(starts)" -gt "$2" ] ;;
+	    aggregator) grep -q "aggregator connected again" "$TMP/err.log" ;;
+	    enricher) grep -q "enricher connected again" "$TMP/err.log" ;;
+	    esac; do
 		i=$((i + 1))
 		[ $i -gt 150 ] && {
 			fail "$1 not running again"
@@ -78,8 +87,33 @@ for victim in probe aggregator enricher; do
 	fi
 	before=$(starts)
 	pid=$(comp_pid $victim)
-	kill -KILL "$pid"
+	ppid=$(comp_pid probe)
+	if [ $victim = aggregator ]; then
+		# A UDP exchange across the death, one datagram each 0.2 s.
+		unshare -n sh -c "ip link set lo up && python3 \
+		    '$top_srcdir/tests/live/udpslow.py' 127.0.0.1 5795 40 5" \
+		    >"$TMP/udpslow.txt" 2>&1 &
+		UDPS=$!
+		sleep 1.5
+		# No aggregator for a second: the launcher cannot start one.
+		kill -STOP "$LAUNCHER"
+		kill -KILL "$pid"
+		sleep 0.5
+		gapout=$(unshare -n sh -c "ip link set lo up && \
+		    '$TCPFLOW' 127.0.0.1 5796 300 client-first") ||
+		    fail "the connection while no aggregator ran failed"
+		gport=$(echo "$gapout" |
+		    sed -n 's/.*client_port=\([0-9]*\).*/\1/p')
+		sleep 0.5
+		kill -CONT "$LAUNCHER"
+	else
+		kill -KILL "$pid"
+	fi
 	wait_restarted $victim "$before" || continue
+	if [ $victim != probe ]; then
+		[ "$(comp_pid probe)" = "$ppid" ] ||
+		    fail "the $victim's death took the probe with it"
+	fi
 	grep -q "$victim (pid $pid) was killed by signal 9 ([A-Za-z]*); starting it again" \
 	    "$TMP/err.log" || fail "$victim: no message naming it"
 	flow_works "after the $victim was killed" $port
@@ -105,6 +139,9 @@ for victim in probe aggregator enricher; do
 		done
 	fi
 done
+wait "$UDPS" || fail "the UDP exchange failed"
+cat "$TMP/udpslow.txt"
+uport=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' "$TMP/udpslow.txt")
 wait "$HOLD"
 cat "$TMP/hold.txt"
 hport=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' "$TMP/hold.txt")
@@ -112,12 +149,36 @@ sleep 2
 kill -0 "$LAUNCHER" || fail "the launcher is gone"
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "exit status $STATUS after the faults"
-python3 - "$TMP/out.json" "$hport" "$hport2" "$hport3" <<'PY' || fail "held connections or stats"
+python3 - "$TMP/out.json" "$hport" "$hport2" "$hport3" "$gport" "$uport" <<'PY' || fail "held connections or stats"
 import json, sys
 docs = [json.loads(l) for l in open(sys.argv[1])]
 port = int(sys.argv[2])
 port2 = int(sys.argv[3])
 port3 = int(sys.argv[4])
+gport = int(sys.argv[5] or 0)
+uport = int(sys.argv[6] or 0)
+
+
+def of(transport, p):
+    return [d for d in docs if d.get("event", {}).get("dataset") == "socket"
+            and d["network"]["transport"] == transport
+            and p in (d["source"].get("port"), d["destination"].get("port"))]
+
+
+# Made and closed while no aggregator ran: whole, both ends.
+gap = [d for d in of("tcp", gport) if d["flow"]["final"]]
+gapc_ok = len(gap) == 2 and all(
+    not d["sockflow"].get("samples_lost") and not d["sockflow"].get("existing")
+    and d["flow"]["complete"] for d in gap)
+print("connection made while no aggregator ran (port %d): %d final, "
+      "whole %s" % (gport, len(gap), gapc_ok))
+# UDP across the aggregator's death: reported, and only as partial.
+udp = of("udp", uport)
+udp_ok = len(udp) > 0 and all(d["sockflow"].get("samples_lost") and
+                              not d["flow"]["complete"] for d in udp)
+print("UDP exchange across the aggregator's death (port %d): %d record(s), "
+      "samples_lost %s" % (uport, len(udp),
+                           [d["sockflow"].get("samples_lost") for d in udp]))
 # Held across the enricher's death: the aggregator lived on, so the
 # connection is whole, neither existing nor partial.
 whole = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
@@ -150,16 +211,23 @@ agg = max(s["aggregator"].get("restarts", 0) for s in st)
 probe = max(s["aggregator"].get("probe_restarts", 0) for s in st)
 enr = max(s["enricher"].get("restarts", 0) for s in st)
 recon = max(s["aggregator"].get("enricher_reconnects", 0) for s in st)
+precon = max(s["aggregator"].get("probe_aggregator_reconnects", 0)
+             for s in st)
+gapf = max(s["aggregator"].get("gap_flows", 0) for s in st)
 print("restarts in the stats: probe %d, aggregator %d, enricher %d; the "
-      "aggregator connected to an enricher again %d time(s)" %
-      (probe, agg, enr, recon))
-# The probe died once by itself and once with the aggregator; the
-# aggregator only when killed.
-sys.exit(0 if fin and gap_ok and whole_ok and agg >= 1 and probe >= 2 and
-         enr >= 1 and recon >= 1 else 1)
+      "aggregator connected to an enricher again %d time(s), the probe to "
+      "an aggregator %d time(s); %d flow(s) partial after the gap" %
+      (probe, agg, enr, recon, precon, gapf))
+# Each died once, when killed: no death took another with it.
+sys.exit(0 if fin and gap_ok and whole_ok and gapc_ok and udp_ok and
+         agg >= 1 and probe == 1 and enr >= 1 and recon >= 1 and
+         precon >= 1 and gapf >= 1 else 1)
 PY
 
 # Dying too often: the sixth death within a minute stops everything.
+# (The first part's logs are kept apart, for a failure's report.)
+cp "$TMP/out.json" "$TMP/faults-out.json"
+cp "$TMP/err.log" "$TMP/faults-err.log"
 start_pipeline
 n=0
 while [ $n -lt 6 ] && kill -0 "$LAUNCHER" 2>/dev/null; do

@@ -20,7 +20,8 @@ cleanup() {
 		sleep 1
 		kill -KILL "$LAUNCHER" 2>/dev/null
 	fi
-	if [ "$FAILED" = 0 ]; then
+	# SF_KEEP=1: keep them even when every check passed.
+	if [ "$FAILED" = 0 ] && [ -z "${SF_KEEP:-}" ]; then
 		rm -rf "$TMP"
 	else
 		echo "test files kept in $TMP"

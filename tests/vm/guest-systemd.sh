@@ -14,8 +14,10 @@
 #     turn: kill -9 its main process. The unit must come back active
 #     with another pid and a restart counted (NRestarts), the probe's
 #     kprobes must not be doubled (the new probe removes the dead one's),
-#     and a new connection must be reported. The enricher's death must
-#     leave the aggregator running, connected to the new enricher.
+#     and a new connection must be reported. The aggregator's death must
+#     leave the probe running, connected to the new aggregator; the
+#     enricher's must leave the aggregator running, connected to the new
+#     enricher.
 #  3. Stop the probe's unit: its kprobes must be gone.
 #  4. Start it again and kill it until systemd gives up: the unit must
 #     end failed, its start refused (StartLimitBurst=).
@@ -165,10 +167,8 @@ for u in probe aggregator enricher output; do
 	    "pid $(prop "$unit" MainPID)"
 	r1=$(prop "$unit" NRestarts)
 	[ "$r1" -gt "$r0" ] || bad "$unit: NRestarts $r0 then $r1"
-	# A dead aggregator or enricher takes the probe down with it (its
-	# stream has no reader) and systemd starts it again too: flows
-	# count once every unit is active and a probe started after the
-	# kill has said its backend.
+	# No death takes the probe with it: flows count once every unit is
+	# active and the probe (a new one after its own death) is running.
 	probe_ready() {
 		nstarts=$(journalctl -q -u sockflow-probe.service -o cat \
 		    --no-pager | grep -c "backend (")
@@ -187,14 +187,20 @@ for u in probe aggregator enricher output; do
 		journalctl -q -u sockflow-probe.service -o cat --no-pager |
 		    tail -n 20
 	}
-	# The enricher's death ends nothing else: the aggregator lives on
-	# and connects to the new enricher.
-	if [ "$u" = enricher ]; then
-		[ "$(prop sockflow-aggregator.service MainPID)" = "$apid" ] ||
-		    bad "the aggregator was started again with the enricher"
-		until_ok 30 journal_has sockflow-aggregator.service \
-		    "enricher connected again" ||
-		    bad "the aggregator did not connect to the new enricher"
+	# The death of the aggregator or the enricher ends nothing else:
+	# the component above it lives on and connects to the new one
+	# (which systemd starts from its socket).
+	case $u in
+	aggregator) above=probe abovepid=$ppid ;;
+	enricher) above=aggregator abovepid=$apid ;;
+	*) above= ;;
+	esac
+	if [ -n "$above" ]; then
+		[ "$(prop "sockflow-$above.service" MainPID)" = "$abovepid" ] ||
+		    bad "the $above was started again with the $u"
+		until_ok 30 journal_has "sockflow-$above.service" \
+		    "$u connected again" ||
+		    bad "the $above did not connect to the new $u"
 	fi
 	k=$(kprobes)
 	[ "$k" = "$k0" ] || bad "after the $u: $k kprobes, $k0 before"

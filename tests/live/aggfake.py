@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""A fake aggregator for a real sockflow-probe (tests/live/probeagg.sh).
+
+It listens on SOCK, starts the probe connecting there, and then:
+ 1. takes the first connection's hello (with its sock_diag socket) and
+    reads nothing more while WORKLOAD (a command) makes connections, so
+    that the probe's socket fills and it queues frames of its own; then
+    closes the connection, in the middle of the probe's output;
+ 2. the probe must live on and connect again: the second hello must say
+    resumed=1 with a gap time and the probe's pid, come with a sock_diag
+    socket again, and be followed by the formats and then only whole,
+    valid frames, among them samples and a new start-up dump;
+ 3. on that connection the fake aggregator sends a byte, which no
+    aggregator does: the probe must drop the connection and connect a
+    third time (resumed=2), not die;
+ 4. SIGTERM must end the probe with status 0.
+Exits non-zero with a message at the first check that fails.
+Usage: aggfake.py PROBE SOCK ERRLOG WORKLOAD..."""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+# The protobuf wire format, as the fuzz seeds' maker reads it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "fuzz"))
+from mkseeds import pb_fields  # noqa: E402
+
+probe_bin, path, errlog = sys.argv[1], sys.argv[2], sys.argv[3]
+workload = sys.argv[4:]
+HELLO, FORMATS, SAMPLES, DIAG, NETNS, TYPE_MAX = 1, 2, 3, 8, 11, 13
+MAX_PAYLOAD = 1024 * 1024
+
+
+def bad(msg):
+    print("FAIL: " + msg, flush=True)
+    if probe.poll() is None:
+        probe.kill()
+    sys.exit(1)
+
+
+def hello_fields(b):
+    """The hello's protobuf fields: number -> int or bytes."""
+    return {num: v for num, v, _ in pb_fields(b)}
+
+
+def read_exact(c, n, deadline):
+    buf = b""
+    while len(buf) < n:
+        c.settimeout(max(0.01, deadline - time.time()))
+        try:
+            d = c.recv(n - len(buf))
+        except socket.timeout:
+            return None
+        if not d:
+            return None
+        buf += d
+    return buf
+
+
+def header(h):
+    ln, ver, typ = struct.unpack("!IHH", h)
+    if ver != 1 or not 0 < typ < TYPE_MAX or not 0 < ln <= MAX_PAYLOAD:
+        bad("bad frame header: len %d version %d type %d" % (ln, ver, typ))
+    return ln, typ
+
+
+def take_hello(lst, n):
+    lst.settimeout(10)
+    try:
+        c, _ = lst.accept()
+    except socket.timeout:
+        bad("connection %d: the probe did not connect again in 10 s" % n)
+    c.settimeout(5)
+    msg, fds, _, _ = socket.recv_fds(c, 8, 4)
+    if len(msg) != 8:
+        bad("connection %d: short first read" % n)
+    if len(fds) != 1:
+        bad("connection %d: %d descriptor(s) with the hello" % (n, len(fds)))
+    s = socket.socket(fileno=fds[0])
+    if s.family != socket.AF_NETLINK:
+        bad("connection %d: the descriptor is not a netlink socket" % n)
+    s.close()
+    ln, typ = header(msg)
+    if typ != HELLO:
+        bad("connection %d: first frame is type %d" % (n, typ))
+    f = hello_fields(read_exact(c, ln, time.time() + 5) or bad("hello cut"))
+    print("connection %d: hello component=%s pid=%s resumed=%s gap_ns=%s" %
+          (n, f.get(2), f.get(4), f.get(7, 0), f.get(8, 0)), flush=True)
+    if f.get(2) != b"probe" or f.get(4) != probe.pid:
+        bad("connection %d: hello not from the probe" % n)
+    if f.get(7, 0) != n - 1:
+        bad("connection %d: resumed=%s, not %d" % (n, f.get(7, 0), n - 1))
+    if n > 1 and not 0 < f.get(8, 0) <= f.get(6, 0):
+        bad("connection %d: gap_ns %s, hello sent at %s" %
+            (n, f.get(8), f.get(6)))
+    return c
+
+
+if os.path.exists(path):
+    os.unlink(path)
+lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+lst.bind(path)
+os.chmod(path, 0o600)
+lst.listen(4)
+err = open(errlog, "w")
+probe = subprocess.Popen([probe_bin, "-c", path], stderr=err)
+
+c1 = take_hello(lst, 1)
+deadline = time.time() + 30
+while b"backend (" not in open(errlog, "rb").read():
+    if time.time() > deadline or probe.poll() is not None:
+        bad("the probe did not start (see %s)" % errlog)
+    time.sleep(0.1)
+# Nothing read while the workload runs: the probe's output backs up.
+if subprocess.call(workload) != 0:
+    bad("workload failed")
+time.sleep(0.3)
+c1.close()
+
+c2 = take_hello(lst, 2)
+types = []
+deadline = time.time() + 4
+while time.time() < deadline:
+    h = read_exact(c2, 8, deadline)
+    if h is None:
+        break
+    ln, typ = header(h)
+    if read_exact(c2, ln, time.time() + 5) is None:
+        bad("connection 2: frame of type %d cut" % typ)
+    types.append(typ)
+print("connection 2: %d frames, types %s" % (len(types), sorted(set(types))),
+      flush=True)
+if not types or types[0] != FORMATS:
+    bad("connection 2: the formats do not come first")
+if SAMPLES not in types:
+    bad("connection 2: no samples")
+if DIAG not in types:
+    bad("connection 2: no start-up dump")
+log = open(errlog).read()
+if "aggregator closed the connection" not in log and \
+        "aggregator connection failed" not in log:
+    bad("the probe did not say its aggregator went away")
+if probe.poll() is not None:
+    bad("the probe exited with %s" % probe.returncode)
+
+# A peer that talks back is no aggregator: dropped, not obeyed.
+c2.send(b"x")
+c3 = take_hello(lst, 3)
+if "aggregator sent data" not in open(errlog).read():
+    bad("the probe did not name the byte it was sent")
+c2.close()
+probe.send_signal(signal.SIGTERM)
+# Read what it sends while it stops, so that its final flush ends.
+c3.settimeout(10)
+try:
+    while c3.recv(65536):
+        pass
+except socket.timeout:
+    bad("the probe did not close its connection after SIGTERM")
+rc = probe.wait(10)
+if rc != 0:
+    bad("the probe exited with %d after SIGTERM" % rc)
+os.unlink(path)
+print("ok: the probe lived through two aggregators and stopped cleanly",
+      flush=True)
