@@ -142,6 +142,14 @@ pp=$(prop sockflow-probe.service MainPID)
 eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$pp/status")
 echo "probe CapEff $eff"
 [ "$eff" = 0000000000201000 ] || bad "probe CapEff $eff"
+# ProtectKernelTunables=yes: /sys read-only for the probe, tracefs
+# writable at the path of its own (BindPaths=) where it wrote its kprobes.
+mi=/proc/$pp/mountinfo
+sysopt=$(awk '$5 == "/sys" { print $6 }' "$mi")
+tropt=$(awk '$5 == "/run/sockflow-probe/tracing" { print $6 }' "$mi")
+echo "the probe's /sys: $sysopt; its tracefs: $tropt"
+case $sysopt in ro*) ;; *) bad "the probe's /sys is not read-only" ;; esac
+case $tropt in rw*) ;; *) bad "the probe's tracefs is not writable" ;; esac
 k0=$(kprobes)
 echo "kprobes of the probe: $k0"
 [ "$k0" -gt 0 ] || bad "no kprobe of the probe (backend?)"
