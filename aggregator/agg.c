@@ -1372,26 +1372,19 @@ main(int argc, char *argv[])
 	struct agg a;
 	int follow = 0;
 	struct sf_config cfg;
-	const char *listen_path = NULL, *enr_path = NULL, *user = NULL;
-	struct config_args ca = { 0 };
+	const char *listen_path = NULL, *enr_path = NULL, *user;
+	struct sf_opts so = { .verbose = 1 };
 	struct timeval rtv = { 0, RELEASE_INTERVAL_MS * 1000 };
 	struct timeval stv;
 	struct timeval swtv = { 1, 0 }, ctv;
 	struct agg_flow_conf fconf;
-	int ch, lfd, verbose = 1;
+	int ch, lfd;
 
-	log_init("sockflow-aggregator", verbose);
+	log_init("sockflow-aggregator", so.verbose);
 	while ((ch = getopt(argc, argv, "de:f:l:o:Tu:v")) != -1) {
+		if (sf_opts_take(&so, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'f':
-			ca.path = optarg;
-			break;
-		case 'o':
-			config_args_set(&ca, optarg);
-			break;
-		case 'd':
-			verbose = 2;
-			break;
 		case 'e':
 			enr_path = optarg;
 			break;
@@ -1401,23 +1394,15 @@ main(int argc, char *argv[])
 		case 'T':
 			follow = 1;
 			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'v':
-			verbose++;
-			break;
 		default:
 			usage();
 		}
 	}
 	if (enr_path == NULL || optind != argc)
 		usage();
-	log_setverbose(verbose);
-	config_init(&cfg, &ca);
+	sf_opts_finish(&so, &cfg);
+	user = so.user;
 	malloc_tune();
-	if (user == NULL && cfg.user[0] != '\0')
-		user = cfg.user;
 	signal(SIGPIPE, SIG_IGN);
 
 	/* 1. Resources: the probe's listening socket, the enricher. */

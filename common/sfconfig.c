@@ -687,6 +687,38 @@ config_args_set(struct config_args *ca, char *kv)
 	ca->sets[ca->nsets++] = kv;
 }
 
+int
+sf_opts_take(struct sf_opts *o, int ch, char *arg)
+{
+	switch (ch) {
+	case 'd':
+		o->verbose = 2;
+		return 1;
+	case 'f':
+		o->ca.path = arg;
+		return 1;
+	case 'o':
+		config_args_set(&o->ca, arg);
+		return 1;
+	case 'u':
+		o->user = arg;
+		return 1;
+	case 'v':
+		o->verbose++;
+		return 1;
+	}
+	return 0;
+}
+
+void
+sf_opts_finish(struct sf_opts *o, struct sf_config *cfg)
+{
+	log_setverbose(o->verbose);
+	config_init(cfg, &o->ca);
+	if (o->user == NULL && cfg->user[0] != '\0')
+		o->user = cfg->user;
+}
+
 void
 config_init(struct sf_config *cfg, const struct config_args *ca)
 {

@@ -144,6 +144,22 @@ void	config_args_set(struct config_args *, char *);
  * exists), then each -o; any error is fatal with its message.
  */
 void	config_init(struct sf_config *, const struct config_args *);
+/*
+ * The options every program takes alike: -d (debug), -f file, -o
+ * key=value, -u user, -v (more messages).
+ */
+struct sf_opts {
+	struct config_args	 ca;
+	const char		*user;		/* -u, NULL when not given */
+	int			 verbose;	/* the caller sets the start */
+};
+/* Take one of them: 1 when ch was one of them, 0 when it is the caller's. */
+int	sf_opts_take(struct sf_opts *, int ch, char *arg);
+/*
+ * After the options: the verbosity, the configuration (config_init), and
+ * the user from it when -u did not name one.
+ */
+void	sf_opts_finish(struct sf_opts *, struct sf_config *);
 /* Parse a duration ("30s", "1m30s", "100ms", "2h"); -1 when invalid. */
 int	config_parse_duration(const char *, int64_t *ns);
 

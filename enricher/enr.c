@@ -570,30 +570,23 @@ main(int argc, char *argv[])
 {
 	struct enr e;
 	struct privdrop_user au;
-	const char *listen_path = NULL, *user = NULL, *agg_user = NULL;
+	const char *listen_path = NULL, *user, *agg_user = NULL;
 	const char *root = "/";
-	struct config_args ca = { 0 };
+	struct sf_opts so = { .verbose = 1 };
 	struct sf_config cfg;
 	struct timeval etv = { EXPIRE_INTERVAL_S, 0 };
-	int ch, lfd, verbose = 1;
+	int ch, lfd;
 
-	log_init("sockflow-enricher", verbose);
+	log_init("sockflow-enricher", so.verbose);
 	/* "sockflow stats" before the loop handles it must not kill. */
 	signal(SIGUSR1, SIG_IGN);
 	memset(&e, 0, sizeof(e));
 	while ((ch = getopt(argc, argv, "a:df:l:no:u:v")) != -1) {
+		if (sf_opts_take(&so, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'f':
-			ca.path = optarg;
-			break;
-		case 'o':
-			config_args_set(&ca, optarg);
-			break;
 		case 'a':
 			agg_user = optarg;
-			break;
-		case 'd':
-			verbose = 2;
 			break;
 		case 'l':
 			listen_path = optarg;
@@ -606,23 +599,15 @@ main(int argc, char *argv[])
 			 */
 			e.out_broken = 1;
 			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'v':
-			verbose++;
-			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	log_setverbose(verbose);
-	config_init(&cfg, &ca);
+	sf_opts_finish(&so, &cfg);
+	user = so.user;
 	malloc_tune();
-	if (user == NULL && cfg.user[0] != '\0')
-		user = cfg.user;
 	e.stats_interval = cfg.stats_interval;
 	e.stats_written = sf_time_now();
 	signal(SIGPIPE, SIG_IGN);

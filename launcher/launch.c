@@ -338,12 +338,12 @@ main(int argc, char *argv[])
 {
 	struct privdrop_user u;
 	struct sf_config cfg;
-	struct config_args ca = { 0 };
-	const char *user = NULL;
+	struct sf_opts so = { .verbose = 0 };
+	const char *user;
 	char *common[2 * CONFIG_MAX_SETS + 8];
 	char *eargv[2 * CONFIG_MAX_SETS + 16], *aargv[2 * CONFIG_MAX_SETS + 16];
 	char *pargv[2 * CONFIG_MAX_SETS + 16], *oargv[2 * CONFIG_MAX_SETS + 16];
-	int ch, verbose = 0, lockfd, alfd, elfd, olfd = -1, i, n, nc, rc = 0;
+	int ch, lockfd, alfd, elfd, olfd = -1, i, n, nc, rc = 0;
 	int check_only = 0, kernel_check = 0;
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'C' },
@@ -355,32 +355,20 @@ main(int argc, char *argv[])
 	snprintf(rundir, sizeof(rundir), "/run/sockflow");
 	while ((ch = getopt_long(argc, argv, "df:no:r:u:v", longopts,
 	    NULL)) != -1) {
+		/* Its own verbosity stays; -d and -v go to the components. */
+		if (sf_opts_take(&so, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'C':
 			kernel_check = 1;
 			break;
-		case 'd':
-			verbose = 2;
-			break;
-		case 'f':
-			ca.path = optarg;
-			break;
 		case 'n':
 			check_only = 1;
-			break;
-		case 'o':
-			config_args_set(&ca, optarg);
 			break;
 		case 'r':
 			if (strlen(optarg) >= sizeof(rundir) - 32)
 				fatalx("runtime directory name too long");
 			snprintf(rundir, sizeof(rundir), "%s", optarg);
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'v':
-			verbose++;
 			break;
 		default:
 			usage();
@@ -391,7 +379,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	/* Check the configuration before starting anything. */
-	config_init(&cfg, &ca);
+	config_init(&cfg, &so.ca);
 	if (cfg.console_enabled != 1 && !config_needs_output(&cfg))
 		fatalx("no output is enabled (output.console.enabled is false "
 		    "and no other output is on)");
@@ -399,19 +387,20 @@ main(int argc, char *argv[])
 		config_dump(&cfg, stdout);
 		return 0;
 	}
+	user = so.user;
 	if (user == NULL && cfg.user[0] != '\0')
 		user = cfg.user;
 	/* What every component gets: the same file and overrides. */
 	nc = 0;
-	if (ca.path != NULL) {
+	if (so.ca.path != NULL) {
 		common[nc++] = (char *)"-f";
-		common[nc++] = (char *)ca.path;
+		common[nc++] = (char *)so.ca.path;
 	}
-	for (i = 0; i < ca.nsets; i++) {
+	for (i = 0; i < so.ca.nsets; i++) {
 		common[nc++] = (char *)"-o";
-		common[nc++] = ca.sets[i];
+		common[nc++] = so.ca.sets[i];
 	}
-	for (i = 0; i < verbose; i++)
+	for (i = 0; i < so.verbose; i++)
 		common[nc++] = (char *)"-v";
 	if (kernel_check) {
 		/* What the kernel offers is the probe's to say: it asks. */

@@ -368,36 +368,23 @@ main(int argc, char *argv[])
 {
 	struct outputd o;
 	struct privdrop_user u;
-	const char *user = NULL;
-	struct config_args ca = { 0 };
+	const char *user;
+	struct sf_opts so = { .verbose = 1 };
 	struct sf_config cfg;
 	char err[512];
 	size_t i;
-	int ch, in = -1, verbose = 1;
+	int ch, in = -1;
 
-	log_init("sockflow-output", verbose);
+	log_init("sockflow-output", so.verbose);
 	/* "sockflow stats" before the loop handles it must not kill. */
 	signal(SIGUSR1, SIG_IGN);
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt(argc, argv, "df:io:u:v")) != -1) {
+		if (sf_opts_take(&so, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'd':
-			verbose = 2;
-			break;
-		case 'f':
-			ca.path = optarg;
-			break;
 		case 'i':
 			in = STDIN_FILENO;
-			break;
-		case 'o':
-			config_args_set(&ca, optarg);
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'v':
-			verbose++;
 			break;
 		default:
 			usage();
@@ -405,10 +392,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	log_setverbose(verbose);
-	config_init(&cfg, &ca);
-	if (user == NULL && cfg.user[0] != '\0')
-		user = cfg.user;
+	sf_opts_finish(&so, &cfg);
+	user = so.user;
 	signal(SIGPIPE, SIG_IGN);
 
 	/* 1. The input; facts read once. */

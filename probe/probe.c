@@ -708,9 +708,9 @@ main(int argc, char *argv[])
 	struct probe p;
 	struct msg_formats fmts;
 	struct sf_config cfg;
-	struct config_args ca = { 0 };
+	struct sf_opts so = { .verbose = 1 };
 	const char *sockpath = NULL, *tracefs;
-	int cpus[MSG_MAX_CPUS], ncpus, ch, diag_fd, verbose = 1, i;
+	int cpus[MSG_MAX_CPUS], ncpus, ch, diag_fd, i;
 	int dns_fds[2], ndns;
 	struct timeval tv = { 0, DRAIN_INTERVAL_MS * 1000 };
 	static struct backend be;
@@ -719,8 +719,10 @@ main(int argc, char *argv[])
 	size_t j;
 	int use_v6, check = 0, kind;
 
-	log_init("sockflow-probe", verbose);
+	log_init("sockflow-probe", so.verbose);
 	while ((ch = getopt(argc, argv, "Cc:df:o:v")) != -1) {
+		if (sf_opts_take(&so, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'C':
 			check = 1;
@@ -728,26 +730,13 @@ main(int argc, char *argv[])
 		case 'c':
 			sockpath = optarg;
 			break;
-		case 'd':
-			verbose = 2;
-			break;
-		case 'f':
-			ca.path = optarg;
-			break;
-		case 'o':
-			config_args_set(&ca, optarg);
-			break;
-		case 'v':
-			verbose++;
-			break;
 		default:
 			usage();
 		}
 	}
 	if ((sockpath == NULL && !check) || optind != argc)
 		usage();
-	log_setverbose(verbose);
-	config_init(&cfg, &ca);
+	sf_opts_finish(&so, &cfg);
 	malloc_tune();
 	if (geteuid() != 0)
 		fatalx("must run as root");
