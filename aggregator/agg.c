@@ -137,6 +137,7 @@ struct agg {
 	uint64_t		 dropped;
 	int			 drop_rebase;	/* the next count is the base */
 	uint64_t		 probe_resumed;	/* probes that served another */
+	int			 finishing;	/* the last stats are sent */
 	uint64_t		 refused_peers;
 	uint64_t		 setid_unpaired;	/* results of no call seen */
 	uint64_t		 out_dropped;
@@ -497,6 +498,7 @@ send_stats(struct agg *a)
 	COUNTER("existing_table_full", fs->existing_full);
 	COUNTER("existing_seen_start", fs->existing_seen);
 	COUNTER("gap_flows", fs->gap_flows);
+	COUNTER("flow_notices", fs->notices);
 	COUNTER("probe_resumed", a->probe_resumed);
 	COUNTER("destroy_unconnected", fs->destroy_unconnected);
 	COUNTER("diag_overruns", a->diag_overruns);
@@ -610,6 +612,8 @@ send_stats(struct agg *a)
 #undef COUNTER
 	s.v = c;
 	s.n = n;
+	/* At a clean stop, after every flow: none is left in flight. */
+	s.last = a->finishing;
 	frame = msg_encode_stats(&s, &len);
 	send_enr(a, frame, len, "stats");
 }
@@ -635,6 +639,7 @@ finish(struct agg *a)
 	if (a->probe != NULL)
 		agg_reorder_release(a->reorder, UINT64_MAX);
 	agg_flows_flush(a->flows, stream_now(a));
+	a->finishing = 1;
 	send_stats(a);
 	flush_pend(a);
 	if (a->enr != NULL)
@@ -1364,6 +1369,9 @@ enr_connect(struct agg *a)
 		fatalx("cannot queue for the enricher");
 	free(frame);
 	flush_pend(a);
+	/* A new enricher: the open flows it must know of, again. */
+	if (a->enr_reconnects > 0)
+		agg_flows_renotice(a->flows);
 }
 
 int

@@ -325,6 +325,7 @@ struct agg_flow_stats {
 	uint64_t	existing_full;	/* ... not followed */
 	uint64_t	existing_seen;	/* ... whose start the samples had */
 	uint64_t	gap_flows;	/* partial: an aggregator died before */
+	uint64_t	notices;	/* open flows announced to the enricher */
 	uint64_t	destroy_unconnected; /* ends of sockets never seen */
 	uint64_t	calls_no_memory;	/* kprobe calls not paired */
 	uint64_t	pkts_mismatch;	/* packets beyond tcp_info's count */
@@ -369,6 +370,8 @@ void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */
 void		 agg_flows_flush(struct agg_flows *, uint64_t now);
 void		 agg_flows_gap(struct agg_flows *);
+/* Announce every open flow announced before again (a new enricher). */
+void		 agg_flows_renotice(struct agg_flows *);
 /* An aggregator before this one died at gap (probe's clock, ns). */
 void		 agg_flows_resumed(struct agg_flows *, uint64_t gap);
 /* Around the records of a start-up dump (agg_flows_existing). */

@@ -69,6 +69,12 @@
 #define TCP_LISTEN	10
 #define TCP_TIME_WAIT	6
 #define TCP_NEW_SYN_RECV 12
+/*
+ * A flow open this long (of sample time) is announced to the enricher,
+ * which reports it as partial should this aggregator die before
+ * reporting it; shorter ones end before the announcement costs anything.
+ */
+#define NOTICE_AGE	(1000ULL * 1000 * 1000)
 
 /* In this order for size: one is kept for every socket open. */
 struct agg_flow {
@@ -82,6 +88,12 @@ struct agg_flow {
 	uint8_t		 direction;
 	bool		 have_remote;
 	bool		 inferred;	/* remote taken from the reply */
+	/*
+	 * Its id's low 24 bits (the socket's gen above them), given when
+	 * the enricher is first told the flow is open (flow_notice); 0
+	 * before. In what was padding.
+	 */
+	uint8_t		 serial[3];
 };
 
 struct diag_slot {
@@ -162,6 +174,8 @@ struct agg_flows {
 	 * a socket first seen before this time may have had flows it held.
 	 */
 	uint64_t		 resume_until;
+	uint32_t		 serial;	/* the last flow serial given */
+	bool			 noticing;	/* emit_flow: a notice */
 	/* Tuples of the TCP sockets seen from their start, during a dump. */
 	uint64_t		*started;
 	size_t			 nstarted, started_cap;
@@ -482,6 +496,16 @@ per_packet_bytes(struct agg_flows *t, const struct agg_sock *s,
 	    FLOW_BYTES_PER_PACKET_DERIVED;
 }
 
+/* The flow's id for the enricher: 0 until it was announced. */
+static uint64_t
+flow_id(const struct agg_sock *s, const struct agg_flow *fl)
+{
+	uint32_t serial = (uint32_t)fl->serial[0] |
+	    (uint32_t)fl->serial[1] << 8 | (uint32_t)fl->serial[2] << 16;
+
+	return serial == 0 ? 0 : (uint64_t)s->gen << 24 | serial;
+}
+
 static void
 emit_flow(struct agg_flows *t, const struct agg_sock *s,
     const struct agg_flow *fl, uint64_t end, bool final)
@@ -561,8 +585,54 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	f.remote_inferred = fl->inferred;
 	f.existing = s->existing;
 	f.disconnected = s->disconnected;
-	t->stats.flows++;
+	f.flow_id = flow_id(s, fl);
+	f.open = t->noticing;
+	if (t->noticing)
+		t->stats.notices++;
+	else
+		t->stats.flows++;
 	t->flow_cb(&f, t->arg);
+}
+
+/*
+ * Tell the enricher that a flow is open, with what is known of it now
+ * (its id is given the first time): should this aggregator die before
+ * reporting it, the enricher reports it as partial instead of losing it.
+ */
+static void
+flow_notice(struct agg_flows *t, struct agg_sock *s, struct agg_flow *fl)
+{
+	if (s->family == 0)
+		return;		/* nothing to say yet; the next sweep */
+	if (flow_id(s, fl) == 0) {
+		if ((++t->serial & 0xffffff) == 0)
+			t->serial++;
+		fl->serial[0] = (uint8_t)t->serial;
+		fl->serial[1] = (uint8_t)(t->serial >> 8);
+		fl->serial[2] = (uint8_t)(t->serial >> 16);
+	}
+	t->noticing = true;
+	emit_flow(t, s, fl, fl->last, false);
+	t->noticing = false;
+}
+
+/*
+ * A new enricher knows of no open flow: every one announced already is
+ * announced again, with the same id (a batch carried over may hold the
+ * earlier announcement too).
+ */
+void
+agg_flows_renotice(struct agg_flows *t)
+{
+	struct agg_sock *s;
+	struct agg_flow *f;
+	size_t i;
+
+	for (i = 0; i < t->nbuckets; i++)
+		for (s = t->buckets[i]; s != NULL; s = s->next)
+			for (f = s->flows; f != NULL; f = f->next)
+				if (flow_id(s, f) != 0)
+					flow_notice(t, s, f);
 }
 
 /* Report every flow of a socket and forget it. */
@@ -1597,6 +1667,10 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 				continue;
 			}
  interim:
+			for (f = s->flows; f != NULL; f = f->next)
+				if (flow_id(s, f) == 0 &&
+				    now - f->first >= NOTICE_AGE)
+					flow_notice(t, s, f);
 			if (c->report_interval == 0)
 				continue;
 			for (f = s->flows; f != NULL; f = f->next) {

@@ -36,6 +36,8 @@
 #include "sock.h"
 
 #define PROC_TABLE_CAP		(64 * 1024)
+/* Flows in flight kept, as many as the aggregator's socket table holds. */
+#define INFLIGHT_CAP		(256 * 1024)
 #define DNS_NAMES_CAP		(64 * 1024)
 #define CGROUPS_CAP		(64 * 1024)
 #define PROC_GRACE_NS		(60LL * 1000000000LL)
@@ -71,6 +73,8 @@ struct enr {
 	int64_t			 stats_interval;	/* ns, 0 = never */
 	int64_t			 stats_written;		/* wall ns */
 	struct msg_stats	 agg_stats;		/* the latest */
+	struct enr_inflight	*inflight;	/* flows the aggregator holds */
+	int			 agg_clean;	/* it said it stops cleanly */
 };
 
 #define OUT_DELAY_MS	20
@@ -254,6 +258,17 @@ write_stats(struct enr *e)
 	    json_object_new_int64((int64_t)e->refused_peers));
 	json_object_object_add(o, "restarts",
 	    json_object_new_int64((int64_t)sf_restarts()));
+	{
+		const struct enr_inflight_stats *is =
+		    enr_inflight_stats(e->inflight);
+
+		json_object_object_add(o, "flows_in_flight", json_object_new_int64(
+		    (int64_t)enr_inflight_count(e->inflight)));
+		json_object_object_add(o, "flows_in_flight_table_full",
+		    json_object_new_int64((int64_t)is->full));
+		json_object_object_add(o, "flows_orphaned",
+		    json_object_new_int64((int64_t)is->orphaned));
+	}
 	json_object_object_add(o, "processes",
 	    json_object_new_int64((int64_t)enr_procs_count(e->procs)));
 	json_object_object_add(o, "process_table_full",
@@ -327,13 +342,48 @@ log_stats(const struct msg_stats *st)
 	log_debug("stats from %s: %s", st->component, line);
 }
 
+/* A flow the aggregator held when it died: as last told, partial. */
+static void
+write_orphan(const struct msg_flow *f, void *arg)
+{
+	struct msg_flow o = *f;
+
+	o.open = false;
+	o.final = false;
+	o.complete = false;
+	o.samples_lost = true;
+	o.orphaned = true;
+	write_flow(arg, &o);
+}
+
+/*
+ * The aggregator's connection ended. Unless it said it stops cleanly
+ * (having reported every flow), it died: the flows it had said were
+ * open are written now, partial, rather than lost with it.
+ */
+static void
+agg_ended(struct enr *e)
+{
+	size_t n = enr_inflight_count(e->inflight);
+
+	bufferevent_free(e->agg);
+	e->agg = NULL;
+	if (e->agg_clean || n == 0) {
+		enr_inflight_drain(e->inflight, NULL, NULL);
+		return;
+	}
+	log_warnx("the aggregator went away holding %zu flow(s) in flight: "
+	    "written as partial", n);
+	enr_inflight_drain(e->inflight, write_orphan, e);
+	out_flush(e);
+}
+
 static void
 drop_peer(struct enr *e, const char *why)
 {
 	log_warnx("closing the aggregator connection: %s", why);
 	e->bad_frames++;
-	bufferevent_free(e->agg);
-	e->agg = NULL;
+	agg_ended(e);
 	if (e->stopping)
 		exit(0);
 }
@@ -369,7 +419,9 @@ handle_frame(struct enr *e, const struct frame *f)
 		if (msg_decode_flow(f->payload, f->hdr.len, &fl, &errstr) == -1)
 			break;
 		stream_seen(e, fl.end_ns);
-		write_flow(e, &fl);
+		enr_inflight_note(e->inflight, &fl);
+		if (!fl.open)
+			write_flow(e, &fl);
 		return 0;
 	}
 	case FRAME_PROCESS: {
@@ -414,6 +466,8 @@ handle_frame(struct enr *e, const struct frame *f)
 		    &errstr) == -1)
 			break;
 		log_stats(&st);
+		if (st.last)
+			e->agg_clean = 1;
 		msg_stats_free(&e->agg_stats);
 		e->agg_stats = st;
 		if (e->stats_interval != 0 &&
@@ -479,8 +533,7 @@ agg_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (evbuffer_get_length(bufferevent_get_input(bev)) != 0)
 			e->bad_frames++;
 		log_info("aggregator disconnected");
-		bufferevent_free(e->agg);
-		e->agg = NULL;
+		agg_ended(e);
 		/* Its last counters, which show any gap, are written now. */
 		if (e->stats_interval != 0 && e->agg_stats.n > 0)
 			write_stats(e);
@@ -520,6 +573,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	if (e->agg == NULL)
 		fatalx("bufferevent_socket_new");
 	e->hello_seen = 0;
+	e->agg_clean = 0;
 	bufferevent_setcb(e->agg, agg_read_cb, NULL, agg_event_cb, e);
 	bufferevent_setwatermark(e->agg, EV_READ, 0, INPUT_HIGH_WATER);
 	bufferevent_enable(e->agg, EV_READ);
@@ -632,6 +686,8 @@ main(int argc, char *argv[])
 		fatalx("out of memory");
 	/* Before the sandbox, which has no directory reads. */
 	enr_cgroups_scan(e.cgroups, "/proc/self/mounts");
+	if ((e.inflight = enr_inflight_new(INFLIGHT_CAP)) == NULL)
+		fatal("flows in flight table");
 	if ((e.procs = enr_procs_new(PROC_TABLE_CAP, "/proc")) == NULL)
 		fatalx("out of memory");
 	enr_procs_scan(e.procs);

@@ -63,6 +63,24 @@ void	enr_procs_expire(struct enr_procs *, int64_t now_ns, int64_t grace_ns);
 size_t	enr_procs_count(const struct enr_procs *);
 uint64_t enr_procs_full(const struct enr_procs *);
 
+/* enr_inflight.c: flows the aggregator said are open, not yet final. */
+struct enr_inflight;
+struct enr_inflight_stats {
+	uint64_t	noted;		/* flows announced and kept */
+	uint64_t	full;		/* announced past the capacity */
+	uint64_t	orphaned;	/* written as partial: the aggregator died */
+};
+struct enr_inflight *enr_inflight_new(size_t cap);
+void	enr_inflight_free(struct enr_inflight *);
+/* A notice, interim or final report: keep, refresh or forget the flow. */
+void	enr_inflight_note(struct enr_inflight *, const struct msg_flow *);
+/* Each flow still held to cb (none when NULL), and forget them all. */
+void	enr_inflight_drain(struct enr_inflight *,
+	    void (*cb)(const struct msg_flow *, void *), void *);
+size_t	enr_inflight_count(const struct enr_inflight *);
+const struct enr_inflight_stats *enr_inflight_stats(
+	    const struct enr_inflight *);
+
 /* enr_cid.c: a process's entity id, base64 of a hash of key. */
 void		 enr_entity_id(const char *key, char *out, size_t outsz);
 

@@ -391,6 +391,8 @@ enr_json_flow(struct jw *w, const struct msg_flow *f,
 		jw_bool(w, "remote_inferred", 1);
 	if (f->samples_lost)
 		jw_bool(w, "samples_lost", 1);
+	if (f->orphaned)
+		jw_bool(w, "aggregator_lost", 1);
 	if (f->cgroup != 0) {
 		jw_open(w, "cgroup");
 		jw_u64(w, "id", f->cgroup);

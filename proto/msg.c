@@ -534,6 +534,8 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.bytes_source = f->bytes_source;
 	m.cgroup = f->cgroup;
 	m.netns = f->netns;
+	m.flow_id = f->flow_id;
+	m.open = f->open;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -570,6 +572,9 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		*errstr = "flow: bad packet source";
 	else if (m->bytes_source > FLOW_BYTES_PER_PACKET_DERIVED)
 		*errstr = "flow: bad bytes source";
+	else if (m->open && (m->final || m->flow_id == 0))
+		*errstr = "flow: a notice of an open flow that is final or "
+		    "has no id";
 	else {
 		out->sock = m->sock;
 		out->family = (uint8_t)m->family;
@@ -592,6 +597,8 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->bytes_source = (uint8_t)m->bytes_source;
 		out->cgroup = m->cgroup;
 		out->netns = m->netns;
+		out->flow_id = m->flow_id;
+		out->open = m->open;
 		rv = 0;
 	}
 	if (rv == -1)
@@ -716,6 +723,7 @@ msg_encode_stats(const struct msg_stats *s, size_t *lenp)
 	m.component = (char *)s->component;
 	m.n_counters = s->n;
 	m.counters = cp;
+	m.last = s->last;
 	buf = frame_pack(FRAME_STATS, &m.base, lenp);
 	free(c);
 	free(cp);
@@ -766,6 +774,7 @@ msg_decode_stats(const uint8_t *p, size_t len, struct msg_stats *out,
 		out->v[i].value = m->counters[i]->value;
 	}
 	out->n = m->n_counters;
+	out->last = m->last;
 	str_copy(out->component, sizeof(out->component), m->component);
 	rv = 0;
  out:

@@ -132,6 +132,10 @@ struct msg_flow {
 	uint8_t		bytes_source;	/* enum flow_bytes_source */
 	uint64_t	cgroup;		/* cgroup v2 id, 0 = not known */
 	uint32_t	netns;		/* inode, 0 = not known */
+	uint64_t	flow_id;	/* 0: none */
+	bool		open;		/* a notice of an open flow, no report */
+	/* Not on the wire: written by the enricher, its aggregator dead. */
+	bool		orphaned;
 };
 
 enum process_event_kind {
@@ -183,6 +187,7 @@ struct msg_stats {
 	char		component[MSG_NAME_LEN];
 	struct msg_counter *v;
 	size_t		n;
+	bool		last;		/* the sender stops cleanly after it */
 };
 
 /* Port-53 packets as captured (PacketBatch), probe -> aggregator. */

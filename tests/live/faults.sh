@@ -11,7 +11,9 @@
 #    aggregator runs for a second: a connection made and closed while
 #    none ran is reported whole (the probe kept its samples); a UDP
 #    exchange going on across it is reported, marked partial (the dead
-#    aggregator held its start); a connection held open across it is
+#    aggregator held its start); one that ended before it, its sockets
+#    left open, is written by the enricher from the dead aggregator's
+#    notice (sockflow.aggregator_lost); a connection held open across it is
 #    reported as one the new aggregator did not see begin
 #    (sockflow.existing), with a final record;
 #  - a connection held across the enricher's death is reported whole
@@ -70,7 +72,7 @@ flow_works() {	# LABEL PORT
 flow_works "before any fault" 5901
 # Held open across the aggregator's death (in sockflow's own namespace,
 # whose connections a new aggregator's start-up dump lists).
-python3 "$top_srcdir/tests/live/holdconn.py" 127.0.0.1 5791 8 \
+python3 "$top_srcdir/tests/live/holdconn.py" 127.0.0.1 5791 14 \
     >"$TMP/hold.txt" 2>&1 &
 HOLD=$!
 sleep 1
@@ -89,6 +91,19 @@ for victim in probe aggregator enricher; do
 	pid=$(comp_pid $victim)
 	ppid=$(comp_pid probe)
 	if [ $victim = aggregator ]; then
+		# A UDP exchange that ends before the death, its sockets
+		# left open and silent: the dead aggregator held its flows
+		# (it reports a UDP flow after 30 s of silence) and no later
+		# datagram brings them to the new one.
+		unshare -n sh -c "ip link set lo up && python3 \
+		    '$top_srcdir/tests/live/udpslow.py' 127.0.0.1 5798 40 2 6" \
+		    >"$TMP/udpdone.txt" 2>&1 &
+		UDPD=$!
+		until grep -q client_port "$TMP/udpdone.txt"; do
+			kill -0 $UDPD 2>/dev/null ||
+			    { fail "the UDP exchange failed"; break; }
+			sleep 0.1
+		done
 		# A UDP exchange across the death, one datagram each 0.2 s.
 		unshare -n sh -c "ip link set lo up && python3 \
 		    '$top_srcdir/tests/live/udpslow.py' 127.0.0.1 5795 40 5" \
@@ -140,8 +155,11 @@ for victim in probe aggregator enricher; do
 	fi
 done
 wait "$UDPS" || fail "the UDP exchange failed"
+wait "$UDPD" || fail "the UDP exchange that ended first failed"
 cat "$TMP/udpslow.txt"
 uport=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' "$TMP/udpslow.txt")
+cat "$TMP/udpdone.txt"
+dport=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' "$TMP/udpdone.txt")
 wait "$HOLD"
 cat "$TMP/hold.txt"
 hport=$(sed -n 's/.*client_port=\([0-9]*\).*/\1/p' "$TMP/hold.txt")
@@ -149,7 +167,7 @@ sleep 2
 kill -0 "$LAUNCHER" || fail "the launcher is gone"
 stop_pipeline
 [ "$STATUS" = 0 ] || fail "exit status $STATUS after the faults"
-python3 - "$TMP/out.json" "$hport" "$hport2" "$hport3" "$gport" "$uport" <<'PY' || fail "held connections or stats"
+python3 - "$TMP/out.json" "$hport" "$hport2" "$hport3" "$gport" "$uport" "$dport" <<'PY' || fail "held connections or stats"
 import json, sys
 docs = [json.loads(l) for l in open(sys.argv[1])]
 port = int(sys.argv[2])
@@ -157,6 +175,7 @@ port2 = int(sys.argv[3])
 port3 = int(sys.argv[4])
 gport = int(sys.argv[5] or 0)
 uport = int(sys.argv[6] or 0)
+dport = int(sys.argv[7] or 0)
 
 
 def of(transport, p):
@@ -179,6 +198,16 @@ udp_ok = len(udp) > 0 and all(d["sockflow"].get("samples_lost") and
 print("UDP exchange across the aggregator's death (port %d): %d record(s), "
       "samples_lost %s" % (uport, len(udp),
                            [d["sockflow"].get("samples_lost") for d in udp]))
+# Ended before the aggregator's death, held by it: written by the
+# enricher from the aggregator's notice, partial, marked as such.
+done = of("udp", dport)
+done_ok = len(done) > 0 and all(
+    d["sockflow"].get("aggregator_lost") and d["sockflow"].get("samples_lost")
+    and not d["flow"]["final"] for d in done)
+print("UDP exchange ended before the aggregator's death (port %d): %d "
+      "record(s), aggregator_lost %s" % (
+          dport, len(done), [d["sockflow"].get("aggregator_lost")
+                             for d in done]))
 # Held across the enricher's death: the aggregator lived on, so the
 # connection is whole, neither existing nor partial.
 whole = [d for d in docs if d.get("event", {}).get("dataset") == "socket"
@@ -219,7 +248,10 @@ print("restarts in the stats: probe %d, aggregator %d, enricher %d; the "
       "an aggregator %d time(s); %d flow(s) partial after the gap" %
       (probe, agg, enr, recon, precon, gapf))
 # Each died once, when killed: no death took another with it.
+orph = max(s["enricher"].get("flows_orphaned", 0) for s in st)
+print("flows the enricher wrote for the dead aggregator: %d" % orph)
 sys.exit(0 if fin and gap_ok and whole_ok and gapc_ok and udp_ok and
+         done_ok and orph >= 1 and
          agg >= 1 and probe == 1 and enr >= 1 and recon >= 1 and
          precon >= 1 and gapf >= 1 else 1)
 PY

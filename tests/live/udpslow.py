@@ -3,13 +3,15 @@
 every 0.2 s for SECONDS seconds from one connected socket, a server in
 the same process answers each with 2N bytes. Prints, when done:
   proto=udp client_port=P port=Q sent=K
-Usage: udpslow.py ADDR PORT N SECONDS"""
+and then keeps both sockets open, silent, for HOLD seconds (default 0).
+Usage: udpslow.py ADDR PORT N SECONDS [HOLD]"""
 import socket
 import sys
 import time
 
 addr, port, n, secs = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                        float(sys.argv[4]))
+hold = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
 srv = socket.socket(fam, socket.SOCK_DGRAM)
 srv.bind((addr, port))
@@ -29,3 +31,4 @@ while time.time() < end:
     time.sleep(0.2)
 print("proto=udp client_port=%d port=%d sent=%d" %
       (c.getsockname()[1], port, sent), flush=True)
+time.sleep(hold)

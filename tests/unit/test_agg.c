@@ -45,9 +45,18 @@ static char *fmt_text[NFMT];
 static size_t fmt_len[NFMT];
 static struct agg_flow_conf conf;
 
+/* Notices of open flows apart from the reports: the last one, counted. */
+static struct msg_flow notice;
+static int nnotices;
+
 static void
 on_flow(const struct msg_flow *f, void *arg)
 {
+	if (f->open) {
+		notice = *f;
+		nnotices++;
+		return;
+	}
 	if (nflows < MAXFLOWS)
 		flows[nflows] = *f;
 	nflows++;
@@ -64,7 +73,8 @@ on_proc(const struct msg_process *p, void *arg)
 static void
 reset(void)
 {
-	nflows = nprocs = 0;
+	nflows = nprocs = nnotices = 0;
+	memset(&notice, 0, sizeof(notice));
 	memset(flows, 0, sizeof(flows));
 	memset(procs, 0, sizeof(procs));
 }
@@ -1041,8 +1051,15 @@ test_timeouts(struct agg_decoder *d)
 	    5 * sec));
 	agg_flows_sweep(t, 9 * sec);
 	CHECK(nflows == 0);
+	/* Open for more than a second: announced once, with an id. */
+	CHECK(nnotices == 1 && notice.open && !notice.final &&
+	    notice.flow_id != 0 && notice.local.bytes == 10);
 	agg_flows_sweep(t, 11 * sec);
 	CHECK(nflows == 1 && !flows[0].final && flows[0].local.bytes == 10);
+	CHECK(nnotices == 1 && flows[0].flow_id == notice.flow_id);
+	/* A new enricher: announced again, under the same id. */
+	agg_flows_renotice(t);
+	CHECK(nnotices == 2 && notice.flow_id == flows[0].flow_id);
 	/* No new activity: no new interim report. */
 	agg_flows_sweep(t, 25 * sec);
 	CHECK(nflows == 1);
@@ -1056,6 +1073,7 @@ test_timeouts(struct agg_decoder *d)
 	e.time = 501 * sec;
 	push(d, t, rec, destroy_sample(rec, &e, 3));
 	CHECK(nflows == 3 && flows[2].final && flows[2].local.bytes == 15);
+	CHECK(flows[2].flow_id == notice.flow_id && nnotices == 2);
 
 	/* A UDP flow ends after flow_inactive_timeout of silence. */
 	agg_flows_free(t);

@@ -1121,6 +1121,77 @@ test_dns_names(void)
 	enr_dns_free(d);
 }
 
+/* The flows in flight: kept from a notice, refreshed, ended by final. */
+static uint64_t orphan_ids[8];
+static size_t norphans;
+
+static void
+orphan_cb(const struct msg_flow *f, void *arg)
+{
+	if (norphans < 8)
+		orphan_ids[norphans] = f->flow_id;
+	norphans++;
+}
+
+static void
+test_inflight(void)
+{
+	struct enr_inflight *t = enr_inflight_new(3);
+	struct msg_flow f;
+	size_t i;
+
+	CHECK(t != NULL);
+	memset(&f, 0, sizeof(f));
+	/* Without an id, or an interim report never announced: not kept. */
+	f.open = true;
+	enr_inflight_note(t, &f);
+	f.open = false;
+	f.flow_id = 7;
+	enr_inflight_note(t, &f);
+	CHECK(enr_inflight_count(t) == 0);
+	/* Announced, then an interim report refreshes what is kept. */
+	f.open = true;
+	f.local.bytes = 10;
+	enr_inflight_note(t, &f);
+	f.open = false;
+	f.local.bytes = 20;
+	enr_inflight_note(t, &f);
+	CHECK(enr_inflight_count(t) == 1);
+	/* Announced twice (a new enricher is told again): one entry. */
+	f.open = true;
+	enr_inflight_note(t, &f);
+	CHECK(enr_inflight_count(t) == 1);
+	/* Two more fill it; a fourth is counted, not kept. */
+	for (i = 8; i <= 10; i++) {
+		f.flow_id = i;
+		enr_inflight_note(t, &f);
+	}
+	CHECK(enr_inflight_count(t) == 3);
+	CHECK(enr_inflight_stats(t)->full == 1);
+	/* A final report forgets its flow, whether open or not. */
+	f.open = false;
+	f.final = true;
+	f.flow_id = 8;
+	enr_inflight_note(t, &f);
+	f.flow_id = 99;
+	enr_inflight_note(t, &f);
+	CHECK(enr_inflight_count(t) == 2);
+	/* The aggregator died: each left once, then none. */
+	enr_inflight_drain(t, orphan_cb, NULL);
+	CHECK(norphans == 2);
+	CHECK((orphan_ids[0] == 7 && orphan_ids[1] == 9) ||
+	    (orphan_ids[0] == 9 && orphan_ids[1] == 7));
+	CHECK(enr_inflight_count(t) == 0);
+	CHECK(enr_inflight_stats(t)->orphaned == 2);
+	/* A clean stop forgets without writing. */
+	f.final = false;
+	f.open = true;
+	enr_inflight_note(t, &f);
+	enr_inflight_drain(t, NULL, NULL);
+	CHECK(norphans == 2 && enr_inflight_count(t) == 0);
+	enr_inflight_free(t);
+}
+
 int
 main(void)
 {
@@ -1141,6 +1212,7 @@ main(void)
 	test_dns_names();
 	test_containers();
 	test_cgroup_table();
+	test_inflight();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	rv = check_done("test_enr");
 	if (system(cmd) != 0)

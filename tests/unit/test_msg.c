@@ -1030,6 +1030,7 @@ test_roundtrip_flow(void)
 	const char *errstr = NULL;
 	uint8_t *buf;
 	size_t len = 0, len2 = 0;
+	int i;
 
 	CHECK(msg_decode_flow(VPAY(FRAME_FLOW), VLEN(FRAME_FLOW), &f,
 	    &errstr) == 0);
@@ -1047,6 +1048,30 @@ test_roundtrip_flow(void)
 		same_frame(FRAME_FLOW, msg_encode_flow(&f, &len2), &len2, buf,
 		    len);
 	free(buf);
+
+	/* A notice of an open flow: its id and flag come through. */
+	f = flow4;
+	f.flow_id = 0x1234567890ULL;
+	f.open = true;
+	buf = msg_encode_flow(&f, &len);
+	memset(&f, 0, sizeof(f));
+	CHECK(buf != NULL && msg_decode_flow(buf + FRAME_HDR_LEN,
+	    len - FRAME_HDR_LEN, &f, &errstr) == 0 && f.open &&
+	    f.flow_id == 0x1234567890ULL);
+	free(buf);
+	/* A notice that is final, or without an id, is refused. */
+	for (i = 0; i < 2; i++) {
+		f = flow4;
+		f.open = true;
+		f.final = i == 0;
+		f.flow_id = i == 0 ? 5 : 0;
+		buf = msg_encode_flow(&f, &len);
+		errstr = NULL;
+		CHECK_MSG(buf != NULL && msg_decode_flow(buf + FRAME_HDR_LEN,
+		    len - FRAME_HDR_LEN, &f, &errstr) == -1 && errstr != NULL,
+		    "bad notice %d", i);
+		free(buf);
+	}
 }
 
 static void
@@ -1093,6 +1118,20 @@ test_roundtrip_stats(void)
 	    valid[FRAME_STATS].frame, valid[FRAME_STATS].len);
 	msg_stats_free(&s);
 	CHECK(s.v == NULL && s.n == 0);
+
+	/* The clean-stop mark comes through, and is off by default. */
+	{
+		struct msg_stats l = stats0;
+		uint8_t *buf;
+
+		CHECK(!stats0.last);
+		l.last = true;
+		buf = msg_encode_stats(&l, &len);
+		CHECK(buf != NULL && msg_decode_stats(buf + FRAME_HDR_LEN,
+		    len - FRAME_HDR_LEN, &s, &errstr) == 0 && s.last);
+		msg_stats_free(&s);
+		free(buf);
+	}
 }
 
 /* ---- truncations and trailers ---- */
