@@ -136,6 +136,8 @@ struct agg {
 	size_t			 ncounted;
 	uint64_t		 dropped;
 	int			 drop_rebase;	/* the next count is the base */
+	/* Per CPU, what a resumed probe counted for earlier aggregators. */
+	uint64_t		 drop_base[MSG_MAX_CPUS];
 	uint64_t		 probe_resumed;	/* probes that served another */
 	int			 finishing;	/* the last stats are sent */
 	uint64_t		 refused_peers;
@@ -562,9 +564,11 @@ send_stats(struct agg *a)
 	{
 		uint64_t kc = 0, kr = 0;
 
+		/* This probe's counts since this aggregator's first. */
 		for (i = 0; a->counted != NULL && i < a->ncounted; i++) {
-			kc += a->counted[i];
-			kr += a->received[i];
+			kc += a->counted[i] - (i < MSG_MAX_CPUS ?
+			    a->drop_base[i] : 0);
+			kr += i < MSG_MAX_CPUS ? a->received[i] : 0;
 		}
 		COUNTER("kernel_counted", kc);
 		COUNTER("samples_received", kr);
@@ -783,15 +787,16 @@ check_dropped(struct agg *a, uint64_t *counted, size_t n)
 	 * start: what is missing at its first count here is taken as the
 	 * base (whatever the earlier aggregator received), not as drops.
 	 */
-	for (i = 0; a->drop_rebase && i < n; i++) {
-		uint64_t seen = (i < MSG_MAX_CPUS ? a->received[i] : 0) +
+	for (i = 0; a->drop_rebase && i < n && i < MSG_MAX_CPUS; i++) {
+		uint64_t seen = a->received[i] +
 		    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
 
-		a->dropped_cpu[i] = counted[i] > seen ? counted[i] - seen : 0;
+		a->drop_base[i] = counted[i] > seen ? counted[i] - seen : 0;
 	}
 	a->drop_rebase = 0;
 	for (i = 0; i < n; i++) {
-		uint64_t seen = (i < MSG_MAX_CPUS ? a->received[i] : 0) +
+		uint64_t seen = (i < MSG_MAX_CPUS ? a->received[i] +
+		    a->drop_base[i] : 0) +
 		    (i < a->nlost_cpu ? a->lost_cpu[i] : 0);
 
 		if (counted[i] > seen + DROP_SLACK &&
@@ -858,6 +863,7 @@ handle_frame(struct agg *a, const struct frame *f)
 		stream_clock_set(a, h.monotonic_ns);
 		/* Counts start again with this probe (check_dropped). */
 		memset(a->received, 0, sizeof(a->received));
+		memset(a->drop_base, 0, sizeof(a->drop_base));
 		free(a->dropped_cpu);
 		a->dropped_cpu = NULL;
 		a->drop_rebase = h.resumed > 0;
@@ -951,7 +957,7 @@ handle_frame(struct agg *a, const struct frame *f)
 			if (dg.dump_protocol != 0) {
 				/* Listeners first, then the connections. */
 				a->dump_proto = dg.dump_protocol;
-				agg_flows_dump_begin(a->flows);
+				agg_flows_dump_begin(a->flows, a->reorder);
 				for (a->dump_pass = 0; a->dump_pass < 2;
 				    a->dump_pass++)
 					for (i = 0; i < dg.n; i++)

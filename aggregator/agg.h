@@ -297,6 +297,9 @@ void		 agg_reorder_commit(struct agg_reorder *);
 /* Release, in order, every event with time <= upto. */
 void		 agg_reorder_release(struct agg_reorder *, uint64_t upto);
 size_t		 agg_reorder_len(const struct agg_reorder *);
+/* Every event waiting, in no particular order. */
+void		 agg_reorder_foreach(const struct agg_reorder *,
+		    void (*)(const struct agg_event *, void *), void *);
 uint64_t	 agg_reorder_late(const struct agg_reorder *);
 uint64_t	 agg_reorder_forced(const struct agg_reorder *);
 
@@ -374,8 +377,12 @@ void		 agg_flows_gap(struct agg_flows *);
 void		 agg_flows_renotice(struct agg_flows *);
 /* An aggregator before this one died at gap (probe's clock, ns). */
 void		 agg_flows_resumed(struct agg_flows *, uint64_t gap);
-/* Around the records of a start-up dump (agg_flows_existing). */
-void		 agg_flows_dump_begin(struct agg_flows *);
+/*
+ * Around the records of a start-up dump (agg_flows_existing); the events
+ * still waiting in pending count as seen.
+ */
+void		 agg_flows_dump_begin(struct agg_flows *,
+		    const struct agg_reorder *pending);
 void		 agg_flows_dump_end(struct agg_flows *);
 const struct agg_flow_stats *agg_flows_stats(const struct agg_flows *);
 /* agg_clock.c: CLOCK_MONOTONIC ns to wall-clock ns since the epoch. */

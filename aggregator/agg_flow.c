@@ -174,6 +174,7 @@ struct agg_flows {
 	 * a socket first seen before this time may have had flows it held.
 	 */
 	uint64_t		 resume_until;
+	bool			 resumed;
 	uint32_t		 serial;	/* the last flow serial given */
 	bool			 noticing;	/* emit_flow: a notice */
 	/* Tuples of the TCP sockets seen from their start, during a dump. */
@@ -337,7 +338,12 @@ sock_new(struct agg_flows *t, uint64_t sk, uint8_t proto, uint64_t time)
 	s->gen = ++t->gen;
 	s->proto = proto;
 	s->last = time;
-	s->gap_mark = time < t->resume_until;
+	/*
+	 * After an aggregator died: a TCP socket first seen without its
+	 * start is one it held (unmarked if its start comes); a UDP socket
+	 * first seen soon after may have had flows it held.
+	 */
+	s->gap_mark = t->resumed && (proto == 6 || time < t->resume_until);
 	s->next = t->buckets[b];
 	t->buckets[b] = s;
 	t->count++;
@@ -513,6 +519,7 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	struct msg_flow f;
 	size_t iplen = s->family == 4 ? 4 : 16;
 	int64_t off;
+	bool gap;
 
 	if (s->family == 0)
 		return;		/* nothing known of its addresses */
@@ -574,13 +581,19 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	if (f.end_ns < f.start_ns)
 		f.end_ns = f.start_ns;
 	f.final = final;
+	/*
+	 * Begun before this aggregator's predecessor died: a TCP socket
+	 * without its start, a UDP flow begun within flow_inactive_timeout
+	 * of the death (a later flow of the same socket is whole).
+	 */
+	gap = s->gap_mark && (s->proto == 6 || fl->first < t->resume_until);
 	/* Complete: seen from its start, with its whole tuple. */
 	f.complete = s->saw_start && fl->have_remote &&
-	    (s->proto == 17 || s->have_tuple);
+	    (s->proto == 17 || s->have_tuple) && !gap;
 	f.tcp_state = s->state;
 	f.cookie = s->cookie;
-	f.samples_lost = s->lost || s->gap_mark;
-	if (s->gap_mark)
+	f.samples_lost = s->lost || gap;
+	if (gap && final && !t->noticing)
 		t->stats.gap_flows++;
 	f.remote_inferred = fl->inferred;
 	f.existing = s->existing;
@@ -961,39 +974,57 @@ started_has(const struct agg_flows *t, uint64_t h)
 	    sizeof(h), u64_cmp) != NULL;
 }
 
+static void
+started_add(struct agg_flows *t, uint64_t h)
+{
+	if (t->nstarted == t->started_cap) {
+		size_t cap = t->started_cap ? t->started_cap * 2 : 1024;
+		uint64_t *v = reallocarray(t->started, cap, sizeof(*v));
+
+		if (v == NULL)
+			return;
+		t->started = v;
+		t->started_cap = cap;
+	}
+	t->started[t->nstarted++] = h;
+}
+
+/* A handshake completing in an event not yet released. */
+static void
+started_pending(const struct agg_event *ev, void *arg)
+{
+	if (ev->kind == AEV_SET_STATE && ev->u.st.newstate == TCP_ESTABLISHED &&
+	    (ev->u.st.oldstate == TCP_SYN_SENT ||
+	    ev->u.st.oldstate == TCP_SYN_RECV) &&
+	    ev->u.st.sport != 0 && ev->u.st.dport != 0)
+		started_add(arg, tuple_hash(ev->u.st.family, ev->u.st.saddr,
+		    ev->u.st.sport, ev->u.st.daddr, ev->u.st.dport));
+}
+
 /*
  * Around a start-up dump: the probe sends it after the samples taken up
- * to then, and those are in the table now. A connection whose start is
- * among them is followed whole and must not be reported again as one
- * open before sockflow (after an aggregator's death, the dump comes
- * after every sample taken while none ran).
+ * to then, and those are in the table now or still wait to be put in
+ * order. A connection whose start is among them is followed whole and
+ * must not be reported again as one open before sockflow (after an
+ * aggregator's death, the dump comes after every sample taken while
+ * none ran). Tuples only: a connection of another network namespace
+ * with the same addresses and ports would hide one in the dump.
  */
 void
-agg_flows_dump_begin(struct agg_flows *t)
+agg_flows_dump_begin(struct agg_flows *t, const struct agg_reorder *pending)
 {
 	struct agg_sock *s;
 	size_t i;
 
 	t->nstarted = 0;
 	for (i = 0; i < t->nbuckets; i++)
-		for (s = t->buckets[i]; s != NULL; s = s->next) {
-			if (s->proto != 6 || !s->saw_start || !s->have_tuple ||
-			    s->flows == NULL || !s->flows->have_remote)
-				continue;
-			if (t->nstarted == t->started_cap) {
-				size_t cap = t->started_cap ?
-				    t->started_cap * 2 : 1024;
-				uint64_t *v = reallocarray(t->started, cap,
-				    sizeof(*v));
-
-				if (v == NULL)
-					break;
-				t->started = v;
-				t->started_cap = cap;
-			}
-			t->started[t->nstarted++] = tuple_hash(s->family,
-			    s->lip, s->lport, s->flows->rip, s->flows->rport);
-		}
+		for (s = t->buckets[i]; s != NULL; s = s->next)
+			if (s->proto == 6 && s->saw_start && s->have_tuple &&
+			    s->flows != NULL && s->flows->have_remote)
+				started_add(t, tuple_hash(s->family, s->lip,
+				    s->lport, s->flows->rip, s->flows->rport));
+	if (pending != NULL)
+		agg_reorder_foreach(pending, started_pending, t);
 	qsort(t->started, t->nstarted, sizeof(*t->started), u64_cmp);
 }
 
@@ -1008,6 +1039,7 @@ agg_flows_dump_end(struct agg_flows *t)
 void
 agg_flows_resumed(struct agg_flows *t, uint64_t gap)
 {
+	t->resumed = true;
 	t->resume_until = gap + t->conf.flow_inactive;
 }
 
@@ -1301,13 +1333,8 @@ on_udp_io(struct agg_flows *t, struct agg_sock *s, const struct agg_event *ev,
 	struct fib_key k;
 	bool send = ev->kind == AEV_SEND;
 
-	if (s->flows == NULL && s->nflows == 0 && !s->saw_start &&
-	    !s->gap_mark) {
-		/*
-		 * First sight of the socket: it is as new as we can tell,
-		 * unless an aggregator that died just before could have
-		 * held its flows.
-		 */
+	if (s->flows == NULL && s->nflows == 0 && !s->saw_start) {
+		/* First sight of the socket: it is as new as we can tell. */
 		s->saw_start = true;
 	}
 	if (send && have_key) {

@@ -266,6 +266,20 @@ agg_reorder_release(struct agg_reorder *r, uint64_t upto)
 	}
 }
 
+void
+agg_reorder_foreach(const struct agg_reorder *r,
+    void (*fn)(const struct agg_event *, void *), void *arg)
+{
+	const struct cpuq *c;
+	size_t i, j;
+
+	for (i = 0; i < r->nactive; i++) {
+		c = &r->q[r->active[i]];
+		for (j = 0; j < c->len; j++)
+			fn(&r->slab[c->slot[(c->head + j) % c->cap]], arg);
+	}
+}
+
 size_t
 agg_reorder_len(const struct agg_reorder *r)
 {

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 
 #include "log.h"
 #include "sock.h"
+
+/* At exit, a peer that reads nothing for this long is given up. */
+#define FLUSH_STALL_MS	2000
 
 int
 sock_listen_fd_from_env(void)
@@ -102,8 +106,9 @@ void
 sock_flush_blocking(struct bufferevent *bev)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
+	struct pollfd pfd;
 	int fd = bufferevent_getfd(bev);
-	int fl;
+	int r;
 
 	bufferevent_disable(bev, EV_WRITE);
 	/*
@@ -111,14 +116,28 @@ sock_flush_blocking(struct bufferevent *bev)
 	 * only it drains it; this is the end of the bufferevent's use.
 	 */
 	evbuffer_unfreeze(out, 1);
-	if ((fl = fcntl(fd, F_GETFL)) != -1)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	while (evbuffer_get_length(out) > 0)
-		if (evbuffer_write(out, fd) <= 0 && errno != EINTR) {
+	/*
+	 * Non-blocking writes, each after waiting for room: a peer that
+	 * reads on is waited for, one that reads nothing for FLUSH_STALL_MS
+	 * (a connection in a listener's queue that no one will accept) is
+	 * given up, and the exit is not held.
+	 */
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	while (evbuffer_get_length(out) > 0) {
+		if ((r = poll(&pfd, 1, FLUSH_STALL_MS)) == -1 && errno == EINTR)
+			continue;
+		if (r == 1 && (evbuffer_write(out, fd) > 0 || errno == EINTR ||
+		    errno == EAGAIN))
+			continue;
+		if (r == 0)
+			log_warnx("flush at exit: the peer reads nothing; %zu "
+			    "byte(s) not written", evbuffer_get_length(out));
+		else
 			log_warn("flush at exit: %zu byte(s) not written",
 			    evbuffer_get_length(out));
-			break;
-		}
+		break;
+	}
 }
 
 int

@@ -10,8 +10,8 @@
  * drains the rings into memory, up to OUTPUT_HIGH_WATER, and then leaves
  * them to fill, where the kernel counts what it cannot store. The next
  * aggregator gets a hello that says so (resumed, gap_ns), the event
- * formats and namespaces again, the whole frames the dead one had not
- * begun to read, every sample since, and a new start-up dump: a
+ * formats, the namespaces as known now, the whole frames not yet written
+ * to the dead one's socket, every sample since, and a new start-up dump: a
  * connection begun and ended while no aggregator ran is still reported,
  * and the flows the dead one held are reported partial, not lost.
  */
@@ -103,8 +103,6 @@ struct probe {
 	int			 use_v6;
 	uint8_t			*formats;	/* the formats frame, kept */
 	size_t			 formats_len;
-	uint8_t			*netns;		/* the namespaces frame, or NULL */
-	size_t			 netns_len;
 	struct evbuffer		*carry;		/* frames while none is connected */
 	struct event		*retry_ev;
 	/*
@@ -115,6 +113,12 @@ struct probe {
 	uint32_t		*flen;
 	size_t			 flen_cap, flen_head, nflen;
 	size_t			 head_sent;	/* of the oldest, bytes written */
+	/*
+	 * Of the frames in front, how many are this connection's preamble
+	 * (formats, namespaces): every connection gets its own, so those
+	 * of a connection that ended before writing them are not carried.
+	 */
+	size_t			 preamble;
 	uint64_t		 out_total;	/* bytes queued on this connection */
 	uint64_t		 out_written;	/* of which written */
 	uint32_t		 connections;	/* aggregators served */
@@ -186,6 +190,17 @@ flen_push(struct probe *p, size_t len, int front)
 	p->nflen++;
 }
 
+/* The oldest frame is gone (written whole, or dropped). */
+static void
+flen_pop(struct probe *p)
+{
+	p->head_sent = 0;
+	p->flen_head = (p->flen_head + 1) % p->flen_cap;
+	p->nflen--;
+	if (p->preamble > 0)
+		p->preamble--;
+}
+
 /* Forget the frames the connection has written whole since last time. */
 static void
 flen_settle(struct probe *p)
@@ -205,9 +220,7 @@ flen_settle(struct probe *p)
 			return;
 		}
 		n -= left;
-		p->head_sent = 0;
-		p->flen_head = (p->flen_head + 1) % p->flen_cap;
-		p->nflen--;
+		flen_pop(p);
 	}
 }
 
@@ -412,6 +425,7 @@ send_stats(struct probe *p)
 static void
 drain_all(struct probe *p, uint64_t *counted)
 {
+	uint64_t paused = p->paused;
 	size_t n = 0;
 	int i, mark;
 
@@ -419,6 +433,12 @@ drain_all(struct probe *p, uint64_t *counted)
 		perf_drain_ns(&p->perf, i);
 	for (i = 0; i < p->perf.nrings; i++)
 		n += drain_ring(p, i);
+	/*
+	 * A ring left to fill keeps samples the kernel counted: its count
+	 * would read as samples dropped without a trace. None goes then.
+	 */
+	if (p->paused != paused)
+		counted = NULL;
 	/*
 	 * Once the aggregator has a mark past everything sent, further
 	 * empty marks tell it nothing it must know soon: while the rings
@@ -458,10 +478,6 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct probe *p = arg;
 	uint64_t *counted;
 
-	/*
-	 * Once a second, the kernel's counts, read before the drain; the
-	 * aggregator compares them with what has arrived by the next ones.
-	 */
 	dns_resume(p);
 	/*
 	 * With no aggregator and the carry full, counts and stats wait:
@@ -471,6 +487,10 @@ drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		drain_all(p, NULL);
 		return;
 	}
+	/*
+	 * Once a second, the kernel's counts, read before the drain; the
+	 * aggregator compares them with what has arrived by the next ones.
+	 */
 	if (++p->count_ticks >= COUNT_INTERVAL_MS / DRAIN_INTERVAL_MS) {
 		p->count_ticks = 0;
 		counted = xcalloc((size_t)p->perf.nrings, sizeof(uint64_t));
@@ -557,6 +577,24 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void	agg_connect(struct probe *);
 
 /*
+ * The namespaces frame of now, or NULL when none is known: every
+ * aggregator gets one, the records before it went to those before.
+ */
+static uint8_t *
+netns_frame(size_t *len)
+{
+	struct msg_netns nn;
+	uint8_t *frame = NULL;
+
+	*len = 0;
+	netns_current(&nn);
+	if (nn.n > 0 && (frame = msg_encode_netns(&nn, len)) == NULL)
+		fatalx("cannot encode namespaces");
+	msg_netns_free(&nn);
+	return frame;
+}
+
+/*
  * The aggregator went away. Of what its connection still had to send,
  * the rest of a frame it was in the middle of is dropped (counted,
  * aggregator_lost_bytes); the whole frames after it are carried over to
@@ -570,18 +608,28 @@ agg_gone(struct probe *p, const char *why)
 {
 	struct evbuffer *out = bufferevent_get_output(p->out);
 	struct timeval tv = { 0, AGG_RETRY_MS * 1000 };
-	size_t cut = 0;
+	size_t cut = 0, skip;
+	int preamble;
 
 	flen_settle(p);
 	if (p->head_sent > 0 && p->nflen > 0) {
-		cut = p->flen[p->flen_head] - p->head_sent;
-		p->head_sent = 0;
-		p->flen_head = (p->flen_head + 1) % p->flen_cap;
-		p->nflen--;
+		/* The rest of a frame begun: lost, unless it is preamble. */
+		preamble = p->preamble > 0;
+		skip = p->flen[p->flen_head] - p->head_sent;
+		flen_pop(p);
+		if (!preamble)
+			cut = skip;
+	} else
+		skip = 0;
+	/* This connection's preamble not yet begun: the next has its own. */
+	while (p->preamble > 0 && p->nflen > 0) {
+		skip += p->flen[p->flen_head];
+		flen_pop(p);
 	}
+	p->preamble = 0;
 	/* The end of the bufferevent's use: its output is ours now. */
 	evbuffer_unfreeze(out, 1);
-	if (evbuffer_drain(out, cut) == -1 ||
+	if (evbuffer_drain(out, skip) == -1 ||
 	    evbuffer_add_buffer(p->carry, out) == -1)
 		fatalx("cannot keep the aggregator's output");
 	p->agg_lost_bytes += cut;
@@ -630,8 +678,8 @@ agg_connect(struct probe *p)
 {
 	struct timeval tv = { 0, AGG_RETRY_MS * 1000 };
 	struct msg_hello hello;
-	uint8_t *frame;
-	size_t len, carried;
+	uint8_t *frame, *netns;
+	size_t len, carried, netns_len;
 	int fd;
 
 	if ((fd = sock_connect_path_try(p->sockpath)) == -1) {
@@ -682,16 +730,17 @@ agg_connect(struct probe *p)
 
 	/* Before the carried frames, so their lengths go in front. */
 	carried = evbuffer_get_length(p->carry);
-	if (p->netns != NULL)
-		flen_push(p, p->netns_len, 1);
+	netns = netns_frame(&netns_len);
+	if (netns != NULL)
+		flen_push(p, netns_len, 1);
 	flen_push(p, p->formats_len, 1);
+	p->preamble = netns != NULL ? 2 : 1;
 	if (evbuffer_add(queue(p), p->formats, p->formats_len) == -1 ||
-	    (p->netns != NULL &&
-	    evbuffer_add(queue(p), p->netns, p->netns_len) == -1) ||
+	    (netns != NULL && evbuffer_add(queue(p), netns, netns_len) == -1) ||
 	    evbuffer_add_buffer(queue(p), p->carry) == -1)
 		fatalx("cannot queue for the aggregator");
-	p->out_total = p->formats_len + (p->netns != NULL ? p->netns_len : 0) +
-	    carried;
+	p->out_total = p->formats_len + netns_len + carried;
+	free(netns);
 	p->agg_carried_bytes += carried;
 	p->force = 1;
 	p->idle_marked = 0;
@@ -716,7 +765,8 @@ main(int argc, char *argv[])
 	static struct backend be;
 	uint32_t ids[PROBE_MAX_EVENTS];
 	char why[512], err[512];
-	size_t j;
+	uint8_t *frame;
+	size_t j, len;
 	int use_v6, check = 0, kind;
 
 	log_init("sockflow-probe", so.verbose);
@@ -848,17 +898,11 @@ main(int argc, char *argv[])
 		fatalx("cannot encode formats");
 	queue_frame(&p, p.formats, p.formats_len, "formats");
 	msg_formats_free(&fmts);
-	if (netns_initial()->n > 0) {
-		/*
-		 * The processes' namespaces at start (after the drop, /proc of
-		 * other users' processes is closed to the probe); the records
-		 * since go in the samples.
-		 */
-		if ((p.netns = msg_encode_netns(netns_initial(),
-		    &p.netns_len)) == NULL)
-			fatalx("cannot encode namespaces");
-		queue_frame(&p, p.netns, p.netns_len, "namespaces at start");
-		msg_netns_free(netns_initial());
+	p.preamble = 1;
+	if ((frame = netns_frame(&len)) != NULL) {
+		queue_frame(&p, frame, len, "namespaces");
+		free(frame);
+		p.preamble++;
 	}
 
 	/* 3. Drop, verify, lock. */

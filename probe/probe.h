@@ -163,7 +163,8 @@ void		 netns_open(void);
 void		 netns_seen(uint32_t pid, uint64_t ino, uint64_t now);
 void		 netns_lost(void);
 /* Each process's network namespace at start; empty it once sent. */
-struct msg_netns *netns_initial(void);
+/* The latest namespace known of each process (arrays to msg_netns_free). */
+void		 netns_current(struct msg_netns *);
 const struct netns_stats *netns_stats(void);
 
 /* probe_dns.c: the DNS capture sockets, into fds[2]; 0 when none. */

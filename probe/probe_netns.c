@@ -165,11 +165,50 @@ assign(uint32_t pid)
 	}
 }
 
+/*
+ * The latest namespace known of each process, for the aggregator (which
+ * tells the network namespace of each socket by its process's): from the
+ * scan at start and every NAMESPACES record since, one slot per pid
+ * modulo its size, so the latest MSG_MAX_NETNS pids made are kept. Each
+ * aggregator gets it when it connects: the records before went to the
+ * ones before it. Exits are not seen here; a dead pid's entry stays
+ * until its number is reused.
+ */
+static struct {
+	uint32_t	pid;
+	uint64_t	ino;
+} known[MSG_MAX_NETNS];
+
+static void
+keep_known(uint32_t pid, uint64_t ino)
+{
+	if (pid == 0 || ino == 0 || ino > UINT32_MAX)
+		return;
+	known[pid % MSG_MAX_NETNS].pid = pid;
+	known[pid % MSG_MAX_NETNS].ino = ino;
+}
+
+void
+netns_current(struct msg_netns *out)
+{
+	size_t i, n = 0;
+
+	out->pid = xreallocarray(NULL, MSG_MAX_NETNS, sizeof(*out->pid));
+	out->netns = xreallocarray(NULL, MSG_MAX_NETNS, sizeof(*out->netns));
+	for (i = 0; i < MSG_MAX_NETNS; i++)
+		if (known[i].pid != 0) {
+			out->pid[n] = known[i].pid;
+			out->netns[n++] = known[i].ino;
+		}
+	out->n = n;
+}
+
 void
 netns_seen(uint32_t pid, uint64_t ino, uint64_t now)
 {
 	uint64_t *v;
 
+	keep_known(pid, ino);
 	if (ns.self == 0 || ino == 0 || ino == ns.self)
 		return;
 	if (now >= ns.forget_at) {
@@ -188,39 +227,9 @@ netns_seen(uint32_t pid, uint64_t ino, uint64_t now)
 	ns.n++;
 }
 
-/*
- * Every process's namespace at start, for the aggregator (which tells
- * the network namespace of each socket by its process's): collected by
- * the first scan, taken by netns_initial().
- */
-static struct msg_netns initial;
-static size_t initial_cap;
-
-static void
-keep_initial(uint32_t pid, uint64_t ino)
-{
-	if (initial.n == initial_cap) {
-		if (initial_cap >= MSG_MAX_NETNS)
-			return;
-		initial_cap = initial_cap ? initial_cap * 2 : 1024;
-		initial.pid = xreallocarray(initial.pid, initial_cap,
-		    sizeof(*initial.pid));
-		initial.netns = xreallocarray(initial.netns, initial_cap,
-		    sizeof(*initial.netns));
-	}
-	initial.pid[initial.n] = pid;
-	initial.netns[initial.n++] = ino;
-}
-
-struct msg_netns *
-netns_initial(void)
-{
-	return &initial;
-}
-
 /* Every namespace that has a process now, while the probe may read /proc. */
 static void
-scan_proc(int first)
+scan_proc(void)
 {
 	char path[64];
 	struct dirent *de;
@@ -241,8 +250,6 @@ scan_proc(int first)
 		/* Unreadable for some processes; they are learnt later. */
 		if ((ino = ns_inode(path)) == 0)
 			continue;
-		if (first && ino <= UINT32_MAX)
-			keep_initial((uint32_t)pid, ino);
 		netns_seen((uint32_t)pid, ino, 0);
 	}
 	closedir(d);
@@ -271,7 +278,7 @@ netns_open(void)
 		fatal("SO_RCVTIMEO");
 	ns.forget_at = NETNS_FORGET_NS;
 	ns.self = self;
-	scan_proc(1);
+	scan_proc();
 	log_debug("namespaces given an id at start: %llu",
 	    (unsigned long long)ns.st.assigned);
 }
@@ -285,7 +292,7 @@ netns_lost(void)
 {
 	ns.st.lost++;
 	if (ns.self != 0)
-		scan_proc(0);
+		scan_proc();
 }
 
 const struct netns_stats *

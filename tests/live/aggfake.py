@@ -13,7 +13,10 @@ It listens on SOCK, starts the probe connecting there, and then:
  3. on that connection the fake aggregator sends a byte, which no
     aggregator does: the probe must drop the connection and connect a
     third time (resumed=2), not die;
- 4. SIGTERM must end the probe with status 0.
+ 4. the third goes away right after the hello, and three more at once
+    when they connect: the next must get the formats first and once;
+ 5. the fifth is never accepted while the workload runs again: SIGTERM
+    must still end the probe, with status 0, within 15 s.
 Exits non-zero with a message at the first check that fails.
 Usage: aggfake.py PROBE SOCK ERRLOG WORKLOAD..."""
 import os
@@ -68,7 +71,7 @@ def header(h):
     return ln, typ
 
 
-def take_hello(lst, n):
+def take_hello(lst, n, exact=True):
     lst.settimeout(10)
     try:
         c, _ = lst.accept()
@@ -92,7 +95,7 @@ def take_hello(lst, n):
           (n, f.get(2), f.get(4), f.get(7, 0), f.get(8, 0)), flush=True)
     if f.get(2) != b"probe" or f.get(4) != probe.pid:
         bad("connection %d: hello not from the probe" % n)
-    if f.get(7, 0) != n - 1:
+    if f.get(7, 0) != n - 1 and (exact or f.get(7, 0) < n - 1):
         bad("connection %d: resumed=%s, not %d" % (n, f.get(7, 0), n - 1))
     if n > 1 and not 0 < f.get(8, 0) <= f.get(6, 0):
         bad("connection %d: gap_ns %s, hello sent at %s" %
@@ -153,17 +156,57 @@ c3 = take_hello(lst, 3)
 if "aggregator sent data" not in open(errlog).read():
     bad("the probe did not name the byte it was sent")
 c2.close()
+
+# Ones that go away at once, before the probe wrote anything after its
+# hello (or even before the hello): the next must get the formats once,
+# first, not a dead one's too.
+c3.close()
+for _ in range(3):
+    lst.settimeout(10)
+    try:
+        c, _ = lst.accept()
+    except socket.timeout:
+        bad("the probe did not connect again in 10 s")
+    c.close()
+c4 = take_hello(lst, 4, exact=False)
+types = []
+deadline = time.time() + 2
+while time.time() < deadline:
+    h = read_exact(c4, 8, deadline)
+    if h is None:
+        break
+    ln, typ = header(h)
+    if read_exact(c4, ln, time.time() + 5) is None:
+        bad("connection 4: frame of type %d cut" % typ)
+    types.append(typ)
+print("connection 4: %d frames, %d formats" % (len(types),
+                                              types.count(FORMATS)),
+      flush=True)
+if not types or types[0] != FORMATS or types.count(FORMATS) != 1:
+    bad("connection 4: the formats are not first and once")
+
+# The next connection waits in the listener's queue, never accepted,
+# while the probe has more to send than its socket holds: SIGTERM must
+# still end it, giving up on the peer that reads nothing.
+c4.close()
+deadline = time.time() + 10
+connected = open(errlog).read().count("aggregator connected again")
+while open(errlog).read().count("aggregator connected again") <= connected:
+    if time.time() > deadline:
+        bad("the probe did not connect a fifth time")
+    time.sleep(0.1)
+if subprocess.call(workload) != 0:
+    bad("workload failed")
 probe.send_signal(signal.SIGTERM)
-# Read what it sends while it stops, so that its final flush ends.
-c3.settimeout(10)
 try:
-    while c3.recv(65536):
-        pass
-except socket.timeout:
-    bad("the probe did not close its connection after SIGTERM")
-rc = probe.wait(10)
+    rc = probe.wait(15)
+except subprocess.TimeoutExpired:
+    bad("the probe did not exit within 15 s of SIGTERM, its peer silent")
 if rc != 0:
     bad("the probe exited with %d after SIGTERM" % rc)
+if "reads nothing" not in open(errlog).read():
+    bad("the probe did not say it gave up on the silent peer")
+lst.close()
 os.unlink(path)
-print("ok: the probe lived through two aggregators and stopped cleanly",
+print("ok: the probe lived through its aggregators and stopped cleanly",
       flush=True)

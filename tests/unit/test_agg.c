@@ -1097,6 +1097,56 @@ test_timeouts(struct agg_decoder *d)
 	agg_flows_free(t);
 }
 
+/*
+ * After an aggregator before this one died: a UDP flow begun within
+ * flow_inactive of the death is partial, a later one of the same socket
+ * whole; a TCP connection seen opening is whole, one seen only at its
+ * end (however late) partial.
+ */
+static void
+test_resumed(struct agg_decoder *d)
+{
+	struct agg_flow_conf c;
+	struct agg_flows *t;
+	const uint64_t sec = 1000000000ULL;
+	const uint64_t u = 0xffff8880000a0000ULL;
+	struct st e = outbound4[4];
+	uint8_t rec[512];
+
+	agg_flow_conf_default(&c);
+	c.flow_inactive = 30 * sec;
+	c.socket_inactive = 600 * sec;
+	c.report_interval = 0;
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+	reset();
+	agg_flows_resumed(t, 1000 * sec);
+	push(d, t, rec, fib_sample(rec, "10.3.0.1", "10.3.0.2", 7000, 53, 0,
+	    80, 1001 * sec));
+	push(d, t, rec, io_sample(rec, 0, u, 17, 20, 0, 80, 1001 * sec + 1));
+	agg_flows_sweep(t, 1032 * sec);
+	CHECK(nflows == 1 && flows[0].final && flows[0].samples_lost &&
+	    !flows[0].complete);
+	push(d, t, rec, fib_sample(rec, "10.3.0.1", "10.3.0.3", 7000, 53, 0,
+	    80, 1100 * sec));
+	push(d, t, rec, io_sample(rec, 0, u, 17, 20, 0, 80, 1100 * sec + 1));
+	agg_flows_sweep(t, 1131 * sec);
+	CHECK(nflows == 2 && flows[1].final && !flows[1].samples_lost &&
+	    flows[1].complete && flows[1].remote.port == 53);
+	/* Seen from its opening (the times are early, which is no matter). */
+	feed(d, t, outbound4, 5);
+	push(d, t, rec, destroy_sample(rec, &outbound4[4], 3));
+	CHECK(nflows == 3 && flows[2].final && flows[2].complete &&
+	    !flows[2].samples_lost);
+	/* Only its end, long after the death: it began before. */
+	e.sk = 0xffff8880000b0000ULL;
+	e.time = 5000 * sec;
+	push(d, t, rec, destroy_sample(rec, &e, 4));
+	CHECK(nflows == 4 && flows[3].final && flows[3].samples_lost &&
+	    !flows[3].complete);
+	CHECK(agg_flows_stats(t)->gap_flows == 2);
+	agg_flows_free(t);
+}
+
 static void
 test_clock(void)
 {
@@ -2410,6 +2460,7 @@ main(void)
 	test_timewait(d);
 	test_refused(d);
 	test_udp_lifetimes(d);
+	test_resumed(d);
 	test_kprobe_calls(srcdir ? srcdir : ".");
 	test_dns_clients();
 	{
