@@ -71,6 +71,22 @@ def header(h):
     return ln, typ
 
 
+def frame_types(c, n, secs):
+    """The types of the frames connection n brings in secs seconds, each
+    frame whole and valid."""
+    types = []
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        h = read_exact(c, 8, deadline)
+        if h is None:
+            break
+        ln, typ = header(h)
+        if read_exact(c, ln, time.time() + 5) is None:
+            bad("connection %d: frame of type %d cut" % (n, typ))
+        types.append(typ)
+    return types
+
+
 def take_hello(lst, n, exact=True):
     lst.settimeout(10)
     try:
@@ -125,16 +141,7 @@ time.sleep(0.3)
 c1.close()
 
 c2 = take_hello(lst, 2)
-types = []
-deadline = time.time() + 4
-while time.time() < deadline:
-    h = read_exact(c2, 8, deadline)
-    if h is None:
-        break
-    ln, typ = header(h)
-    if read_exact(c2, ln, time.time() + 5) is None:
-        bad("connection 2: frame of type %d cut" % typ)
-    types.append(typ)
+types = frame_types(c2, 2, 4)
 print("connection 2: %d frames, types %s" % (len(types), sorted(set(types))),
       flush=True)
 if not types or types[0] != FORMATS:
@@ -169,16 +176,7 @@ for _ in range(3):
         bad("the probe did not connect again in 10 s")
     c.close()
 c4 = take_hello(lst, 4, exact=False)
-types = []
-deadline = time.time() + 2
-while time.time() < deadline:
-    h = read_exact(c4, 8, deadline)
-    if h is None:
-        break
-    ln, typ = header(h)
-    if read_exact(c4, ln, time.time() + 5) is None:
-        bad("connection 4: frame of type %d cut" % typ)
-    types.append(typ)
+types = frame_types(c4, 4, 2)
 print("connection 4: %d frames, %d formats" % (len(types),
                                               types.count(FORMATS)),
       flush=True)
