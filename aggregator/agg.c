@@ -255,7 +255,8 @@ send_enr(struct agg *a, uint8_t *frame, size_t len, const char *what)
 
 	if (frame == NULL)
 		fatalx("cannot encode %s", what);
-	if (out_waiting(a) > OUTPUT_CAP) {
+	/* Past the cap only the clean-stop stats, a small frame, still go. */
+	if (out_waiting(a) > OUTPUT_CAP && !a->finishing) {
 		a->out_dropped++;
 		free(frame);
 		return;
@@ -469,7 +470,7 @@ static void
 send_stats(struct agg *a)
 {
 	struct msg_counter c[MSG_MAX_COUNTERS];
-	struct msg_stats s;
+	struct msg_stats s = { .last = false };
 	const struct agg_flow_stats *fs = agg_flows_stats(a->flows);
 	const struct agg_decode_stats *ds = a->dec ? agg_decoder_stats(a->dec)
 	    : NULL;
@@ -1501,6 +1502,8 @@ main(int argc, char *argv[])
 	snprintf(a.hello.software_version, sizeof(a.hello.software_version),
 	    "%s", PACKAGE_VERSION);
 	a.hello.pid = (uint32_t)getpid();
+	/* This process, on each of its connections (a pid may be reused). */
+	a.hello.instance = (uint64_t)getpid() << 32 ^ now_mono();
 	/* Before the sandbox: the first connection's failure is fatal. */
 	enr_connect(&a);
 

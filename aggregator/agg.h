@@ -328,7 +328,7 @@ struct agg_flow_stats {
 	uint64_t	existing_full;	/* ... not followed */
 	uint64_t	existing_seen;	/* ... whose start the samples had */
 	uint64_t	gap_flows;	/* partial: an aggregator died before */
-	uint64_t	notices;	/* open flows announced to the enricher */
+	uint64_t	notices;	/* open flows announced (once each) */
 	uint64_t	destroy_unconnected; /* ends of sockets never seen */
 	uint64_t	calls_no_memory;	/* kprobe calls not paired */
 	uint64_t	pkts_mismatch;	/* packets beyond tcp_info's count */

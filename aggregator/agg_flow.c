@@ -177,6 +177,7 @@ struct agg_flows {
 	bool			 resumed;
 	uint32_t		 serial;	/* the last flow serial given */
 	bool			 noticing;	/* emit_flow: a notice */
+	bool			 ending;	/* emit_flow: the last record */
 	/* Tuples of the TCP sockets seen from their start, during a dump. */
 	uint64_t		*started;
 	size_t			 nstarted, started_cap;
@@ -600,9 +601,8 @@ emit_flow(struct agg_flows *t, const struct agg_sock *s,
 	f.disconnected = s->disconnected;
 	f.flow_id = flow_id(s, fl);
 	f.open = t->noticing;
-	if (t->noticing)
-		t->stats.notices++;
-	else
+	f.gone = final || t->ending;
+	if (!t->noticing)
 		t->stats.flows++;
 	t->flow_cb(&f, t->arg);
 }
@@ -623,6 +623,7 @@ flow_notice(struct agg_flows *t, struct agg_sock *s, struct agg_flow *fl)
 		fl->serial[0] = (uint8_t)t->serial;
 		fl->serial[1] = (uint8_t)(t->serial >> 8);
 		fl->serial[2] = (uint8_t)(t->serial >> 16);
+		t->stats.notices++;
 	}
 	t->noticing = true;
 	emit_flow(t, s, fl, fl->last, false);
@@ -654,8 +655,11 @@ sock_end(struct agg_flows *t, struct agg_sock *s, uint64_t end, bool final)
 {
 	struct agg_flow *f;
 
+	/* Final or not, the last record of each: the socket is forgotten. */
+	t->ending = true;
 	for (f = s->flows; f != NULL; f = f->next)
 		emit_flow(t, s, f, end, final);
+	t->ending = false;
 	sock_remove(t, s);
 }
 
@@ -1025,7 +1029,8 @@ agg_flows_dump_begin(struct agg_flows *t, const struct agg_reorder *pending)
 				    s->lport, s->flows->rip, s->flows->rport));
 	if (pending != NULL)
 		agg_reorder_foreach(pending, started_pending, t);
-	qsort(t->started, t->nstarted, sizeof(*t->started), u64_cmp);
+	if (t->nstarted > 0)
+		qsort(t->started, t->nstarted, sizeof(*t->started), u64_cmp);
 }
 
 void

@@ -75,7 +75,13 @@ struct enr {
 	struct msg_stats	 agg_stats;		/* the latest */
 	struct enr_inflight	*inflight;	/* flows the aggregator holds */
 	int			 agg_clean;	/* it said it stops cleanly */
+	uint64_t		 agg_instance;	/* whose flows inflight holds */
+	int			 orphans_pending;	/* it went away uncleanly */
+	struct event		*orphan_ev;	/* ... and is taken for dead */
 };
+
+/* An aggregator gone uncleanly and not back in this long is dead. */
+#define ORPHAN_WAIT_S		5
 
 #define OUT_DELAY_MS	20
 
@@ -356,26 +362,55 @@ write_orphan(const struct msg_flow *f, void *arg)
 	write_flow(arg, &o);
 }
 
-/*
- * The aggregator's connection ended. Unless it said it stops cleanly
- * (having reported every flow), it died: the flows it had said were
- * open are written now, partial, rather than lost with it.
- */
+/* The aggregator is dead: the flows it held, partial, not lost with it. */
 static void
-agg_ended(struct enr *e)
+write_orphans(struct enr *e)
 {
 	size_t n = enr_inflight_count(e->inflight);
 
-	bufferevent_free(e->agg);
-	e->agg = NULL;
-	if (e->agg_clean || n == 0) {
-		enr_inflight_drain(e->inflight, NULL, NULL);
+	e->orphans_pending = 0;
+	if (evtimer_pending(e->orphan_ev, NULL))
+		evtimer_del(e->orphan_ev);
+	if (n == 0)
 		return;
-	}
 	log_warnx("the aggregator went away holding %zu flow(s) in flight: "
 	    "written as partial", n);
 	enr_inflight_drain(e->inflight, write_orphan, e);
 	out_flush(e);
+}
+
+static void
+orphan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	write_orphans(arg);
+}
+
+/*
+ * The aggregator's connection ended. If it said it stops cleanly, it
+ * reported every flow. If not, it died, or it lives and connects again
+ * (this enricher dropped it for a bad frame): the hello that comes next
+ * tells which, by its instance, and without one in ORPHAN_WAIT_S it is
+ * taken for dead. Its flows in flight wait until then.
+ */
+static void
+agg_ended(struct enr *e)
+{
+	struct timeval tv = { ORPHAN_WAIT_S, 0 };
+
+	bufferevent_free(e->agg);
+	e->agg = NULL;
+	if (e->agg_clean) {
+		enr_inflight_drain(e->inflight, NULL, NULL);
+		return;
+	}
+	if (enr_inflight_count(e->inflight) == 0)
+		return;
+	if (e->stopping) {
+		write_orphans(e);
+		return;
+	}
+	e->orphans_pending = 1;
+	evtimer_add(e->orphan_ev, &tv);
 }
 
 static void
@@ -409,6 +444,13 @@ handle_frame(struct enr *e, const struct frame *f)
 			drop_peer(e, "peer is not an aggregator");
 			return -1;
 		}
+		/* Another aggregator: the one gone uncleanly is dead. */
+		if (e->orphans_pending && h.instance != e->agg_instance)
+			write_orphans(e);
+		e->orphans_pending = 0;
+		if (evtimer_pending(e->orphan_ev, NULL))
+			evtimer_del(e->orphan_ev);
+		e->agg_instance = h.instance;
 		e->hello_seen = 1;
 		return 0;
 	}
@@ -613,8 +655,11 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct timeval tv = { STOP_TIMEOUT_S, 0 };
 
 	/* Write out whatever the aggregator still sends, then exit. */
-	if (e->agg == NULL)
+	if (e->agg == NULL) {
+		if (e->orphans_pending)
+			write_orphans(e);
 		exit(0);
+	}
 	e->stopping = 1;
 	event_add(e->stop_ev, &tv);
 }
@@ -706,6 +751,8 @@ main(int argc, char *argv[])
 	    &e);
 	e.expire_ev = event_new(e.base, -1, EV_PERSIST, expire_cb, &e);
 	e.stop_ev = evtimer_new(e.base, stop_timeout_cb, &e);
+	if ((e.orphan_ev = evtimer_new(e.base, orphan_cb, &e)) == NULL)
+		fatalx("event setup");
 	if ((e.flush_ev = evtimer_new(e.base, flush_cb, &e)) == NULL)
 		fatalx("flush timer");
 	e.sigterm_ev = evsignal_new(e.base, SIGTERM, signal_cb, &e);

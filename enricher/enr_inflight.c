@@ -1,22 +1,29 @@
 /*
  * The flows in flight: those the aggregator said are open (a notice, a
  * FlowRecord with open set, once a flow has lived a second) and has not
- * reported final yet, each as last told (a notice or an interim report).
- * Should the aggregator's connection end without its clean-stop stats
- * (it died), each is written as a partial flow instead of being lost
- * with it; a clean stop forgets them, as the aggregator reported them
- * all. A chained table by flow id, with a fixed capacity: a notice past
- * it is counted and not kept.
+ * sent its last record of yet (final, or gone), each as last told (a
+ * notice or an interim report). Should the aggregator's connection end
+ * without its clean-stop stats and no hello of the same aggregator come
+ * back (it died), each is written as a partial flow instead of being
+ * lost with it (enr.c); a clean stop forgets them, as the aggregator
+ * reported them all. A chained table by flow id, with a fixed capacity:
+ * a notice past it is counted and not kept. The ids come from a peer:
+ * they are mixed with a key drawn at start, and a chain grown past
+ * CHAIN_MAX (which honest ids do not come near) takes no more, so that
+ * ids made to collide cost a bounded walk.
  */
 #include "config.h"
 
+#include <sys/random.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "enr.h"
-#include "hash.h"
 
 #define INFLIGHT_BUCKETS	65536
+#define CHAIN_MAX		32
 
 struct inflight {
 	struct inflight	*next;
@@ -26,6 +33,8 @@ struct inflight {
 struct enr_inflight {
 	struct inflight		*b[INFLIGHT_BUCKETS];
 	size_t			 n, cap;
+	uint64_t		 key;
+	size_t			 depth;		/* of the last slot() walk */
 	struct enr_inflight_stats st;
 };
 
@@ -37,7 +46,20 @@ enr_inflight_new(size_t cap)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	t->cap = cap;
+	if (getrandom(&t->key, sizeof(t->key), 0) != sizeof(t->key))
+		t->key = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
 	return t;
+}
+
+/* The id mixed with the key (the splitmix64 finaliser). */
+static size_t
+bucket(const struct enr_inflight *t, uint64_t id)
+{
+	uint64_t z = id ^ t->key;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (size_t)((z ^ (z >> 31)) % INFLIGHT_BUCKETS);
 }
 
 static struct inflight **
@@ -45,11 +67,12 @@ slot(struct enr_inflight *t, uint64_t id)
 {
 	struct inflight **pp;
 
-	for (pp = &t->b[fnv1a(FNV_OFFSET, &id, sizeof(id)) %
-	    INFLIGHT_BUCKETS]; *pp != NULL;
-	    pp = &(*pp)->next)
+	t->depth = 0;
+	for (pp = &t->b[bucket(t, id)]; *pp != NULL; pp = &(*pp)->next) {
 		if ((*pp)->f.flow_id == id)
 			break;
+		t->depth++;
+	}
 	return pp;
 }
 
@@ -61,8 +84,8 @@ enr_inflight_note(struct enr_inflight *t, const struct msg_flow *f)
 	if (f->flow_id == 0)
 		return;
 	pp = slot(t, f->flow_id);
-	if (f->final) {
-		/* Reported whole: nothing of it is in flight now. */
+	if (f->final || f->gone) {
+		/* Its last record: nothing of it is in flight now. */
 		if ((e = *pp) != NULL) {
 			*pp = e->next;
 			free(e);
@@ -74,7 +97,8 @@ enr_inflight_note(struct enr_inflight *t, const struct msg_flow *f)
 		/* An interim report of a flow never announced: not kept. */
 		if (!f->open)
 			return;
-		if (t->n >= t->cap || (e = calloc(1, sizeof(*e))) == NULL) {
+		if (t->n >= t->cap || t->depth >= CHAIN_MAX ||
+		    (e = calloc(1, sizeof(*e))) == NULL) {
 			t->st.full++;
 			return;
 		}

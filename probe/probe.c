@@ -374,7 +374,7 @@ send_stats(struct probe *p)
 	const struct netns_stats *ns = netns_stats();
 	struct msg_counter c[24 + PROBE_MAX_EVENTS];
 	const size_t nc = sizeof(c) / sizeof(c[0]);
-	struct msg_stats s;
+	struct msg_stats s = { .last = false };
 	uint8_t *frame;
 	size_t len, i, n = 0;
 

@@ -174,6 +174,7 @@ msg_encode_hello(const struct msg_hello *h, size_t *lenp)
 	m.monotonic_ns = h->monotonic_ns;
 	m.resumed = h->resumed;
 	m.gap_ns = h->gap_ns;
+	m.instance = h->instance;
 	return frame_pack(FRAME_HELLO, &m.base, lenp);
 }
 
@@ -206,6 +207,7 @@ msg_decode_hello(const uint8_t *p, size_t len, struct msg_hello *out,
 		out->monotonic_ns = m->monotonic_ns;
 		out->resumed = m->resumed;
 		out->gap_ns = m->gap_ns;
+		out->instance = m->instance;
 		rv = 0;
 	}
 	arena_release(&m->base);
@@ -536,6 +538,7 @@ msg_encode_flow(const struct msg_flow *f, size_t *lenp)
 	m.netns = f->netns;
 	m.flow_id = f->flow_id;
 	m.open = f->open;
+	m.gone = f->gone;
 	return frame_pack(FRAME_FLOW, &m.base, lenp);
 }
 
@@ -572,8 +575,8 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		*errstr = "flow: bad packet source";
 	else if (m->bytes_source > FLOW_BYTES_PER_PACKET_DERIVED)
 		*errstr = "flow: bad bytes source";
-	else if (m->open && (m->final || m->flow_id == 0))
-		*errstr = "flow: a notice of an open flow that is final or "
+	else if (m->open && (m->final || m->gone || m->flow_id == 0))
+		*errstr = "flow: a notice of an open flow that is over or "
 		    "has no id";
 	else {
 		out->sock = m->sock;
@@ -599,6 +602,7 @@ msg_decode_flow(const uint8_t *p, size_t len, struct msg_flow *out,
 		out->netns = m->netns;
 		out->flow_id = m->flow_id;
 		out->open = m->open;
+		out->gone = m->gone;
 		rv = 0;
 	}
 	if (rv == -1)

@@ -32,6 +32,7 @@ struct msg_hello {
 	uint64_t	monotonic_ns;	/* sender's clock when sent; 0: none */
 	uint32_t	resumed;	/* probe: aggregators served before */
 	uint64_t	gap_ns;		/* probe: when the last one went away */
+	uint64_t	instance;	/* aggregator: this process */
 };
 
 struct msg_format {
@@ -134,6 +135,7 @@ struct msg_flow {
 	uint32_t	netns;		/* inode, 0 = not known */
 	uint64_t	flow_id;	/* 0: none */
 	bool		open;		/* a notice of an open flow, no report */
+	bool		gone;		/* the sender's last record of it */
 	/* Not on the wire: written by the enricher, its aggregator dead. */
 	bool		orphaned;
 };

@@ -9,6 +9,9 @@
  *				enricher is stopped.
  *   hostile aggregator SOCKET	as the probe towards the aggregator: a hello
  *				and then a malformed frame.
+ *   hostile inflight SOCKET	as aggregators towards the enricher: flows
+ *				announced open, and aggregators that go away
+ *				(see inflight()).
  *
  * Prints "ok: CASE" for each case that went as it must, "FAIL: CASE ..."
  * otherwise; exits 1 when any failed.
@@ -82,18 +85,25 @@ put_frame(int fd, uint8_t *frame, const size_t *lenp)
 }
 
 static void
-hello(int fd, const char *component)
+hello_of(int fd, const char *component, uint64_t instance)
 {
 	struct msg_hello h;
 	size_t len;
 
 	memset(&h, 0, sizeof(h));
+	h.instance = instance;
 	h.protocol_version = FRAME_VERSION;
 	snprintf(h.component, sizeof(h.component), "%s", component);
 	snprintf(h.software_version, sizeof(h.software_version), "hostile");
 	h.pid = (uint32_t)getpid();
 	snprintf(h.backend, sizeof(h.backend), "tracepoint");
 	put_frame(fd, msg_encode_hello(&h, &len), &len);
+}
+
+static void
+hello(int fd, const char *component)
+{
+	hello_of(fd, component, 0);
 }
 
 static void
@@ -247,6 +257,83 @@ enricher(const char *path)
 		pause();
 }
 
+/* A record of flow id on port: a notice, an interim, final or gone one. */
+static void
+put_flow(int fd, uint64_t id, uint16_t port, int open, int final, int gone)
+{
+	struct msg_flow f;
+	size_t len;
+
+	flow(&f);
+	f.flow_id = id;
+	f.local.port = port;
+	f.open = open;
+	f.final = final;
+	f.gone = gone;
+	put_frame(fd, msg_encode_flow(&f, &len), &len);
+}
+
+/*
+ * As aggregators towards the enricher, its flows in flight: what the
+ * enricher writes when an aggregator goes away, and when not. The ports
+ * tell the flows apart (hostile.sh checks what was written):
+ *  41001 announced, dropped (a bad frame), its final record after the
+ *        same aggregator comes back: written once, final;
+ *  41002 announced, never ended; that aggregator goes away and another
+ *        comes: written once, as the dead one's (aggregator_lost);
+ *  41003 announced, then its last record given up (gone): written once;
+ *  42001 announced by an aggregator that stops cleanly: not written;
+ *  43001 announced by one that goes away and none comes after: written
+ *        (aggregator_lost) after the enricher's wait.
+ */
+static void
+inflight(const char *path)
+{
+	uint8_t hdr[FRAME_HDR_LEN];
+	struct msg_stats st;
+	struct msg_counter c = { "hostile_counter", 1 };
+	size_t len;
+	int fd;
+
+	fd = dial(path);
+	hello_of(fd, "aggregator", 1);
+	put_flow(fd, 101, 41001, 1, 0, 0);
+	put_flow(fd, 102, 41002, 1, 0, 0);
+	put_flow(fd, 103, 41003, 1, 0, 0);
+	put_flow(fd, 103, 41003, 0, 0, 1);
+	frame_hdr_encode(hdr, 99, 4);
+	put(fd, hdr, sizeof(hdr));
+	put(fd, "abcd", 4);
+	expect_closed(fd, "in flight: a bad frame");
+	/* The same aggregator again: nothing of the first is orphaned. */
+	fd = dial(path);
+	hello_of(fd, "aggregator", 1);
+	put_flow(fd, 101, 41001, 0, 1, 1);
+	usleep(300000);
+	close(fd);
+	/* Another one: the first is dead. */
+	usleep(300000);
+	fd = dial(path);
+	hello_of(fd, "aggregator", 2);
+	put_flow(fd, 201, 42001, 1, 0, 0);
+	memset(&st, 0, sizeof(st));
+	snprintf(st.component, sizeof(st.component), "aggregator");
+	st.v = &c;
+	st.n = 1;
+	st.last = true;
+	put_frame(fd, msg_encode_stats(&st, &len), &len);
+	usleep(300000);
+	close(fd);
+	/* One that goes away with no successor. */
+	usleep(300000);
+	fd = dial(path);
+	hello_of(fd, "aggregator", 3);
+	put_flow(fd, 301, 43001, 1, 0, 0);
+	usleep(300000);
+	close(fd);
+	printf("ok: in flight: sent\n");
+}
+
 static void
 aggregator(const char *path)
 {
@@ -272,6 +359,8 @@ main(int argc, char *argv[])
 		enricher(argv[2]);
 	else if (strcmp(argv[1], "aggregator") == 0)
 		aggregator(argv[2]);
+	else if (strcmp(argv[1], "inflight") == 0)
+		inflight(argv[2]);
 	else
 		return 2;
 	return failed;

@@ -9,6 +9,8 @@
 # frames. Towards the aggregator, as its probe (the more privileged peer):
 # a malformed frame must end the aggregator cleanly (exit status 1 and a
 # message, no signal), the design for a broken invariant upstream.
+# Flows announced in flight: the enricher writes one as the dead
+# aggregator's only when that aggregator is gone for good, never twice.
 . "${top_srcdir:-.}/tests/live/lib.sh"
 need_root
 
@@ -65,6 +67,40 @@ kill -TERM "$ENR"
 wait "$ENR"
 st=$?
 [ "$st" = 0 ] || fail "the enricher exited with $st after SIGTERM"
+
+# Flows in flight (hostile.c, inflight()): each announced flow written
+# once at most, as the dead aggregator's only when it is dead.
+"$top_builddir/sockflow-enricher" -l "$TMP/enr3.sock" -u nobody \
+    >"$TMP/enr3.json" 2>"$TMP/enr3.err" &
+ENR3=$!
+PIDS="$PIDS $ENR3"
+wait_for "$TMP/enr3.sock"
+"$HOSTILE" inflight "$TMP/enr3.sock" || fail "in flight: a case went wrong"
+# The enricher waits 5 s for an aggregator that went away to come back.
+i=0
+until grep -q '"port":43001' "$TMP/enr3.json"; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && break
+	sleep 0.1
+done
+python3 - "$TMP/enr3.json" <<'PY' || fail "flows in flight written wrong"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+ok = True
+for port, n, lost, final in ((41001, 1, False, True), (41002, 1, True, False),
+                             (41003, 1, False, False), (42001, 0, None, None),
+                             (43001, 1, True, False)):
+    d = [x for x in docs if x.get("source", {}).get("port") == port]
+    got = [(bool(x["sockflow"].get("aggregator_lost")), x["flow"]["final"])
+           for x in d]
+    good = len(d) == n and all(g == (lost, final) for g in got)
+    print("port %d: %d document(s), (aggregator_lost, final) %s: %s" %
+          (port, len(d), got, "ok" if good else "WRONG"))
+    ok = ok and good
+sys.exit(0 if ok else 1)
+PY
+kill -TERM "$ENR3"
+wait "$ENR3"
 
 # The aggregator, with an enricher to talk to, and a bad probe.
 "$top_builddir/sockflow-enricher" -l "$TMP/enr2.sock" -u nobody \

@@ -1074,6 +1074,22 @@ test_timeouts(struct agg_decoder *d)
 	push(d, t, rec, destroy_sample(rec, &e, 3));
 	CHECK(nflows == 3 && flows[2].final && flows[2].local.bytes == 15);
 	CHECK(flows[2].flow_id == notice.flow_id && nnotices == 2);
+	CHECK(flows[2].gone && !flows[0].gone && !flows[1].gone);
+	agg_flows_free(t);
+
+	/*
+	 * An announced connection whose socket address is taken by a new
+	 * one before its end was seen: its record then is not final, but
+	 * the last of it (gone), so that the enricher forgets it.
+	 */
+	t = agg_flows_new(16, &c, on_flow, on_proc, NULL);
+	reset();
+	feed(d, t, outbound4, 3);
+	agg_flows_sweep(t, 2 * sec);
+	CHECK(nnotices == 1 && notice.flow_id != 0);
+	feed(d, t, outbound4, 2);
+	CHECK(nflows == 1 && !flows[0].final && flows[0].gone &&
+	    flows[0].flow_id == notice.flow_id);
 
 	/* A UDP flow ends after flow_inactive_timeout of silence. */
 	agg_flows_free(t);

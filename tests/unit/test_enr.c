@@ -1183,12 +1183,33 @@ test_inflight(void)
 	    (orphan_ids[0] == 9 && orphan_ids[1] == 7));
 	CHECK(enr_inflight_count(t) == 0);
 	CHECK(enr_inflight_stats(t)->orphaned == 2);
+	/* The last record of a flow that is not final forgets it too. */
+	f.final = false;
+	f.open = true;
+	f.flow_id = 50;
+	enr_inflight_note(t, &f);
+	f.open = false;
+	f.gone = true;
+	enr_inflight_note(t, &f);
+	CHECK(enr_inflight_count(t) == 0);
+	f.gone = false;
 	/* A clean stop forgets without writing. */
 	f.final = false;
 	f.open = true;
 	enr_inflight_note(t, &f);
 	enr_inflight_drain(t, NULL, NULL);
 	CHECK(norphans == 2 && enr_inflight_count(t) == 0);
+	enr_inflight_free(t);
+
+	/* Honest ids (socket gen, then a serial) spread: none is refused. */
+	t = enr_inflight_new(300000);
+	f.open = true;
+	for (i = 0; i < 200000; i++) {
+		f.flow_id = (uint64_t)(i / 3 + 1) << 24 | (i + 1);
+		enr_inflight_note(t, &f);
+	}
+	CHECK(enr_inflight_count(t) == 200000);
+	CHECK(enr_inflight_stats(t)->full == 0);
 	enr_inflight_free(t);
 }
 

@@ -1783,7 +1783,7 @@ test_encode_limits(void)
 	struct msg_formats f;
 	struct msg_format *fv;
 	struct msg_lost l;
-	struct msg_stats st;
+	struct msg_stats st = { .last = false };
 	struct msg_counter *cv;
 	struct msg_hello h;
 	uint8_t *rec, *buf;
