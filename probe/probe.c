@@ -127,7 +127,7 @@ struct probe {
 	uint64_t		 agg_carried_bytes;
 	uint64_t		 dns_paused;
 	int			 force;		/* drain past the high-water mark */
-	int			 warned;
+	unsigned		 warned;	/* connects failed in a row */
 };
 
 static void	usage(void) __attribute__((__noreturn__));
@@ -685,9 +685,12 @@ agg_connect(struct probe *p)
 	if ((fd = sock_connect_path_try(p->sockpath)) == -1) {
 		if (p->connections == 0)
 			fatal("connect %s", p->sockpath);
-		if (!p->warned)
-			log_warn("connect %s", p->sockpath);
-		p->warned = 1;
+		/* Said at once, then once a minute while it lasts. */
+		if (p->warned++ % (60 * 1000 / AGG_RETRY_MS) == 0)
+			log_warn("connect %s: no aggregator for %llu s, %zu "
+			    "byte(s) waiting", p->sockpath, (unsigned long long)
+			    ((mono_ns() - p->gap_ns) / 1000000000ULL),
+			    queued(p));
 		evtimer_add(p->retry_ev, &tv);
 		return;
 	}

@@ -15,8 +15,10 @@ It listens on SOCK, starts the probe connecting there, and then:
     third time (resumed=2), not die;
  4. the third goes away right after the hello, and three more at once
     when they connect: the next must get the formats first and once;
- 5. the fifth is never accepted while the workload runs again: SIGTERM
-    must still end the probe, with status 0, within 15 s.
+ 5. with no listener for a while the probe must say so and go on
+    trying; the connection it makes once there is one again is never
+    accepted while the workload runs again: SIGTERM must still end the
+    probe, with status 0, within 15 s.
 Exits non-zero with a message at the first check that fails.
 Usage: aggfake.py PROBE SOCK ERRLOG WORKLOAD..."""
 import os
@@ -183,12 +185,24 @@ print("connection 4: %d frames, %d formats" % (len(types),
 if not types or types[0] != FORMATS or types.count(FORMATS) != 1:
     bad("connection 4: the formats are not first and once")
 
+# No listener at all for a while: the probe says so, and goes on trying.
+connected = open(errlog).read().count("aggregator connected again")
+lst.close()
+os.unlink(path)
+c4.close()
+deadline = time.time() + 10
+while "no aggregator for" not in open(errlog).read():
+    if time.time() > deadline or probe.poll() is not None:
+        bad("the probe did not say it has no aggregator")
+    time.sleep(0.1)
+lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+lst.bind(path)
+os.chmod(path, 0o600)
+lst.listen(4)
 # The next connection waits in the listener's queue, never accepted,
 # while the probe has more to send than its socket holds: SIGTERM must
 # still end it, giving up on the peer that reads nothing.
-c4.close()
 deadline = time.time() + 10
-connected = open(errlog).read().count("aggregator connected again")
 while open(errlog).read().count("aggregator connected again") <= connected:
     if time.time() > deadline:
         bad("the probe did not connect a fifth time")
