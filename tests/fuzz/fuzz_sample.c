@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "formatfile.h"
 
 #ifndef FUZZ_SRCDIR
 #define FUZZ_SRCDIR	"."
@@ -99,25 +100,6 @@ static struct agg_decoder *dec[2];
 static uint64_t last_seq[2];
 static size_t ncgroups;
 
-static char *
-read_format(const char *srcdir, const char *file, size_t *lenp)
-{
-	char path[1024], *text;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/tests/data/formats/%s.format",
-	    srcdir, file);
-	if ((f = fopen(path, "r")) == NULL) {
-		perror(path);
-		exit(1);
-	}
-	if ((text = calloc(1, MSG_MAX_FORMAT_TEXT + 1)) == NULL)
-		abort();
-	*lenp = fread(text, 1, MSG_MAX_FORMAT_TEXT, f);
-	fclose(f);
-	return text;
-}
-
 /* One announced format, as the probe sends them. */
 static void
 announce(struct msg_format *mf, const char *system, char *text, size_t len)
@@ -187,7 +169,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (srcdir == NULL)
 		srcdir = FUZZ_SRCDIR;
 	for (i = 0; i < NSAVED; i++) {
-		text = read_format(srcdir, saved[i].file, &len);
+		text = format_file(srcdir, saved[i].file, &len);
 		announce(&mf[i], saved[i].system, text, len);
 	}
 	for (i = 0; i < NSYSCALL; i++)

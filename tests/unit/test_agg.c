@@ -20,6 +20,7 @@
 
 #include "agg.h"
 #include "check.h"
+#include "formatfile.h"
 
 #define MAXFLOWS	16
 
@@ -83,20 +84,11 @@ static char *
 read_format(const char *srcdir, const char *file, size_t *lenp,
     struct tp_format *fmt)
 {
-	char path[1024], err[256], *text;
-	FILE *f;
+	char err[256], *text;
 
-	snprintf(path, sizeof(path), "%s/tests/data/formats/%s.format",
-	    srcdir, file);
-	if ((f = fopen(path, "r")) == NULL) {
-		perror(path);
-		exit(1);
-	}
-	text = calloc(1, 65536);
-	*lenp = fread(text, 1, 65535, f);
-	fclose(f);
+	text = format_file(srcdir, file, lenp);
 	if (tpformat_parse(text, *lenp, fmt, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", path, err);
+		fprintf(stderr, "%s: %s\n", file, err);
 		exit(1);
 	}
 	return text;
