@@ -501,6 +501,7 @@ send_stats(struct agg *a)
 	COUNTER("existing_table_full", fs->existing_full);
 	COUNTER("existing_seen_start", fs->existing_seen);
 	COUNTER("gap_flows", fs->gap_flows);
+	COUNTER("diag_waited", fs->fin_waited);
 	COUNTER("flow_notices", fs->notices);
 	COUNTER("probe_resumed", a->probe_resumed);
 	COUNTER("destroy_unconnected", fs->destroy_unconnected);
@@ -623,10 +624,13 @@ send_stats(struct agg *a)
 	send_enr(a, frame, len, "stats");
 }
 
+static void	diag_read(struct agg *);
+
 static void
 probe_gone(struct agg *a)
 {
 	/* Everything the probe sent is in; no straggler can come now. */
+	diag_read(a);
 	agg_reorder_release(a->reorder, UINT64_MAX);
 	bufferevent_free(a->probe);
 	a->probe = NULL;
@@ -643,6 +647,9 @@ finish(struct agg *a)
 {
 	if (a->probe != NULL)
 		agg_reorder_release(a->reorder, UINT64_MAX);
+	/* The notifications that came meanwhile, for the ends that wait. */
+	diag_read(a);
+	agg_flows_fin_check(a->flows, stream_now(a));
 	agg_flows_flush(a->flows, stream_now(a));
 	a->finishing = 1;
 	send_stats(a);
@@ -656,7 +663,6 @@ finish(struct agg *a)
 }
 
 /* Release everything up to t, in order, and remember how far. */
-static void	diag_read(struct agg *);
 
 static void
 release_upto(struct agg *a, uint64_t t)
@@ -666,6 +672,7 @@ release_upto(struct agg *a, uint64_t t)
 	diag_read(a);
 	agg_reorder_release(a->reorder, t);
 	a->ordered = t;
+	agg_flows_fin_check(a->flows, t);
 }
 
 /* A CPU's ring was drained up to t: what all CPUs are past is in order. */
@@ -1104,6 +1111,7 @@ take_hello_header(struct agg *a, int fd, uint8_t *hdr, size_t *nhdr)
 	if (a->diag_fd != -1)
 		close(a->diag_fd);
 	a->diag_fd = passed;
+	agg_flows_diag_live(a->flows);
 	return 0;
 }
 

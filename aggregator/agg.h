@@ -329,6 +329,7 @@ struct agg_flow_stats {
 	uint64_t	existing_seen;	/* ... whose start the samples had */
 	uint64_t	gap_flows;	/* partial: an aggregator died before */
 	uint64_t	notices;	/* open flows announced (once each) */
+	uint64_t	fin_waited;	/* ends that waited for tcp_info */
 	uint64_t	destroy_unconnected; /* ends of sockets never seen */
 	uint64_t	calls_no_memory;	/* kprobe calls not paired */
 	uint64_t	pkts_mismatch;	/* packets beyond tcp_info's count */
@@ -373,6 +374,10 @@ void		 agg_flows_event(struct agg_flows *, const struct agg_event *);
 /* Report every open socket as an interim (non-final) flow and forget it. */
 void		 agg_flows_flush(struct agg_flows *, uint64_t now);
 void		 agg_flows_gap(struct agg_flows *);
+/* Destroy notifications come (the probe handed its socket over). */
+void		 agg_flows_diag_live(struct agg_flows *);
+/* Report the ended connections whose notification came, or is late. */
+void		 agg_flows_fin_check(struct agg_flows *, uint64_t now);
 /* Announce every open flow announced before again (a new enricher). */
 void		 agg_flows_renotice(struct agg_flows *);
 /* An aggregator before this one died at gap (probe's clock, ns). */

@@ -63,6 +63,14 @@
 #define CLAIM_WAIT	(500ULL * 1000 * 1000)
 #define CLAIM_MAX	(30ULL * 1000 * 1000 * 1000)
 #define EXISTING_CAP	65536		/* connections open at start */
+/*
+ * A connection whose end sample came before its notification (the
+ * kernel sends that from a worker, which a starved machine runs late)
+ * waits this long (of sample time) for it, at most FIN_WAITERS at once;
+ * then it ends without.
+ */
+#define FIN_WAIT	(1000ULL * 1000 * 1000)
+#define FIN_WAITERS	4096
 /* Packets of a tuple no flow took for this long are dropped (counted). */
 #define PKTS_MAX_AGE	(10ULL * 1000 * 1000 * 1000)
 #define LISTEN_CAP	4096		/* listening ports seen at start */
@@ -145,6 +153,7 @@ struct agg_sock {
 	bool		 disconnected:1;	/* TCP: counters zeroed at the end */
 	bool		 have_fin:1;	/* TCP: its tcp_info at the end is t->fin */
 	bool		 gap_mark:1;	/* first seen just after an aggregator died */
+	bool		 fin_wait:1;	/* TCP: ended, its notification awaited */
 	uint32_t	 netns;		/* of its owner when first seen, 0 */
 	uint64_t	 cgroup;	/* likewise */
 	struct agg_flow	 flow0;
@@ -176,6 +185,10 @@ struct agg_flows {
 	uint64_t		 resume_until;
 	bool			 resumed;
 	uint32_t		 serial;	/* the last flow serial given */
+	/* Ended, awaiting their notification (fin_wait), in no order. */
+	struct agg_sock		*waiting[FIN_WAITERS];
+	size_t			 nwaiting;
+	bool			 diag_live;	/* notifications come */
 	bool			 noticing;	/* emit_flow: a notice */
 	bool			 ending;	/* emit_flow: the last record */
 	/* Tuples of the TCP sockets seen from their start, during a dump. */
@@ -313,14 +326,26 @@ bucket_of(const struct agg_flows *t, uint64_t sk)
 	return (size_t)(h >> 32) & (t->nbuckets - 1);
 }
 
+static void	fin_end(struct agg_flows *, struct agg_sock *);
+static bool	fin_later(struct agg_flows *, const struct agg_sock *);
+
+/*
+ * The socket at an address. One that ended and awaits its notification
+ * is over: an event at its address is another socket's.
+ */
 static struct agg_sock *
 sock_find(struct agg_flows *t, uint64_t sk)
 {
 	struct agg_sock *s;
 
 	for (s = t->buckets[bucket_of(t, sk)]; s != NULL; s = s->next)
-		if (s->sk == sk)
+		if (s->sk == sk) {
+			if (s->fin_wait) {
+				fin_end(t, s);
+				return NULL;
+			}
 			return s;
+		}
 	return NULL;
 }
 
@@ -353,9 +378,25 @@ sock_new(struct agg_flows *t, uint64_t sk, uint8_t proto, uint64_t time)
 }
 
 static void
+waiting_drop(struct agg_flows *t, struct agg_sock *s)
+{
+	size_t i;
+
+	for (i = 0; i < t->nwaiting; i++)
+		if (t->waiting[i] == s) {
+			t->waiting[i] = t->waiting[--t->nwaiting];
+			break;
+		}
+	s->fin_wait = false;
+}
+
+static void
 sock_remove(struct agg_flows *t, struct agg_sock *s)
 {
 	struct agg_sock **pp;
+
+	if (s->fin_wait)
+		waiting_drop(t, s);
 
 	for (pp = &t->buckets[bucket_of(t, s->sk)]; *pp != NULL;
 	    pp = &(*pp)->next)
@@ -1170,8 +1211,59 @@ on_destroy(struct agg_flows *t, const struct agg_event *ev)
 	s->cookie = ev->u.st.cookie;
 	s->last = ev->time;
 	existing_take(t, s);
+	if (fin_later(t, s)) {
+		/* Reported when its notification comes, or FIN_WAIT on. */
+		s->fin_wait = true;
+		t->waiting[t->nwaiting++] = s;
+		t->stats.fin_waited++;
+		return;
+	}
 	diag_take(t, s);
 	sock_end(t, s, ev->time, true);
+}
+
+/* Is its notification still to come, and can it be waited for? */
+static bool
+fin_later(struct agg_flows *t, const struct agg_sock *s)
+{
+	struct diag_slot *sl;
+
+	if (!t->diag_live || s->existing || s->cookie == 0 ||
+	    t->nwaiting >= FIN_WAITERS)
+		return false;
+	sl = diag_find(t, s->cookie);
+	return sl == NULL;
+}
+
+/* An ended connection's wait is over: reported, with what came. */
+static void
+fin_end(struct agg_flows *t, struct agg_sock *s)
+{
+	waiting_drop(t, s);
+	diag_take(t, s);
+	sock_end(t, s, s->last, true);
+}
+
+void
+agg_flows_fin_check(struct agg_flows *t, uint64_t now)
+{
+	struct agg_sock *s;
+	size_t i = 0;
+
+	while (i < t->nwaiting) {
+		s = t->waiting[i];
+		if (diag_find(t, s->cookie) != NULL ||
+		    (now > s->last && now - s->last >= FIN_WAIT))
+			fin_end(t, s);	/* moves the last one to i */
+		else
+			i++;
+	}
+}
+
+void
+agg_flows_diag_live(struct agg_flows *t)
+{
+	t->diag_live = true;
 }
 
 static struct fib_key *
@@ -1646,6 +1738,7 @@ agg_flows_sweep(struct agg_flows *t, uint64_t now)
 	struct agg_flow *f, *fn;
 	size_t i;
 
+	agg_flows_fin_check(t, now);
 	collect_unclaimed(t, now);
 	for (i = 0; i < t->nbuckets; i++) {
 		for (s = t->buckets[i]; s != NULL; s = sn) {
@@ -1732,6 +1825,9 @@ agg_flows_flush(struct agg_flows *t, uint64_t now)
 	struct agg_sock *s, *n;
 	size_t i;
 
+	/* Those that ended are final, counts or not. */
+	while (t->nwaiting > 0)
+		fin_end(t, t->waiting[0]);
 	for (i = 0; i < t->nbuckets; i++)
 		for (s = t->buckets[i]; s != NULL; s = n) {
 			n = s->next;

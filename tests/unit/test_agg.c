@@ -1383,6 +1383,57 @@ tcp_diag(struct agg_flows *t, uint64_t cookie, uint32_t segs_in,
 }
 
 /*
+ * The notification can come after the destroy sample (the kernel sends
+ * it from a worker, run late on a starved machine): with notifications
+ * coming, the ended connection waits for it, then is reported with its
+ * counters; one whose notification never comes is reported after
+ * FIN_WAIT, without; a new socket at its address ends its wait at once.
+ */
+static void
+test_fin_wait(struct agg_decoder *d)
+{
+	struct agg_flows *t = agg_flows_new(16, &conf, on_flow, on_proc, NULL);
+	const uint64_t ms = 1000ULL * 1000;
+	struct st e = outbound4[4];
+	uint8_t rec[512];
+
+	agg_flows_diag_live(t);
+	reset();
+	feed(d, t, outbound4, 5);
+	push(d, t, rec, destroy_sample(rec, &outbound4[4], 51));
+	CHECK(nflows == 0 && agg_flows_stats(t)->fin_waited == 1);
+	agg_flows_fin_check(t, 5000 + 300 * ms);
+	CHECK(nflows == 0);
+	tcp_diag(t, 51, 5, 6, 1);
+	agg_flows_fin_check(t, 5000 + 400 * ms);
+	CHECK(nflows == 1 && flows[0].final &&
+	    flows[0].packet_source == FLOW_PKTS_TCP_INFO &&
+	    flows[0].local.packets == 6 && flows[0].remote.packets == 5);
+	CHECK(flows[0].end_ns - flows[0].start_ns == 5000 - 1000);
+	CHECK(agg_flows_count(t) == 0);
+
+	/* Never notified: reported after FIN_WAIT, without counters. */
+	feed(d, t, outbound4, 5);
+	push(d, t, rec, destroy_sample(rec, &outbound4[4], 52));
+	agg_flows_fin_check(t, 5000 + 900 * ms);
+	CHECK(nflows == 1);
+	agg_flows_fin_check(t, 5000 + 1001 * ms);
+	CHECK(nflows == 2 && flows[1].final &&
+	    flows[1].packet_source == FLOW_PKTS_NONE);
+
+	/* A new socket at its address: the waiting one is reported first. */
+	feed(d, t, outbound4, 5);
+	push(d, t, rec, destroy_sample(rec, &outbound4[4], 53));
+	CHECK(nflows == 2);
+	e = outbound4[0];
+	e.time = 6000;
+	feed(d, t, &e, 1);
+	CHECK(nflows == 3 && flows[2].final && flows[2].cookie == 53);
+	CHECK(agg_flows_count(t) == 1);
+	agg_flows_free(t);
+}
+
+/*
  * The kernel can drop a socket's end samples without a trace; its
  * sock_diag notification still comes. Left unclaimed for half a second, it
  * ends the socket with the same tuple (final, with its counters); a
@@ -2469,6 +2520,7 @@ main(void)
 	test_refused(d);
 	test_udp_lifetimes(d);
 	test_resumed(d);
+	test_fin_wait(d);
 	test_kprobe_calls(srcdir ? srcdir : ".");
 	test_dns_clients();
 	{
