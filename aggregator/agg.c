@@ -41,6 +41,7 @@
 #include "privdrop.h"
 #include "sfconfig.h"
 #include "sock.h"
+#include "units.h"
 
 #define SOCK_TABLE_CAP		(256 * 1024)
 /*
@@ -64,8 +65,6 @@
 #define OUT_BATCH		(256 * 1024)
 /* Connecting to the enricher again after it went away, this often. */
 #define ENR_RETRY_MS		200
-/* Batch starts remembered in the enricher's output (see enr_gone). */
-#define OUT_MARKS		1024
 
 enum conn_state {
 	CONN_HELLO,		/* expects FRAME_HELLO */
@@ -110,12 +109,12 @@ struct agg {
 	 * begin to read.
 	 */
 	struct evbuffer		*carry;
-	uint64_t		 out_total;	/* bytes ever handed to it */
-	uint64_t		 marks[OUT_MARKS];	/* batch starts, ring */
-	size_t			 mark_head, nmarks;
-	uint64_t		 carry_marks[OUT_MARKS];	/* in carry */
-	size_t			 ncarry_marks;
-	uint64_t		 hello_end;	/* of this connection's hello */
+	/*
+	 * The batches handed to the enricher's connection (its hello in
+	 * front), and whether one was ever made.
+	 */
+	struct units		 units;
+	int			 enr_once;
 	uint64_t		 enr_reconnects;
 	int			 enr_warned;	/* a failed connect logged */
 	uint64_t		 enr_lost_bytes;	/* a batch cut by its death */
@@ -202,17 +201,6 @@ stream_now(const struct agg *a)
 	return now_mono() + (uint64_t)a->clock_off;
 }
 
-/* Remember where a batch begins in the enricher's stream. */
-static void
-mark_push(struct agg *a, uint64_t off)
-{
-	if (a->nmarks == OUT_MARKS) {
-		a->mark_head = (a->mark_head + 1) % OUT_MARKS;
-		a->nmarks--;
-	}
-	a->marks[(a->mark_head + a->nmarks++) % OUT_MARKS] = off;
-}
-
 /*
  * Hand what waits over to the enricher's connection, remembering where
  * the batch starts so that a connection lost mid-batch can be resumed at
@@ -225,8 +213,9 @@ flush_pend(struct agg *a)
 
 	if (n == 0 || a->enr == NULL)
 		return;
-	mark_push(a, a->out_total);
-	a->out_total += n;
+	units_settle(&a->units,
+	    evbuffer_get_length(bufferevent_get_output(a->enr)));
+	units_push(&a->units, n, 0);
 	if (evbuffer_add_buffer(bufferevent_get_output(a->enr), a->pend) == -1)
 		fatalx("cannot queue for the enricher");
 	if (evtimer_pending(a->pend_ev, NULL))
@@ -1256,35 +1245,16 @@ static void
 enr_gone(struct agg *a, const char *why)
 {
 	struct evbuffer *out = bufferevent_get_output(a->enr);
-	uint64_t written = a->out_total - evbuffer_get_length(out);
-	uint64_t resume = a->out_total, m;
 	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
-	size_t i, skip, lost;
+	size_t skip, lost;
 
 	/*
-	 * The first batch that had not begun to go out, and the starts of
-	 * the batches after it, kept relative to it for the next connection.
+	 * The rest of the batch it was in is dropped, and counted; the rest
+	 * of a hello is no loss. (What the dead enricher had not read from
+	 * its socket, up to the socket's buffer, is lost too and cannot be
+	 * counted: the kernel freed it with the socket.)
 	 */
-	a->ncarry_marks = 0;
-	for (i = 0; i < a->nmarks; i++) {
-		m = a->marks[(a->mark_head + i) % OUT_MARKS];
-		if (m < written)
-			continue;
-		if (resume == a->out_total)
-			resume = m;
-		else
-			a->carry_marks[a->ncarry_marks++] = m - resume;
-	}
-	skip = (size_t)(resume - written);
-	/*
-	 * Of the skipped bytes, the rest of a hello is no loss. (What the
-	 * dead enricher had not read from its socket, up to the socket's
-	 * buffer, is lost too and cannot be counted: the kernel freed it
-	 * with the socket.)
-	 */
-	lost = skip - (written < a->hello_end ?
-	    (size_t)((a->hello_end < resume ? a->hello_end : resume) -
-	    written) : 0);
+	skip = units_cut(&a->units, evbuffer_get_length(out), &lost);
 	/*
 	 * A socket bufferevent freezes the front of its output for its own
 	 * writes; this is the end of its use.
@@ -1294,10 +1264,9 @@ enr_gone(struct agg *a, const char *why)
 	    evbuffer_add_buffer(a->carry, out) == -1) {
 		lost += evbuffer_get_length(out);
 		evbuffer_drain(out, evbuffer_get_length(out));
-		a->ncarry_marks = 0;
+		units_clear(&a->units);
 	}
 	a->enr_lost_bytes += lost;
-	a->nmarks = a->mark_head = 0;
 	log_warnx("enricher %s: connecting again, %zu byte(s) kept, %zu "
 	    "lost", why, evbuffer_get_length(a->carry), lost);
 	bufferevent_free(a->enr);
@@ -1340,12 +1309,12 @@ enr_connect(struct agg *a)
 {
 	struct timeval tv = { 0, ENR_RETRY_MS * 1000 };
 	uint8_t *frame;
-	size_t len, i;
+	size_t len;
 	int fd;
 
-	if ((fd = sock_connect_path_try(a->out_total == 0 ? a->enr_path :
+	if ((fd = sock_connect_path_try(!a->enr_once ? a->enr_path :
 	    a->enr_again)) == -1) {
-		if (a->enr_reconnects == 0 && a->out_total == 0)
+		if (!a->enr_once)
 			fatal("connect %s", a->enr_path);
 		if (!a->enr_warned)
 			log_warn("connect %s (trying again every %d ms)",
@@ -1362,26 +1331,22 @@ enr_connect(struct agg *a)
 		fatalx("bufferevent_socket_new");
 	bufferevent_setcb(a->enr, enr_read_cb, NULL, enr_event_cb, a);
 	bufferevent_enable(a->enr, EV_READ | EV_WRITE);
-	if (a->out_total != 0) {
+	if (a->enr_once) {
 		a->enr_reconnects++;
 		log_info("enricher connected again (%llu time(s))",
 		    (unsigned long long)a->enr_reconnects);
 	}
 	if ((frame = msg_encode_hello(&a->hello, &len)) == NULL)
 		fatalx("cannot encode hello");
-	/* Batches start after the hello: a resumption never repeats it. */
-	a->hello_end = a->out_total + len;
-	a->nmarks = a->mark_head = 0;
-	if (evbuffer_get_length(a->carry) != 0) {
-		mark_push(a, a->hello_end);
-		for (i = 0; i < a->ncarry_marks; i++)
-			mark_push(a, a->hello_end + a->carry_marks[i]);
-	}
-	a->ncarry_marks = 0;
-	a->out_total = a->hello_end + evbuffer_get_length(a->carry);
+	a->enr_once = 1;
+	/* The hello, this connection's own, before the batches carried. */
+	units_push(&a->units, len, 1);
+	a->units.preamble = 1;
 	if (bufferevent_write(a->enr, frame, len) == -1 ||
 	    bufferevent_write_buffer(a->enr, a->carry) == -1)
 		fatalx("cannot queue for the enricher");
+	units_connected(&a->units,
+	    evbuffer_get_length(bufferevent_get_output(a->enr)));
 	free(frame);
 	flush_pend(a);
 	/* A new enricher: the open flows it must know of, again. */

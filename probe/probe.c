@@ -38,6 +38,7 @@
 #include "probe.h"
 #include "sfconfig.h"
 #include "sock.h"
+#include "units.h"
 #include "xmalloc.h"
 
 #define DRAIN_INTERVAL_MS	100
@@ -106,21 +107,11 @@ struct probe {
 	struct evbuffer		*carry;		/* frames while none is connected */
 	struct event		*retry_ev;
 	/*
-	 * The lengths of the frames queued and not yet written whole, oldest
-	 * first (a ring), so that a connection lost in the middle of one
-	 * is resumed at the next frame's start.
+	 * The frames queued and not yet written whole, so that a connection
+	 * lost in the middle of one is resumed at the next frame's start;
+	 * the formats and namespaces in front are each connection's own.
 	 */
-	uint32_t		*flen;
-	size_t			 flen_cap, flen_head, nflen;
-	size_t			 head_sent;	/* of the oldest, bytes written */
-	/*
-	 * Of the frames in front, how many are this connection's preamble
-	 * (formats, namespaces): every connection gets its own, so those
-	 * of a connection that ended before writing them are not carried.
-	 */
-	size_t			 preamble;
-	uint64_t		 out_total;	/* bytes queued on this connection */
-	uint64_t		 out_written;	/* of which written */
+	struct units		 units;
 	uint32_t		 connections;	/* aggregators served */
 	uint64_t		 gap_ns;	/* when the last one went away */
 	uint64_t		 agg_lost_bytes;	/* the rest of a cut frame */
@@ -163,77 +154,22 @@ queued(struct probe *p)
 	return evbuffer_get_length(queue(p));
 }
 
-/* A frame of len bytes is queued, after the others or before them all. */
-static void
-flen_push(struct probe *p, size_t len, int front)
-{
-	size_t i;
-
-	if (p->nflen == p->flen_cap) {
-		uint32_t *v;
-		size_t cap = p->flen_cap ? p->flen_cap * 2 : 1024;
-
-		v = xreallocarray(NULL, cap, sizeof(*v));
-		for (i = 0; i < p->nflen; i++)
-			v[i] = p->flen[(p->flen_head + i) % p->flen_cap];
-		free(p->flen);
-		p->flen = v;
-		p->flen_cap = cap;
-		p->flen_head = 0;
-	}
-	if (front) {
-		p->flen_head = (p->flen_head + p->flen_cap - 1) % p->flen_cap;
-		p->flen[p->flen_head] = (uint32_t)len;
-	} else
-		p->flen[(p->flen_head + p->nflen) % p->flen_cap] =
-		    (uint32_t)len;
-	p->nflen++;
-}
-
-/* The oldest frame is gone (written whole, or dropped). */
-static void
-flen_pop(struct probe *p)
-{
-	p->head_sent = 0;
-	p->flen_head = (p->flen_head + 1) % p->flen_cap;
-	p->nflen--;
-	if (p->preamble > 0)
-		p->preamble--;
-}
-
 /* Forget the frames the connection has written whole since last time. */
 static void
-flen_settle(struct probe *p)
+frames_settle(struct probe *p)
 {
-	uint64_t written, n;
-	size_t left;
-
-	if (p->out == NULL)
-		return;
-	written = p->out_total - evbuffer_get_length(queue(p));
-	n = written - p->out_written;
-	p->out_written = written;
-	while (n > 0 && p->nflen > 0) {
-		left = p->flen[p->flen_head] - p->head_sent;
-		if (n < left) {
-			p->head_sent += (size_t)n;
-			return;
-		}
-		n -= left;
-		flen_pop(p);
-	}
+	if (p->out != NULL)
+		units_settle(&p->units, queued(p));
 }
 
 static void
 queue_frame(struct probe *p, const uint8_t *frame, size_t len,
     const char *what)
 {
-	flen_settle(p);
+	frames_settle(p);
 	if (evbuffer_add(queue(p), frame, len) == -1)
 		fatalx("cannot queue %s", what);
-	if (p->out != NULL)
-		p->out_total += len;
-	flen_push(p, len, 0);
+	units_push(&p->units, len, 0);
 }
 
 static void
@@ -608,25 +544,13 @@ agg_gone(struct probe *p, const char *why)
 {
 	struct evbuffer *out = bufferevent_get_output(p->out);
 	struct timeval tv = { 0, AGG_RETRY_MS * 1000 };
-	size_t cut = 0, skip;
-	int preamble;
+	size_t cut, skip;
 
-	flen_settle(p);
-	if (p->head_sent > 0 && p->nflen > 0) {
-		/* The rest of a frame begun: lost, unless it is preamble. */
-		preamble = p->preamble > 0;
-		skip = p->flen[p->flen_head] - p->head_sent;
-		flen_pop(p);
-		if (!preamble)
-			cut = skip;
-	} else
-		skip = 0;
-	/* This connection's preamble not yet begun: the next has its own. */
-	while (p->preamble > 0 && p->nflen > 0) {
-		skip += p->flen[p->flen_head];
-		flen_pop(p);
-	}
-	p->preamble = 0;
+	/*
+	 * The rest of a frame begun (lost, unless preamble), and this
+	 * connection's preamble not yet begun (the next has its own).
+	 */
+	skip = units_cut(&p->units, evbuffer_get_length(out), &cut);
 	/* The end of the bufferevent's use: its output is ours now. */
 	evbuffer_unfreeze(out, 1);
 	if (evbuffer_drain(out, skip) == -1 ||
@@ -726,8 +650,7 @@ agg_connect(struct probe *p)
 		fatalx("bufferevent_socket_new");
 	bufferevent_setcb(p->out, out_read_cb, NULL, out_event_cb, p);
 	bufferevent_enable(p->out, EV_READ | EV_WRITE);
-	p->out_total = p->out_written = 0;
-	p->head_sent = 0;
+	units_connected(&p->units, 0);
 	if (p->connections++ == 0)
 		return;
 
@@ -735,14 +658,14 @@ agg_connect(struct probe *p)
 	carried = evbuffer_get_length(p->carry);
 	netns = netns_frame(&netns_len);
 	if (netns != NULL)
-		flen_push(p, netns_len, 1);
-	flen_push(p, p->formats_len, 1);
-	p->preamble = netns != NULL ? 2 : 1;
+		units_push(&p->units, netns_len, 1);
+	units_push(&p->units, p->formats_len, 1);
+	p->units.preamble = netns != NULL ? 2 : 1;
 	if (evbuffer_add(queue(p), p->formats, p->formats_len) == -1 ||
 	    (netns != NULL && evbuffer_add(queue(p), netns, netns_len) == -1) ||
 	    evbuffer_add_buffer(queue(p), p->carry) == -1)
 		fatalx("cannot queue for the aggregator");
-	p->out_total = p->formats_len + netns_len + carried;
+	units_connected(&p->units, queued(p));
 	free(netns);
 	p->agg_carried_bytes += carried;
 	p->force = 1;
@@ -901,11 +824,11 @@ main(int argc, char *argv[])
 		fatalx("cannot encode formats");
 	queue_frame(&p, p.formats, p.formats_len, "formats");
 	msg_formats_free(&fmts);
-	p.preamble = 1;
+	p.units.preamble = 1;
 	if ((frame = netns_frame(&len)) != NULL) {
 		queue_frame(&p, frame, len, "namespaces");
 		free(frame);
-		p.preamble++;
+		p.units.preamble++;
 	}
 
 	/* 3. Drop, verify, lock. */

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "frame.h"
+#include "units.h"
 
 /* Write a header with an arbitrary version, which frame_hdr_encode can't. */
 static void
@@ -338,6 +339,50 @@ test_read_sequence(void)
 	evbuffer_free(b);
 }
 
+/*
+ * Unit boundaries across lost connections (common/units.c): a stream of
+ * a 10-byte preamble and units of 100, 50 and 30 bytes.
+ */
+static void
+test_units(void)
+{
+	struct units u;
+	size_t lost, skip;
+
+	memset(&u, 0, sizeof(u));
+	units_connected(&u, 0);
+	units_push(&u, 10, 0);
+	u.preamble = 1;
+	units_push(&u, 100, 0);
+	units_push(&u, 50, 0);
+	units_push(&u, 30, 0);
+	/* 40 bytes of the first unit written: its other 60 are lost. */
+	skip = units_cut(&u, 190 - 50, &lost);
+	CHECK(skip == 60 && lost == 60 && u.n == 2 && u.preamble == 0);
+	/* A new connection: preamble in front, the two units after. */
+	units_push(&u, 10, 1);
+	u.preamble = 1;
+	units_connected(&u, 10 + 80);
+	/* Lost before writing anything: the preamble is dropped, no loss. */
+	skip = units_cut(&u, 90, &lost);
+	CHECK(skip == 10 && lost == 0 && u.n == 2);
+	/* The preamble cut in its middle: no loss either. */
+	units_push(&u, 10, 1);
+	u.preamble = 1;
+	units_connected(&u, 90);
+	skip = units_cut(&u, 86, &lost);
+	CHECK(skip == 6 && lost == 0 && u.n == 2);
+	/* Written whole up to a unit's end: nothing to drop. */
+	units_push(&u, 10, 1);
+	u.preamble = 1;
+	units_connected(&u, 90);
+	units_settle(&u, 80);
+	units_push(&u, 20, 0);
+	skip = units_cut(&u, 110 - 60, &lost);
+	CHECK(skip == 0 && lost == 0 && u.n == 2 && u.len[u.head] == 30);
+	free(u.len);
+}
+
 int
 main(void)
 {
@@ -348,5 +393,6 @@ main(void)
 	test_read_bytewise();
 	test_read_bad();
 	test_read_sequence();
+	test_units();
 	return check_done("test_frame");
 }
