@@ -273,6 +273,26 @@ put_flow(int fd, uint64_t id, uint16_t port, int open, int final, int gone)
 	put_frame(fd, msg_encode_flow(&f, &len), &len);
 }
 
+/* Aggregator instance says hello and sends one record; its connection. */
+static int
+one_flow(const char *path, uint64_t instance, uint64_t id, uint16_t port,
+    int open, int final, int gone)
+{
+	int fd = dial(path);
+
+	hello_of(fd, "aggregator", instance);
+	put_flow(fd, id, port, open, final, gone);
+	return fd;
+}
+
+/* Goes away, once what it sent has had time to be read. */
+static void
+leave(int fd)
+{
+	usleep(300000);
+	close(fd);
+}
+
 /*
  * As aggregators towards the enricher, its flows in flight: what the
  * enricher writes when an aggregator goes away, and when not. The ports
@@ -306,31 +326,20 @@ inflight(const char *path)
 	put(fd, "abcd", 4);
 	expect_closed(fd, "in flight: a bad frame");
 	/* The same aggregator again: nothing of the first is orphaned. */
-	fd = dial(path);
-	hello_of(fd, "aggregator", 1);
-	put_flow(fd, 101, 41001, 0, 1, 1);
-	usleep(300000);
-	close(fd);
+	leave(one_flow(path, 1, 101, 41001, 0, 1, 1));
 	/* Another one: the first is dead. */
 	usleep(300000);
-	fd = dial(path);
-	hello_of(fd, "aggregator", 2);
-	put_flow(fd, 201, 42001, 1, 0, 0);
+	fd = one_flow(path, 2, 201, 42001, 1, 0, 0);
 	memset(&st, 0, sizeof(st));
 	snprintf(st.component, sizeof(st.component), "aggregator");
 	st.v = &c;
 	st.n = 1;
 	st.last = true;
 	put_frame(fd, msg_encode_stats(&st, &len), &len);
-	usleep(300000);
-	close(fd);
+	leave(fd);
 	/* One that goes away with no successor. */
 	usleep(300000);
-	fd = dial(path);
-	hello_of(fd, "aggregator", 3);
-	put_flow(fd, 301, 43001, 1, 0, 0);
-	usleep(300000);
-	close(fd);
+	leave(one_flow(path, 3, 301, 43001, 1, 0, 0));
 	printf("ok: in flight: sent\n");
 }
 
