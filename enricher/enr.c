@@ -76,8 +76,8 @@ struct enr {
 	struct enr_inflight	*inflight;	/* flows the aggregator holds */
 	int			 agg_clean;	/* it said it stops cleanly */
 	uint64_t		 agg_instance;	/* whose flows inflight holds */
-	int			 orphans_pending;	/* it went away uncleanly */
-	struct event		*orphan_ev;	/* ... and is taken for dead */
+	/* Pending while one that went away uncleanly may come back. */
+	struct event		*orphan_ev;
 };
 
 /* An aggregator gone uncleanly and not back in this long is dead. */
@@ -368,7 +368,6 @@ write_orphans(struct enr *e)
 {
 	size_t n = enr_inflight_count(e->inflight);
 
-	e->orphans_pending = 0;
 	if (evtimer_pending(e->orphan_ev, NULL))
 		evtimer_del(e->orphan_ev);
 	if (n == 0)
@@ -409,7 +408,6 @@ agg_ended(struct enr *e)
 		write_orphans(e);
 		return;
 	}
-	e->orphans_pending = 1;
 	evtimer_add(e->orphan_ev, &tv);
 }
 
@@ -445,11 +443,12 @@ handle_frame(struct enr *e, const struct frame *f)
 			return -1;
 		}
 		/* Another aggregator: the one gone uncleanly is dead. */
-		if (e->orphans_pending && h.instance != e->agg_instance)
-			write_orphans(e);
-		e->orphans_pending = 0;
-		if (evtimer_pending(e->orphan_ev, NULL))
-			evtimer_del(e->orphan_ev);
+		if (evtimer_pending(e->orphan_ev, NULL)) {
+			if (h.instance != e->agg_instance)
+				write_orphans(e);
+			else
+				evtimer_del(e->orphan_ev);
+		}
 		e->agg_instance = h.instance;
 		e->hello_seen = 1;
 		return 0;
@@ -656,7 +655,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	/* Write out whatever the aggregator still sends, then exit. */
 	if (e->agg == NULL) {
-		if (e->orphans_pending)
+		if (evtimer_pending(e->orphan_ev, NULL))
 			write_orphans(e);
 		exit(0);
 	}
